@@ -1,0 +1,221 @@
+"""Incremental (re)building of an index generation. Content hashes are identity: a content
+already embedded is never embedded again, whatever its name."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from rag import files as filesmod
+from rag import store
+from rag.chunking import chunk_pages
+from rag.errors import LoadError
+from rag.loaders import load
+from rag.store_write import write_generation
+from rag.settings import Settings
+from rag.types import Chunk, Page, Skipped, UpdateSummary
+
+log = logging.getLogger(__name__)
+CHUNKER_VERSION = 1
+OnProgress = Callable[[float, str], None]
+
+
+@dataclass
+class _Plan:
+    files: dict[str, filesmod.FoundFile]
+    skipped: list[Skipped]
+    old_files: dict[str, str] = field(default_factory=dict)
+    old_contents: set[str] = field(default_factory=set)
+    old_bad: dict[str, str] = field(default_factory=dict)  # sha -> reason it failed to load
+
+
+def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> dict:
+    return {"format": store.FORMAT_VERSION, "model": settings.embed_model, "dim": dim,
+            "chunker": {"version": CHUNKER_VERSION, "tokens": settings.chunk_tokens,
+                        "overlap": settings.chunk_overlap},
+            "roots": roots}
+
+
+def rebuild_reason(old: dict | None, settings: Settings) -> str:
+    """Why the existing generation cannot be updated in place ('' when it can)."""
+    if old is None:
+        return ""
+    want = wanted_manifest(settings, [])
+    for key in ("format", "model", "chunker"):
+        if old.get(key) != want[key]:
+            return f"{key} changed: {old.get(key)!r} -> {want[key]!r}"
+    return ""
+
+
+@contextmanager
+def writer_lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def update(root: Path, settings: Settings, paths: list[str] | None, *, full: bool = False,
+           add: bool = False, progress: bool = False,
+           on_progress: OnProgress | None = None, embedder_factory=None) -> UpdateSummary:
+    t0 = time.perf_counter()
+    report = on_progress or (lambda f, m: None)
+    with writer_lock(root):
+        gen = store.current_generation(root)
+        old = store.Snapshot(gen) if gen else None
+        try:
+            old_manifest = old.manifest if old else None
+            roots = _roots(old_manifest, settings, paths, add)
+            reason = "--full" if full and old else rebuild_reason(old_manifest, settings)
+            report(0.0, "reading files")
+            plan = _plan(roots, old if not reason else None)
+            summary = _classify(plan)
+            if old and not reason and not _changed(summary, plan, roots, old_manifest):
+                return _summary(summary, plan, old.query("SELECT count(*) FROM chunks")[0][0],
+                                0, "", t0)
+            new_shas = _to_embed(plan)
+            loaded = _load_contents(plan, new_shas, progress)
+            chunked = _chunk(loaded, settings)
+            n_new = sum(len(chunks) for _, chunks in chunked.values())
+            report(0.1, f"embedding {n_new} chunks")
+            embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
+            vectors = _embed(embedder, chunked, progress)
+            report(0.9, "writing the index")
+            total = write_generation(root, wanted_manifest(settings, roots),
+                                     old if not reason else None, plan, chunked, vectors)
+            report(1.0, "done")
+            return _summary(summary, plan, total, n_new, reason, t0)
+        finally:
+            if old:
+                old.close()
+
+
+def _default_embedder(settings: Settings):
+    from rag.embedding import Embedder
+
+    return Embedder.shared(settings.embed_model, settings.embed_batch)
+
+
+def _roots(old: dict | None, settings: Settings, paths: list[str] | None, add: bool) -> list[str]:
+    previous = list(old.get("roots", [])) if old else []
+    if paths is None:
+        chosen = previous or list(settings.docs)
+    elif add:
+        chosen = previous + list(paths)
+    else:
+        chosen = list(paths)
+    resolved = [str(Path(p).expanduser().resolve()) for p in chosen]
+    return list(dict.fromkeys(resolved))
+
+
+def _plan(roots: list[str], old: store.Snapshot | None) -> _Plan:
+    found, skipped = filesmod.discover(roots)
+    files: dict[str, filesmod.FoundFile] = {}
+    for p in found:
+        try:
+            files[str(p)] = filesmod.read(p)
+        except OSError as e:
+            skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
+    plan = _Plan(files=files, skipped=skipped)
+    if old is not None:
+        plan.old_files = dict(old.query("SELECT path, sha FROM files"))
+        plan.old_contents = {r[0] for r in old.query("SELECT sha FROM contents")}
+        plan.old_bad = {sha: reason for sha, reason in
+                        old.query("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")}
+        plan.skipped += [Skipped(f.path, plan.old_bad[f.sha]) for f in files.values()
+                         if f.sha in plan.old_bad]
+    return plan
+
+
+def _classify(plan: _Plan) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
+    for path, f in plan.files.items():
+        before = plan.old_files.get(path)
+        key = "added" if before is None else "unchanged" if before == f.sha else "updated"
+        out[key].append(path)
+    out["removed"] = sorted(set(plan.old_files) - set(plan.files))
+    return out
+
+
+def _changed(summary: dict, plan: _Plan, roots: list[str], old_manifest: dict) -> bool:
+    if summary["added"] or summary["updated"] or summary["removed"]:
+        return True
+    if old_manifest.get("roots") != roots:
+        return True
+    # a file that failed to load before and is still there: nothing to redo
+    return any(f.sha not in plan.old_contents and f.sha not in plan.old_bad
+               for f in plan.files.values())
+
+
+def _to_embed(plan: _Plan) -> dict[str, filesmod.FoundFile]:
+    todo: dict[str, filesmod.FoundFile] = {}
+    for f in plan.files.values():
+        if f.sha not in plan.old_contents and f.sha not in plan.old_bad:
+            todo.setdefault(f.sha, f)
+    return todo
+
+
+def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: bool
+                   ) -> dict[str, list[Page]]:
+    """Load each new content once; failures join ``plan.skipped`` with their reason."""
+    from tqdm import tqdm
+
+    loaded: dict[str, list[Page]] = {}
+    bad: dict[str, str] = {}
+    items = list(todo.items())
+    for sha, f in tqdm(items, desc="loading", unit="file", disable=not progress or len(items) < 2):
+        try:
+            loaded[sha] = load(Path(f.path), f.data)
+        except LoadError as e:
+            bad[sha] = str(e)
+        except Exception as e:  # noqa: BLE001 - a broken file must never stop the others
+            log.exception("unexpected error loading %s", f.path)
+            bad[sha] = f"cannot be read: {type(e).__name__}: {e}"
+    for f in plan.files.values():
+        if f.sha in bad:
+            plan.skipped.append(Skipped(f.path, bad[f.sha]))
+    return loaded
+
+
+def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple[list[Page],
+                                                                                list[Chunk]]]:
+    if not loaded:
+        return {}
+    from rag.embedding import token_offsets
+
+    offsets = token_offsets(settings.embed_model)
+    return {sha: (pages, chunk_pages(pages, offsets, settings.chunk_tokens,
+                                     settings.chunk_overlap))
+            for sha, pages in loaded.items()}
+
+
+def _embed(embedder, chunked: dict, progress: bool) -> np.ndarray | None:
+    texts = [c.text.strip() for _, chunks in chunked.values() for c in chunks]
+    if not texts:
+        return None
+    return embedder.encode(texts, progress=progress)
+
+
+def _summary(s: dict, plan: _Plan, total: int, embedded: int, reason: str,
+             t0: float) -> UpdateSummary:
+    bad = {k.path for k in plan.skipped}
+
+    def ok(key: str) -> tuple[str, ...]:
+        return tuple(p for p in s[key] if p not in bad)
+
+    return UpdateSummary(added=ok("added"), updated=ok("updated"),
+                         removed=tuple(s["removed"]), unchanged=ok("unchanged"),
+                         skipped=tuple(plan.skipped), chunks=total, embedded=embedded,
+                         full_rebuild=bool(reason), reason=reason,
+                         seconds=round(time.perf_counter() - t0, 3))
+
+

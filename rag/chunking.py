@@ -1,0 +1,80 @@
+"""pages -> chunks: sentence-aware windows measured in the embedding model's own tokens.
+
+Invariant (tested): ``chunk.text == page.text[chunk.start:chunk.end]``; the chunks of a page
+start at 0, end at ``len(page.text)``, and each starts no later than the previous one ends, so
+the page text can be rebuilt exactly from them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from rag.sentences import sentence_spans
+from rag.types import Chunk, Page
+
+#: Given texts, return for each the (start, end) character offsets of its tokens.
+TokenOffsets = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+
+
+def chunk_pages(pages: Sequence[Page], offsets: TokenOffsets, max_tokens: int,
+                overlap: int) -> list[Chunk]:
+    return [c for p in pages for c in chunk_page(p, offsets, max_tokens, overlap)]
+
+
+def chunk_page(page: Page, offsets: TokenOffsets, max_tokens: int, overlap: int) -> list[Chunk]:
+    units = _units(page.text, offsets, max_tokens)
+    windows = _windows(units, max_tokens, overlap)
+    return [Chunk(page=page.page, start=s, end=e, text=page.text[s:e], label=page.label)
+            for s, e in windows]
+
+
+def _units(text: str, offsets: TokenOffsets, max_tokens: int) -> list[_Unit]:
+    """Sentences, with any sentence longer than ``max_tokens`` cut at token boundaries."""
+    spans = sentence_spans(text)
+    toks = offsets([text[s:e] for s, e in spans])
+    units: list[_Unit] = []
+    for (s, e), tok in zip(spans, toks):
+        if len(tok) <= max_tokens:
+            units.append(_Unit(s, e, max(1, len(tok))))
+            continue
+        cuts = [s] + [s + _cut_at(text[s:e], tok[i][0])
+                      for i in range(max_tokens, len(tok), max_tokens)] + [e]
+        cuts = sorted(set(cuts))
+        for a, b in zip(cuts, cuts[1:]):
+            units.append(_Unit(a, b, max_tokens))
+    return units
+
+
+def _cut_at(sentence: str, i: int) -> int:
+    """Move a cut back to the nearest whitespace so a word is not split, when one is close."""
+    j = i
+    while j > 0 and not sentence[j - 1].isspace() and i - j < 40:
+        j -= 1
+    return j if j > 0 and sentence[j - 1].isspace() else i
+
+
+def _windows(units: list[_Unit], max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and (j == i or total + units[j].tokens <= max_tokens):
+            total += units[j].tokens
+            j += 1
+        out.append((units[i].start, units[j - 1].end))
+        if j >= len(units):
+            break
+        # step back over whole sentences worth at most ``overlap`` tokens, always moving forward
+        k, back = j, 0
+        while k - 1 > i and back + units[k - 1].tokens <= overlap:
+            back += units[k - 1].tokens
+            k -= 1
+        i = k
+    return out

@@ -1,0 +1,30 @@
+"""Errors are types with reasons. The CLI turns them into one line, the API into a 4xx."""
+from __future__ import annotations
+
+
+class DocchatError(Exception):
+    """Base class: the message is meant for the user as it is."""
+
+
+class LoadError(DocchatError):
+    """A file could not be read into pages; the message says why."""
+
+
+class IndexNotFoundError(DocchatError):
+    """No index exists at the given directory."""
+
+
+class IndexCorruptError(DocchatError):
+    """The index directory exists but cannot be read."""
+
+
+class QuestionError(DocchatError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class EngineError(DocchatError):
+    """The answer engine failed (server unreachable, model missing, timeout)."""
+
+
+class UploadError(DocchatError):
+    """An uploaded file was refused (bad name, too large, unsupported type)."""

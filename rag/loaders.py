@@ -1,0 +1,137 @@
+"""path -> pages. One small function per format; LoadError carries the reason a file is skipped."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import LoadError
+from rag.types import Page
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm")
+
+
+def load(path: Path, data: bytes | None = None) -> list[Page]:
+    """Read ``path`` into pages with non-empty text. Raises LoadError with a one-line reason."""
+    suffix = path.suffix.lower()
+    loader = _LOADERS.get(suffix)
+    if loader is None:
+        raise LoadError(f"unsupported file type {suffix or '(none)'!r}; "
+                        f"supported: {', '.join(SUPPORTED)}")
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise LoadError(f"cannot read file: {e.strerror or e}") from e
+    if not data.strip():
+        raise LoadError("empty file")
+    pages = [p for p in loader(str(path), data) if p.text.strip()]
+    if not pages:
+        raise LoadError("no text found")
+    return pages
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes -> str: UTF-8 (with or without BOM), else the best guess; binary data is refused."""
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LoadError("binary data, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is None:
+            raise LoadError("binary data, not text") from None
+        text = str(best)
+    if _control_share(text) > 0.05:
+        raise LoadError("binary data, not text")
+    return normalise(text)
+
+
+def normalise(text: str) -> str:
+    """Unify line endings and drop control characters; offsets refer to this normalised text."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_share(text: str) -> float:
+    sample = text[:8192]
+    return len(_CONTROL.findall(sample)) / max(1, len(sample))
+
+
+def _load_text(path: str, data: bytes) -> list[Page]:
+    return [Page(path=path, page=1, text=decode_text(data))]
+
+
+def _load_html(path: str, data: bytes) -> list[Page]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
+        tag.decompose()
+    blocks = [" ".join(s.split()) for s in soup.get_text("\n").split("\n")]
+    text = "\n".join(b for b in blocks if b)
+    return [Page(path=path, page=1, text=text)]
+
+
+def _load_pdf(path: str, data: bytes) -> list[Page]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception:  # noqa: BLE001 - pypdf raises several types here
+                ok = 0
+            if not ok:
+                raise LoadError("encrypted PDF (password required)")
+        n_pages = len(reader.pages)
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
+        raise LoadError(f"corrupt PDF: {e}") from e
+    labels = _page_labels(reader, n_pages)
+    pages = []
+    for i in range(n_pages):
+        try:
+            raw = reader.pages[i].extract_text() or ""
+        except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
+            log.warning("%s: page %d unreadable: %s", path, i + 1, e)
+            continue
+        pages.append(Page(path=path, page=i + 1, text=normalise(raw), label=labels[i]))
+    if not any(p.text.strip() for p in pages):
+        raise LoadError("PDF has no text layer (scanned images only?)")
+    return pages
+
+
+def _page_labels(reader, n_pages: int) -> list[str]:
+    try:
+        labels = list(reader.page_labels)
+    except Exception:  # noqa: BLE001 - malformed label trees are common
+        labels = []
+    if len(labels) != n_pages:
+        return [""] * n_pages
+    # a label equal to the plain page number adds nothing
+    return ["" if lab == str(i + 1) else lab for i, lab in enumerate(labels)]
+
+
+_LOADERS: dict[str, Callable[[str, bytes], list[Page]]] = {
+    ".txt": _load_text,
+    ".md": _load_text,
+    ".markdown": _load_text,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+}

@@ -1,0 +1,132 @@
+"""Hybrid retrieval: dense (FAISS) + BM25, fused, de-duplicated, history-aware."""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from rag.lexical import tokenize
+from rag.settings import Settings
+from rag.store import Snapshot
+from rag.types import Hit
+
+log = logging.getLogger(__name__)
+HISTORY_WEIGHT = 0.5  # how much the recent turns pull the query vector
+DUPLICATE_COSINE = 0.95  # chunks this similar say the same thing: keep the better one
+OVERLAP_SHARE = 0.5  # chunks of one page sharing more than this of their span are one passage
+
+
+def retrieval_query(question: str, history: Sequence[str], turns: int) -> str:
+    """The text BM25 searches with: the question, then the last ``turns`` user turns."""
+    recent = [h for h in history if h.strip()][-turns:] if turns else []
+    return " ".join([question, *recent])
+
+
+def query_vector(embedder, question: str, history: Sequence[str], turns: int) -> np.ndarray:
+    recent = [h for h in history if h.strip()][-turns:] if turns else []
+    vecs = embedder.encode([question, " ".join(recent)] if recent else [question])
+    q = vecs[0] + (HISTORY_WEIGHT * vecs[1] if recent else 0)
+    return (q / max(np.linalg.norm(q), 1e-9)).astype(np.float32)
+
+
+def dense(snap: Snapshot, qvec: np.ndarray, n: int) -> dict[int, float]:
+    index = snap.faiss if (snap.path / "vectors.faiss").exists() else None
+    if index is None or index.ntotal == 0:
+        return {}
+    scores, ids = index.search(qvec.reshape(1, -1), min(n, index.ntotal))
+    return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+
+
+def sparse(snap: Snapshot, text: str, n: int) -> dict[int, float]:
+    bm25, ids = snap.bm25()
+    toks = tokenize([text])
+    if bm25 is None or not toks[0] or len(ids) == 0:
+        return {}
+    docs, scores = bm25.retrieve(toks, k=min(n, len(ids)), show_progress=False, n_threads=1)
+    return {int(ids[d]): float(s) for d, s in zip(docs[0], scores[0]) if s > 0}
+
+
+def fuse(d: dict[int, float], s: dict[int, float], weight: float) -> dict[int, float]:
+    """Convex combination of min-max normalised scores (a candidate missing from one list
+    gets 0 there). Tuned on SciFact *train* queries; see docs/retrieval.md."""
+    def norm(x: dict[int, float]) -> dict[int, float]:
+        if not x:
+            return {}
+        lo, hi = min(x.values()), max(x.values())
+        return {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in x.items()}
+
+    nd, ns = norm(d), norm(s)
+    return {k: weight * nd.get(k, 0.0) + (1 - weight) * ns.get(k, 0.0) for k in set(nd) | set(ns)}
+
+
+def rrf(d: dict[int, float], s: dict[int, float], k: int) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for ranked in (d, s):
+        for rank, cid in enumerate(sorted(ranked, key=ranked.get, reverse=True)):
+            out[cid] = out.get(cid, 0.0) + 1.0 / (k + rank + 1)
+    return out
+
+
+def search(snap: Snapshot, embedder, question: str, k: int, settings: Settings,
+           history: Sequence[str] = (), fusion: str = "convex") -> list[Hit]:
+    """The ``k`` best passages for ``question`` (and the recent turns), best first."""
+    qvec = query_vector(embedder, question, history, settings.history_turns)
+    d = dense(snap, qvec, settings.fetch_k)
+    s = sparse(snap, retrieval_query(question, history, settings.history_turns), settings.fetch_k)
+    fused = rrf(d, s, settings.rrf_k) if fusion == "rrf" else fuse(d, s, settings.dense_weight)
+    order = sorted(fused, key=lambda c: (-fused[c], c))
+    hits = fetch_hits(snap, order[: max(k * 4, k + 10)], fused, d, s)
+    return collapse(snap, hits, k)
+
+
+def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[int, float],
+               s: dict[int, float]) -> list[Hit]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = snap.query(
+        'SELECT c.id, f.path, c.page, c.start, c."end", c.text, c.label FROM chunks c '
+        "JOIN (SELECT sha, min(path) AS path FROM files GROUP BY sha) f ON f.sha = c.sha "
+        f"WHERE c.id IN ({marks})", tuple(ids))
+    by_id = {r[0]: r for r in rows}
+    return [Hit(chunk_id=i, path=r[1], page=r[2], start=r[3], end=r[4], text=r[5],
+                score=round(fused[i], 6), label=r[6] or "", dense=round(d.get(i, 0.0), 6),
+                sparse=round(s.get(i, 0.0), 6))
+            for i in ids if (r := by_id.get(i)) is not None]
+
+
+def collapse(snap: Snapshot, hits: list[Hit], k: int) -> list[Hit]:
+    """Drop passages that overlap a better one on the same page, or that say the same thing."""
+    kept: list[Hit] = []
+    vecs: list[np.ndarray] = []
+    index = snap.faiss if (snap.path / "vectors.faiss").exists() else None
+    for h in hits:
+        if any(_overlaps(h, o) for o in kept):
+            continue
+        v = _vector(index, h.chunk_id)
+        if v is not None and any(float(v @ o) > DUPLICATE_COSINE for o in vecs):
+            continue
+        kept.append(h)
+        if v is not None:
+            vecs.append(v)
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _overlaps(a: Hit, b: Hit) -> bool:
+    if a.path != b.path or a.page != b.page:
+        return False
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > OVERLAP_SHARE * min(a.end - a.start, b.end - b.start)
+
+
+def _vector(index, chunk_id: int) -> np.ndarray | None:
+    if index is None:
+        return None
+    try:
+        return index.reconstruct(int(chunk_id))
+    except RuntimeError:
+        return None
+

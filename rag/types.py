@@ -1,0 +1,138 @@
+"""The data shapes that flow between stages. Frozen dataclasses, no loose dicts."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: The one sentence docchat answers with when the documents are silent.
+CANNOT_ANSWER = "The documents do not contain an answer to this question."
+
+
+@dataclass(frozen=True)
+class Page:
+    """The text of one page of a file. Non-paginated formats have a single page 1."""
+
+    path: str
+    page: int
+    text: str
+    label: str = ""  # the printed page label when the PDF defines one (e.g. "47698")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a page: ``text == page_text[start:end]``."""
+
+    page: int
+    start: int
+    end: int
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its provenance and score."""
+
+    chunk_id: int
+    path: str
+    page: int
+    start: int
+    end: int
+    text: str
+    score: float
+    label: str = ""
+    dense: float = 0.0  # cosine similarity to the query (0 when only BM25 found it)
+    sparse: float = 0.0  # BM25 score (0 when only the dense search found it)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered passage an answer may cite. ``start``/``end`` are page offsets of the passage;
+    ``highlights`` are page offsets of the spans that cited sentences rest on."""
+
+    n: int
+    path: str
+    page: int
+    start: int
+    end: int
+    text: str
+    score: float
+    label: str = ""
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an answer and the sources that support it."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    sentences: tuple[Sentence, ...] = ()
+    sources: tuple[Source, ...] = ()
+    engine: str = ""
+    evidence: float = 0.0  # the evidence score the abstention rule looked at
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for s in d["sentences"]:
+            s["citations"] = list(s["citations"])
+        for s in d["sources"]:
+            s["highlights"] = [list(h) for h in s["highlights"]]
+        d["sentences"] = list(d["sentences"])
+        d["sources"] = list(d["sources"])
+        d["notes"] = list(d["notes"])
+        return d
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    chunks: int = 0
+    embedded: int = 0  # chunks embedded by this run (0 when nothing changed)
+    full_rebuild: bool = False
+    reason: str = ""  # why a full rebuild happened, if it did
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("added", "updated", "removed", "unchanged"):
+            d[k] = list(d[k])
+        d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        return d
+
+
+@dataclass(frozen=True)
+class Status:
+    exists: bool
+    files: int = 0
+    chunks: int = 0
+    model: str = ""
+    dim: int = 0
+    built_at: str = ""
+    roots: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["roots"] = list(self.roots)
+        d["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        return d
