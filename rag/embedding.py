@@ -66,6 +66,9 @@ class Embedder:
 
     def __init__(self, name: str, batch_size: int = 32) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
 
         path = model_dir(name)
         log.info("loading embedding model from %s", path)

@@ -13,6 +13,7 @@ generation; readers only ever open a generation CURRENT names.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -173,6 +174,8 @@ def save_bm25(gen: Path, ids: list[int], texts: list[str]) -> None:
     import bm25s
 
     from rag.lexical import tokenize
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
 
     retriever = bm25s.BM25()
     retriever.index(tokenize(texts), show_progress=False)

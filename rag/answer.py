@@ -1,0 +1,80 @@
+"""ask(): question -> retrieval -> evidence check -> engine draft -> verified, cited Answer."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterator, Sequence
+
+from rag.citations import number_sources, render_markers, verify
+from rag.engines import get_engine
+from rag.errors import QuestionError
+from rag.evidence import cache_for, passage_sentences, question_scores
+from rag.types import CANNOT_ANSWER, Answer, Hit
+
+log = logging.getLogger(__name__)
+History = Sequence[tuple[str, str]]  # (user, assistant) turns, oldest first
+
+
+def check_question(question: str, max_chars: int) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty")
+    if len(q) > max_chars:
+        raise QuestionError(f"the question is {len(q):,} characters long; the limit is "
+                            f"{max_chars:,} (DOCCHAT_MAX_QUESTION_CHARS)")
+    return q
+
+
+def evidence(index, question: str, hits: Sequence[Hit]) -> float:
+    """The best match between the question and any sentence of the retrieved passages."""
+    sents = passage_sentences(hits)
+    if not sents:
+        return 0.0
+    return float(question_scores(cache_for(index.embedder()), question, sents).max())
+
+
+def ask(index, question: str, history: History = (), engine: str | None = None,
+        k: int | None = None) -> Answer:
+    """Answer ``question`` from ``index``; every sentence cites verified sources."""
+    answer = None
+    for event in ask_stream(index, question, history, engine, k):
+        if isinstance(event, Answer):
+            answer = event
+    assert answer is not None
+    return answer
+
+
+def ask_stream(index, question: str, history: History = (), engine: str | None = None,
+               k: int | None = None) -> Iterator[str | Answer]:
+    """Yield the engine's draft piece by piece (str), then the verified Answer."""
+    t0 = time.perf_counter()
+    settings = index.settings
+    q = check_question(question, settings.max_question_chars)
+    engine_name = engine or settings.engine
+    eng = get_engine(engine_name, settings)  # unknown engine: fail before any work
+    hits = index.search(q, k or settings.top_k, history=[u for u, _ in history])
+    score = evidence(index, q, hits)
+    if score < settings.abstain_threshold:
+        yield _abstain(q, hits, engine_name, score, t0, "below the evidence threshold")
+        return
+    pieces = []
+    for piece in eng.draft(q, hits, history):
+        pieces.append(piece)
+        yield piece
+    draft = "".join(pieces).strip()
+    if not draft or CANNOT_ANSWER.lower().rstrip(".") in draft.lower():
+        yield _abstain(q, hits, engine_name, score, t0, "the engine found no answer")
+        return
+    verified = verify(cache_for(index.embedder()), draft, hits, settings.support_threshold)
+    sentences, sources = number_sources(verified, hits)
+    yield Answer(question=q, answer=render_markers(sentences), abstained=False,
+                 sentences=tuple(sentences), sources=tuple(sources), engine=engine_name,
+                 evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4))
+
+
+def _abstain(q: str, hits: Sequence[Hit], engine: str, score: float, t0: float,
+             why: str) -> Answer:
+    _, sources = number_sources([], hits)
+    return Answer(question=q, answer=CANNOT_ANSWER, abstained=True, sources=tuple(sources),
+                  engine=engine, evidence=round(score, 4),
+                  seconds=round(time.perf_counter() - t0, 4), notes=(why,))

@@ -1,0 +1,177 @@
+"""docchat index | ask | status | eval | serve. Heavy modules are imported inside commands.
+
+Exit codes: 0 success; 1 error (one line on stderr); 2 bad usage;
+3 the index was updated but some files were skipped (listed with their reasons).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rag.errors import DocchatError
+from rag.settings import Settings
+
+EXIT_SKIPPED = 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        for noisy in ("faiss", "bm25s", "sentence_transformers", "httpx", "transformers"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return args.func(args)
+    except DocchatError as e:
+        print(f"docchat: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("docchat: interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(index_dir=getattr(args, "index", None),
+                             engine=getattr(args, "engine", None),
+                             top_k=getattr(args, "k", None))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = _settings(args)
+    idx = Index.open(settings.index_dir, settings, create=True)
+    progress = not args.json and sys.stderr.isatty()
+    summary = idx.update(args.paths or None, full=args.full, add=args.add, progress=progress)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(f"{len(summary.added)} added, {len(summary.updated)} updated, "
+              f"{len(summary.removed)} removed, {len(summary.unchanged)} unchanged, "
+              f"{len(summary.skipped)} skipped; {summary.chunks} chunks "
+              f"({summary.embedded} embedded) in {summary.seconds:.2f} s")
+        if summary.full_rebuild:
+            print(f"full rebuild: {summary.reason}")
+        for s in summary.skipped:
+            print(f"skipped {s.path}: {s.reason}")
+    return EXIT_SKIPPED if summary.skipped else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = _settings(args)
+    status = Index(settings.index_dir, settings).status()
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2))
+        return 0 if status.exists else 1
+    if not status.exists:
+        print(f"no index at {settings.index_dir}: build one with 'docchat index'")
+        return 1
+    print(f"index:   {Path(settings.index_dir).resolve()}\nfiles:   {status.files}\n"
+          f"chunks:  {status.chunks}\nmodel:   {status.model} ({status.dim} dimensions)\n"
+          f"built:   {status.built_at}\nfolders: {', '.join(status.roots)}")
+    for s in status.skipped:
+        print(f"skipped: {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import ask
+    from rag.index import Index
+
+    settings = _settings(args)
+    idx = Index.open(settings.index_dir, settings)
+    answer = ask(idx, args.question, engine=settings.engine, k=settings.top_k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from rag.render_text import render_answer
+
+    print(render_answer(answer))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag import evaluation
+
+    settings = _settings(args)
+    if args.what == "retrieval":
+        result = evaluation.run_beir(Path(args.beir), settings, limit=args.limit,
+                                     fusion=args.fusion, split=args.split)
+    else:
+        result = evaluation.run_squad(Path(args.squad), settings, limit=args.limit,
+                                      engine=settings.engine)
+    print(json.dumps(result, indent=2) if args.json else evaluation.format_result(result))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve  # the UI is imported only when asked for
+
+    settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
+                                 upload_dir=args.docs)
+    serve(settings, auth=args.auth or os.environ.get("DOCCHAT_AUTH"))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="docchat", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--index", help="index directory (default: ./index or $DOCCHAT_INDEX_DIR)")
+        sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = sub.add_parser("index", help="build or update the index incrementally")
+    sp.add_argument("paths", nargs="*", help="files or folders (default: those indexed before, "
+                    "or seeds/)")
+    common(sp)
+    sp.add_argument("--full", action="store_true", help="re-embed everything")
+    sp.add_argument("--add", action="store_true", help="add PATHS to the indexed folders "
+                    "instead of replacing them")
+    sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("status", help="what the index holds")
+    common(sp)
+    sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("ask", help="answer a question with cited sources")
+    sp.add_argument("question")
+    common(sp)
+    sp.add_argument("--engine", help="extractive (default), openai or llamacpp")
+    sp.add_argument("-k", type=int, help="passages to retrieve")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("eval", help="measure retrieval (BEIR) or answers (SQuAD 2.0)")
+    sp.add_argument("what", choices=["retrieval", "qa"])
+    sp.add_argument("--beir", default="../shared/eval/beir_scifact", help="BEIR dataset folder")
+    sp.add_argument("--squad", default="../shared/eval/squad2/dev-v2.0.json", help="SQuAD file")
+    sp.add_argument("--split", default="test", help="BEIR qrels split (test, train)")
+    sp.add_argument("--fusion", default="convex", choices=["convex", "rrf"])
+    sp.add_argument("--limit", type=int, help="only the first N queries/questions")
+    common(sp)
+    sp.add_argument("--engine", help="answer engine for qa")
+    sp.add_argument("-k", type=int, help="passages to retrieve")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("serve", help="the chat page and HTTP API")
+    sp.add_argument("--index", help="index directory")
+    sp.add_argument("--docs", help="folder uploads are saved in (and indexed)")
+    sp.add_argument("--host", help="bind address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="port (default 7860)")
+    sp.add_argument("--auth", help="USER:PASS to require a login (or $DOCCHAT_AUTH)")
+    sp.set_defaults(func=cmd_serve)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())
