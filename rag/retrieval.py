@@ -86,9 +86,8 @@ def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[
         return []
     marks = ",".join("?" * len(ids))
     rows = snap.query(
-        'SELECT c.id, f.path, c.page, c.start, c."end", c.text, c.label FROM chunks c '
-        "JOIN (SELECT sha, min(path) AS path FROM files GROUP BY sha) f ON f.sha = c.sha "
-        f"WHERE c.id IN ({marks})", tuple(ids))
+        'SELECT c.id, (SELECT min(path) FROM files f WHERE f.sha = c.sha), c.page, c.start, '
+        f'c."end", c.text, c.label FROM chunks c WHERE c.id IN ({marks})', tuple(ids))
     by_id = {r[0]: r for r in rows}
     return [Hit(chunk_id=i, path=r[1], page=r[2], start=r[3], end=r[4], text=r[5],
                 score=round(fused[i], 6), label=r[6] or "", dense=round(d.get(i, 0.0), 6),
@@ -98,21 +97,21 @@ def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[
 
 def collapse(snap: Snapshot, hits: list[Hit], k: int) -> list[Hit]:
     """Drop passages that overlap a better one on the same page, or that say the same thing."""
-    kept: list[Hit] = []
-    vecs: list[np.ndarray] = []
     index = snap.faiss if (snap.path / "vectors.faiss").exists() else None
-    for h in hits:
-        if any(_overlaps(h, o) for o in kept):
+    vecs = _vectors(index, [h.chunk_id for h in hits])
+    sims = vecs @ vecs.T if vecs is not None else None
+    kept: list[int] = []
+    by_page: dict[tuple[str, int], list[Hit]] = {}
+    for i, h in enumerate(hits):
+        if any(_overlaps(h, o) for o in by_page.get((h.path, h.page), ())):
             continue
-        v = _vector(index, h.chunk_id)
-        if v is not None and any(float(v @ o) > DUPLICATE_COSINE for o in vecs):
+        if sims is not None and kept and float(sims[i, kept].max()) > DUPLICATE_COSINE:
             continue
-        kept.append(h)
-        if v is not None:
-            vecs.append(v)
+        kept.append(i)
+        by_page.setdefault((h.path, h.page), []).append(h)
         if len(kept) == k:
             break
-    return kept
+    return [hits[i] for i in kept]
 
 
 def _overlaps(a: Hit, b: Hit) -> bool:
@@ -122,11 +121,10 @@ def _overlaps(a: Hit, b: Hit) -> bool:
     return shared > OVERLAP_SHARE * min(a.end - a.start, b.end - b.start)
 
 
-def _vector(index, chunk_id: int) -> np.ndarray | None:
-    if index is None:
+def _vectors(index, ids: list[int]) -> np.ndarray | None:
+    if index is None or not ids:
         return None
     try:
-        return index.reconstruct(int(chunk_id))
+        return index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
     except RuntimeError:
         return None
-

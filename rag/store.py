@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS pages(sha TEXT, page INTEGER, label TEXT, text TEXT,
 CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, sha TEXT NOT NULL, page INTEGER,
                                   start INTEGER, "end" INTEGER, label TEXT, text TEXT);
 CREATE INDEX IF NOT EXISTS chunks_sha ON chunks(sha);
+CREATE INDEX IF NOT EXISTS files_sha ON files(sha);
 CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, sha TEXT, reason TEXT);
 """
 

@@ -1,0 +1,151 @@
+"""Measured quality: BEIR retrieval metrics (nDCG@10, recall@100) and SQuAD 2.0 QA metrics.
+
+Evaluation corpora are written as files and indexed with the product's own pipeline
+(incrementally: a second run re-embeds nothing), under ``data/eval/<name>``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Iterable
+
+from rag.settings import Settings
+
+EVAL_HOME = Path("data/eval")
+
+
+def eval_index(name: str, docs: Iterable[tuple[str, str]], settings: Settings):
+    """Write ``(doc_id, text)`` as files and bring an index of them up to date."""
+    from rag.index import Index
+
+    folder = EVAL_HOME / name
+    docs_dir = folder / "docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    for doc_id, text in docs:
+        f = docs_dir / f"{_safe(doc_id)}.txt"
+        if not f.exists() or f.read_text(encoding="utf-8") != text:
+            f.write_text(text, encoding="utf-8")
+    idx = Index(folder / "index", settings.replace(index_dir=str(folder / "index")))
+    summary = idx.update([docs_dir])
+    return idx, summary
+
+
+def _safe(doc_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", doc_id)
+
+
+# ---------------------------------------------------------------- BEIR retrieval
+def load_beir(folder: Path, split: str) -> tuple[dict, dict, dict]:
+    corpus = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            corpus[d["_id"]] = (d.get("title", "") + " " + d.get("text", "")).strip()
+    queries = {}
+    with open(folder / "queries.jsonl", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            queries[d["_id"]] = d["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            parts = line.strip().split("\t")
+            if len(parts) == 3 and int(parts[2]) > 0:
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return corpus, queries, qrels
+
+
+def ndcg_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
+    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(rel.values(), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
+    return len(set(ranked[:k]) & set(rel)) / len(rel) if rel else 0.0
+
+
+def doc_ranking(idx, query: str, n_docs: int, fusion: str) -> list[str]:
+    """Documents ranked by their best chunk."""
+    hits = idx.search(query, k=n_docs * 3, fusion=fusion)
+    out: list[str] = []
+    for h in hits:
+        doc = Path(h.path).stem
+        if doc not in out:
+            out.append(doc)
+    return out[:n_docs]
+
+
+def run_beir(folder: Path, settings: Settings, limit: int | None = None,
+             fusion: str = "convex", split: str = "test") -> dict:
+    corpus, queries, qrels = load_beir(folder, split)
+    settings = settings.replace(fetch_k=max(settings.fetch_k, 300))
+    t0 = time.perf_counter()
+    idx, summary = eval_index(folder.name, corpus.items(), settings)
+    t_index = time.perf_counter() - t0
+    qids = sorted(qrels)[:limit] if limit else sorted(qrels)
+    t1 = time.perf_counter()
+    nd, rc = [], []
+    for qid in qids:
+        ranked = doc_ranking(idx, queries[qid], 100, fusion)
+        nd.append(ndcg_at(ranked, qrels[qid], 10))
+        rc.append(recall_at(ranked, qrels[qid], 100))
+    t_q = time.perf_counter() - t1
+    return {"dataset": folder.name, "split": split, "queries": len(qids), "fusion": fusion,
+            "dense_weight": settings.dense_weight, "ndcg@10": round(statistics.mean(nd), 4),
+            "recall@100": round(statistics.mean(rc), 4), "chunks": summary.chunks,
+            "embedded_this_run": summary.embedded, "index_seconds": round(t_index, 1),
+            "query_seconds": round(t_q, 1), "seconds": round(t_index + t_q, 1)}
+
+
+# ---------------------------------------------------------------- SQuAD 2.0 QA
+def load_squad(path: Path) -> tuple[dict[str, str], list[dict]]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    paragraphs, questions = {}, []
+    for a, article in enumerate(data):
+        for p, para in enumerate(article["paragraphs"]):
+            pid = f"a{a:02d}_p{p:03d}"
+            paragraphs[pid] = para["context"]
+            for qa in para["qas"]:
+                questions.append({"id": qa["id"], "question": qa["question"], "pid": pid,
+                                  "impossible": qa.get("is_impossible", False),
+                                  "answers": [x["text"] for x in qa.get("answers", [])]})
+    return paragraphs, questions
+
+
+def sample(questions: list[dict], limit: int | None, seed: int = 13) -> list[dict]:
+    if not limit or limit >= len(questions):
+        return questions
+    rng = random.Random(seed)
+    return rng.sample(questions, limit)
+
+
+def run_squad(path: Path, settings: Settings, limit: int | None = None,
+              engine: str | None = None) -> dict:
+    from rag.answer import ask
+    from rag.evaluation_qa import score_answers
+
+    paragraphs, questions = load_squad(path)
+    idx, summary = eval_index("squad2", paragraphs.items(), settings)
+    rows = []
+    for q in sample(questions, limit):
+        t = time.perf_counter()
+        answer = ask(idx, q["question"], engine=engine)
+        rows.append((q, answer, time.perf_counter() - t))
+    result = score_answers(rows)
+    result.update({"questions": len(rows), "engine": engine or settings.engine,
+                   "abstain_threshold": settings.abstain_threshold,
+                   "chunks": summary.chunks})
+    return result
+
+
+def format_result(result: dict) -> str:
+    width = max(len(k) for k in result)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in result.items())
