@@ -43,7 +43,7 @@ class Settings:
     engine: str = _f("extractive", "Answer engine: extractive, openai or llamacpp.")
     max_answer_sentences: int = _f(4, "Most sentences the extractive engine puts in an answer.")
     abstain_threshold: float = _f(
-        0.30, "Evidence below this abstains (calibrated: see rag/calibration.json).")
+        0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     support_threshold: float = _f(
         0.55, "A sentence is supported by a passage when its support score reaches this.")
     max_question_chars: int = _f(2000, "Longer questions are refused with a clear message.")
