@@ -18,6 +18,7 @@ from rag.sentences import sentence_spans
 from rag.types import Hit, Sentence, Source
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING = re.compile(r"^\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+")
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 
 
@@ -39,8 +40,15 @@ def parse_draft(draft: str) -> list[DraftSentence]:
     """Split a draft into sentences and their ``[n]`` markers (markers after a sentence's
     full stop belong to that sentence)."""
     out: list[DraftSentence] = []
-    for s, e in sentence_spans(draft.strip()):
-        piece = draft.strip()[s:e]
+    text_all = draft.strip()
+    for s, e in sentence_spans(text_all):
+        piece = text_all[s:e]
+        lead = _LEADING.match(piece)
+        if lead and out:  # "... end. [2] Next sentence": the [2] closes the previous one
+            prev = out[-1]
+            more = tuple(int(n) for n in re.findall(r"\d+", lead.group(0)))
+            out[-1] = DraftSentence(prev.text, tuple(dict.fromkeys(prev.cited + more)))
+            piece = piece[lead.end():]
         cited = tuple(int(n) for m in _MARKERS.finditer(piece)
                       for n in re.split(r"\s*[,;]\s*", m.group(1)))
         text = " ".join(_MARKERS.sub("", piece).split())

@@ -45,7 +45,8 @@ class Settings:
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     support_threshold: float = _f(
-        0.55, "A sentence is supported by a passage when its support score reaches this.")
+        0.65, "A sentence is supported by a passage when its support score reaches this "
+        "(1% of same-topic wrong passages pass: docs/citations.md).")
     max_question_chars: int = _f(2000, "Longer questions are refused with a clear message.")
     openai_base_url: str = _f("http://127.0.0.1:11434/v1", "OpenAI-compatible server base URL.")
     openai_model: str = _f("", "Model name sent to the OpenAI-compatible server.")
