@@ -69,6 +69,7 @@ def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
         "citation_precision": round(good / cites, 4) if cites else None,
         "sentences_supported": round(supported / sentences, 4) if sentences else None,
         "cites_gold_paragraph": round(gold / answered, 4) if answered else None,
+        "sentences_per_answer": round(sentences / max(1, n - total_abst), 2),
         "median_seconds": round(statistics.median(t for _, _, t in rows), 4) if rows else None,
         "answerable": len(answerable), "unanswerable": len(impossible),
     }

@@ -42,6 +42,9 @@ class Settings:
     history_turns: int = _f(2, "Previous user turns added to a follow-up question for retrieval.")
     engine: str = _f("extractive", "Answer engine: extractive, openai or llamacpp.")
     max_answer_sentences: int = _f(4, "Most sentences the extractive engine puts in an answer.")
+    extractive_keep: float = _f(
+        0.85, "A further sentence joins an extractive answer when it scores at least this "
+        "share of the best one (SQuAD trade-off: docs/answers.md).")
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     support_threshold: float = _f(

@@ -11,7 +11,6 @@ from rag.evidence import cache_for, passage_sentences, question_scores
 from rag.settings import Settings
 from rag.types import Hit
 
-RELATIVE_KEEP = 0.8  # a further sentence must score at least this share of the best one
 REPEAT_COSINE = 0.9  # sentences this similar say the same thing
 
 
@@ -41,7 +40,7 @@ class ExtractiveEngine:
         vecs = cache.vectors([s.text for s in sents])
         chosen: list[int] = []
         for i in np.argsort(-scores, kind="stable"):
-            if chosen and scores[i] < RELATIVE_KEEP * scores[chosen[0]]:
+            if chosen and scores[i] < self.settings.extractive_keep * scores[chosen[0]]:
                 break
             if any(float(vecs[i] @ vecs[j]) > REPEAT_COSINE or sents[i].text == sents[j].text
                    for j in chosen):

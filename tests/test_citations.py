@@ -1,0 +1,91 @@
+"""Citation verification: wrong citations are removed, unsupported sentences are flagged."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.citations import number_sources, parse_draft, render_markers, verify
+from rag.types import Hit
+
+ATTACK = ("A terror attack at the Crocus City concert hall in Moscow killed 133 people. "
+          "The four gunmen were captured while trying to flee.")
+WEATHER = ("The weather in Moscow in March is cold. Snow usually covers the ground until April.")
+
+
+def hit(n: int, text: str) -> Hit:
+    return Hit(chunk_id=n, path=f"/docs/doc{n}.txt", page=1, start=100 * n,
+               end=100 * n + len(text), text=text, score=1.0 / n)
+
+
+HITS = [hit(1, ATTACK), hit(2, WEATHER)]
+
+
+def test_markers_after_a_full_stop_belong_to_the_sentence_before():
+    parsed = parse_draft("First claim here. [2] Second claim [1, 3]. Third [4][1].")
+    assert [p.cited for p in parsed] == [(2,), (1, 3), (4, 1)]
+    assert parsed[1].text == "Second claim."
+
+
+def test_sentence_without_any_words_is_not_an_answer_sentence():
+    assert [p.text for p in parse_draft("Yes it is [1]. [2]")] == ["Yes it is."]
+
+
+@pytest.fixture(scope="module")
+def cache():
+    from rag.embedding import Embedder
+    from rag.evidence import cache_for
+
+    return cache_for(Embedder.shared("all-MiniLM-L6-v2"))
+
+
+@pytest.mark.slow
+def test_citation_to_a_passage_that_does_not_support_is_moved_to_one_that_does(cache):
+    [v] = verify(cache, "The attack killed 133 people. [2]", HITS, 0.65)
+    assert v.cited == (1,)
+    assert v.supported
+
+
+@pytest.mark.slow
+def test_sentence_with_a_number_no_passage_states_is_unsupported(cache):
+    [v] = verify(cache, "The attack killed 250 people. [1]", HITS, 0.65)
+    assert not v.supported and v.cited == ()
+
+
+@pytest.mark.slow
+def test_quoted_words_must_appear_verbatim(cache):
+    [v] = verify(cache, 'The gunmen were "arrested at the airport". [1]', HITS, 0.65)
+    assert not v.supported
+
+
+@pytest.mark.slow
+def test_invented_sentence_is_flagged_while_true_ones_keep_their_citation(cache):
+    out = verify(cache, "The four gunmen were captured while trying to flee. [1] "
+                        "The mayor resigned the next day and moved to Paris. [1]", HITS, 0.65)
+    assert [v.supported for v in out] == [True, False]
+
+
+@pytest.mark.slow
+def test_uncited_but_supported_sentence_gets_its_citation(cache):
+    [v] = verify(cache, "Snow usually covers the ground until April.", HITS, 0.65)
+    assert v.cited == (2,)
+
+
+@pytest.mark.slow
+def test_highlight_is_the_page_span_of_the_supporting_sentence(cache):
+    [v] = verify(cache, "The attack killed 133 people. [1]", HITS, 0.65)
+    (n, (a, b)), = v.spans
+    h = HITS[n - 1]
+    assert h.text[a - h.start:b - h.start] == (
+        "A terror attack at the Crocus City concert hall in Moscow killed 133 people.")
+
+
+def test_sources_are_renumbered_by_first_citation():
+    from rag.citations import Verified
+
+    verified = [Verified("B.", (2,), True, ((2, (200, 210)),)),
+                Verified("A.", (1, 2), True, ((1, (100, 110)), (2, (200, 210))))]
+    sentences, sources = number_sources(verified, HITS)
+    assert [s.citations for s in sentences] == [(1,), (2, 1)]
+    assert [Path(s.path).name for s in sources] == ["doc2.txt", "doc1.txt"]
+    assert render_markers(sentences) == "B. [1] A. [2][1]"
