@@ -102,15 +102,18 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
         raise LoadError(f"corrupt PDF: {e}") from e
-    labels = _page_labels(reader, n_pages)
-    pages = []
+    texts: list[str | None] = []
     for i in range(n_pages):
         try:
-            raw = reader.pages[i].extract_text() or ""
+            texts.append(normalise(reader.pages[i].extract_text() or ""))
         except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
             log.warning("%s: page %d unreadable: %s", path, i + 1, e)
-            continue
-        pages.append(Page(path=path, page=i + 1, text=normalise(raw), label=labels[i]))
+            texts.append(None)
+    labels = _page_labels(reader, n_pages)
+    if not any(labels):
+        labels = printed_numbers([t or "" for t in texts])
+    pages = [Page(path=path, page=i + 1, text=t, label=labels[i])
+             for i, t in enumerate(texts) if t is not None]
     if not any(p.text.strip() for p in pages):
         raise LoadError("PDF has no text layer (scanned images only?)")
     return pages
@@ -125,6 +128,38 @@ def _page_labels(reader, n_pages: int) -> list[str]:
         return [""] * n_pages
     # a label equal to the plain page number adds nothing
     return ["" if lab == str(i + 1) else lab for i, lab in enumerate(labels)]
+
+
+_EDGE_NUMBER = re.compile(r"(?<![\d/.,-])(\d{1,6})(?![\d/.,-])")
+
+
+def printed_numbers(texts: list[str], min_share: float = 0.6, slack: int = 5) -> list[str]:
+    """Printed page numbers found in page headers/footers, when they run in sequence.
+
+    The offset that most pages agree on (a number on the first or last line of page i equal
+    to ``offset + i``, e.g. 47699, 47700, ... in a journal) sets the sequence; each page then
+    takes the edge number closest to its place in it (samples may skip pages), and a page that
+    shows none (a title page) gets the number the sequence implies. Labels must increase."""
+    found: list[set[int]] = []
+    votes: dict[int, int] = {}
+    for i, text in enumerate(texts):
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        nums = {int(m) for m in _EDGE_NUMBER.findall(" ".join(lines[:1] + lines[-1:]))}
+        found.append(nums)
+        for n in nums:
+            votes[n - i] = votes.get(n - i, 0) + 1
+    if not votes or len(texts) < 2:
+        return [""] * len(texts)
+    offset, count = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))
+    if count < 2 or count < min_share * len(texts) or offset == 1:
+        return [""] * len(texts)
+    labels = []
+    for i, nums in enumerate(found):
+        near = [n for n in nums if abs(n - offset - i) <= slack]
+        labels.append(min(near, key=lambda n: abs(n - offset - i)) if near else offset + i)
+    if any(b <= a for a, b in zip(labels, labels[1:])) or labels[0] <= 0:
+        return [""] * len(texts)
+    return [str(n) for n in labels]
 
 
 _LOADERS: dict[str, Callable[[str, bytes], list[Page]]] = {
