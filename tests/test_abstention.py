@@ -2,26 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, SHARED_EVAL, need_shared
 
 from rag import Settings, ask
 from rag.evaluation import eval_index, load_squad, sample
 from rag.index import Index
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "eval" / "squad2" / "dev-v2.0.json"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have ../shared/eval")
-        pytest.skip(f"{path} is absent (the shared evaluation data lives beside the repo)")
-    return path
+SQUAD = SHARED_EVAL / "squad2" / "dev-v2.0.json"
 
 
 def offtopic_questions() -> list[str]:
@@ -50,14 +40,14 @@ def test_off_topic_questions_abstain_at_least_95_percent(seed_index):
 
 
 def test_questions_from_other_subjects_abstain_against_the_seed(seed_index):
-    _, questions = load_squad(need(SQUAD))
+    _, questions = load_squad(need_shared(SQUAD))
     picked = [q["question"] for q in sample(questions, 150, seed=2024)]
     rate = sum(ask(seed_index, q).abstained for q in picked) / len(picked)
     assert rate >= 0.95
 
 
 def test_answerable_squad_questions_abstain_at_most_10_percent(tmp_path_factory):
-    paragraphs, questions = load_squad(need(SQUAD))
+    paragraphs, questions = load_squad(need_shared(SQUAD))
     idx, _ = eval_index("squad2", paragraphs.items(), Settings.from_env())
     answerable = [q for q in questions if not q["impossible"]]
     picked = sample(answerable, 150, seed=2024)

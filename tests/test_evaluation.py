@@ -2,25 +2,12 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
+from conftest import SHARED_EVAL, need_shared
 
 from rag import Settings
 from rag.evaluation import ndcg_at, recall_at, run_beir, run_squad
-
-ROOT = Path(__file__).resolve().parents[1]
-EVAL = ROOT.parent / "shared" / "eval"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have ../shared/eval")
-        pytest.skip(f"{path} is absent (the shared evaluation data lives beside the repo)")
-    return path
-
 
 def test_ndcg_rewards_relevant_documents_ranked_early():
     rel = {"a": 1, "b": 1}
@@ -37,7 +24,7 @@ def test_recall_counts_relevant_documents_within_the_cutoff():
 
 @pytest.mark.slow
 def test_scifact_hybrid_retrieval_beats_the_published_baselines():
-    r = run_beir(need(EVAL / "beir_scifact"), Settings.from_env())
+    r = run_beir(need_shared(SHARED_EVAL / "beir_scifact"), Settings.from_env())
     assert r["queries"] == 300
     assert r["ndcg@10"] >= 0.72, r  # published: MiniLM 0.645, BM25 0.687
     assert r["recall@100"] >= 0.92, r
@@ -45,7 +32,8 @@ def test_scifact_hybrid_retrieval_beats_the_published_baselines():
 
 @pytest.mark.slow
 def test_squad_eval_reports_every_figure_in_range():
-    r = run_squad(need(EVAL / "squad2" / "dev-v2.0.json"), Settings.from_env(), limit=60)
+    squad = need_shared(SHARED_EVAL / "squad2" / "dev-v2.0.json")
+    r = run_squad(squad, Settings.from_env(), limit=60)
     for key in ("hit@1", "hit@5", "answer_contains_gold", "abstention_recall",
                 "citation_precision", "median_seconds"):
         assert r[key] is not None and r[key] >= 0, key

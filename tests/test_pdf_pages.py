@@ -1,25 +1,20 @@
 """Real PDFs: page numbers are kept, printed page numbers are found, citations name both."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_EVAL, need_shared
 
 from rag import Settings, ask
 from rag.index import Index
 from rag.loaders import load, printed_numbers
 
-PDFS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "pdfs"
+PDFS = SHARED_EVAL / "pdfs"
 
 
 def pdf(name: str) -> Path:
-    path = PDFS / name
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have ../shared/eval")
-        pytest.skip(f"{path} is absent (the shared evaluation data lives beside the repo)")
-    return path
+    return need_shared(PDFS / name)
 
 
 def test_journal_pages_get_their_printed_numbers_including_the_title_page():
