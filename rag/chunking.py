@@ -44,12 +44,26 @@ def _units(text: str, offsets: TokenOffsets, max_tokens: int) -> list[_Unit]:
         if len(tok) <= max_tokens:
             units.append(_Unit(s, e, max(1, len(tok))))
             continue
-        cuts = [s] + [s + _cut_at(text[s:e], tok[i][0])
-                      for i in range(max_tokens, len(tok), max_tokens)] + [e]
-        cuts = sorted(set(cuts))
+        cuts = [s] + [s + c for c in _long_cuts(text[s:e], tok, max_tokens)] + [e]
         for a, b in zip(cuts, cuts[1:]):
             units.append(_Unit(a, b, max_tokens))
     return units
+
+
+def _long_cuts(sentence: str, tok: list[tuple[int, int]], max_tokens: int) -> list[int]:
+    """Cut points inside an over-long sentence so that each piece holds at most
+    ``max_tokens`` tokens, each cut moved back to a word start when one is close."""
+    cuts: list[int] = []
+    first = 0  # index of the first token of the current piece
+    while len(tok) - first > max_tokens:
+        limit = first + max_tokens  # the first token that no longer fits
+        cut = _cut_at(sentence, tok[limit][0])
+        nxt = next(i for i in range(first, limit + 1) if tok[i][0] >= cut)
+        if nxt <= first:  # one word longer than the whole piece: cut inside it
+            cut, nxt = tok[limit][0], limit
+        cuts.append(cut)
+        first = nxt
+    return cuts
 
 
 def _cut_at(sentence: str, i: int) -> int:
@@ -72,8 +86,9 @@ def _windows(units: list[_Unit], max_tokens: int, overlap: int) -> list[tuple[in
         if j >= len(units):
             break
         # step back over whole sentences worth at most ``overlap`` tokens, always moving forward
-        k, back = j, 0
-        while k - 1 > i and back + units[k - 1].tokens <= overlap:
+        # and leaving room for the next unit (else the next window would add nothing new)
+        k, back, room = j, 0, min(overlap, max_tokens - units[j].tokens)
+        while k - 1 > i and back + units[k - 1].tokens <= room:
             back += units[k - 1].tokens
             k -= 1
         i = k
