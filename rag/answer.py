@@ -9,6 +9,7 @@ from rag.citations import number_sources, render_markers, verify
 from rag.engines import get_engine
 from rag.errors import QuestionError
 from rag.evidence import cache_for, passage_sentences, question_scores
+from rag.settings import Settings
 from rag.types import CANNOT_ANSWER, Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,10 @@ def evidence(index, question: str, hits: Sequence[Hit]) -> float:
 
 
 def ask(index, question: str, history: History = (), engine: str | None = None,
-        k: int | None = None) -> Answer:
+        k: int | None = None, settings: Settings | None = None) -> Answer:
     """Answer ``question`` from ``index``; every sentence cites verified sources."""
     answer = None
-    for event in ask_stream(index, question, history, engine, k):
+    for event in ask_stream(index, question, history, engine, k, settings):
         if isinstance(event, Answer):
             answer = event
     assert answer is not None
@@ -45,10 +46,13 @@ def ask(index, question: str, history: History = (), engine: str | None = None,
 
 
 def ask_stream(index, question: str, history: History = (), engine: str | None = None,
-               k: int | None = None) -> Iterator[str | Answer]:
-    """Yield the engine's draft piece by piece (str), then the verified Answer."""
+               k: int | None = None, settings: Settings | None = None
+               ) -> Iterator[str | Answer]:
+    """Yield the engine's draft piece by piece (str), then the verified Answer.
+
+    ``settings`` overrides the index's settings for this question (engine options, k)."""
     t0 = time.perf_counter()
-    settings = index.settings
+    settings = settings or index.settings
     q = check_question(question, settings.max_question_chars)
     engine_name = engine or settings.engine
     eng = get_engine(engine_name, settings)  # unknown engine: fail before any work

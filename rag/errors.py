@@ -27,4 +27,9 @@ class EngineError(DocchatError):
 
 
 class UploadError(DocchatError):
-    """An uploaded file was refused (bad name, too large, unsupported type)."""
+    """An uploaded file was refused (bad name, too large, unsupported type). ``status`` is
+    the HTTP status the API answers with (413 for too large, else 400)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

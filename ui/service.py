@@ -1,0 +1,94 @@
+"""What the page and the HTTP API share: one Index, the settings, and the documents folder.
+
+Every method is a thin call into rag/ (the same calls the CLI makes); nothing here retrieves,
+chunks or embeds by itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+
+from rag.answer import ask_stream
+from rag.errors import UploadError
+from rag.index import Index
+from rag.settings import Settings
+from rag.types import Answer, Status, UpdateSummary
+from rag.uploads import check_name, save_upload
+
+log = logging.getLogger(__name__)
+OnProgress = Callable[[float, str], None]
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index = Index.open(settings.index_dir, settings, create=True)
+        self.docs = Path(settings.upload_dir)
+        self._update_lock = threading.Lock()  # one index update at a time in this process
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.settings.upload_max_mb * 2**20)
+
+    def ensure_index(self) -> UpdateSummary | None:
+        """Build the index from the configured documents when there is none yet."""
+        if self.index.exists:
+            return None
+        log.info("no index at %s yet: building it", self.index.root)
+        return self.update(None)
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
+            engine: str | None = None, k: int | None = None,
+            **engine_options: str) -> Iterator[str | Answer]:
+        """Stream the draft, then the verified Answer (see rag.answer.ask_stream).
+        ``engine_options`` override settings for this question, e.g. openai_base_url."""
+        options = {key: v for key, v in engine_options.items() if v}
+        settings = dataclasses.replace(self.settings, **options) if options else None
+        return ask_stream(self.index, question, history, engine, k, settings)
+
+    def status(self) -> Status:
+        return self.index.status()
+
+    def update(self, paths: Sequence[str | Path] | None, *, full: bool = False,
+               add: bool = False, on_progress: OnProgress | None = None) -> UpdateSummary:
+        with self._update_lock:
+            return self.index.update(paths, full=full, add=add, on_progress=on_progress)
+
+    def refresh(self, full: bool = False, on_progress: OnProgress | None = None
+                ) -> UpdateSummary:
+        """Re-read every indexed folder (and the documents folder, if it has files)."""
+        with self._update_lock:
+            if not self.index.exists:
+                return self.index.update(None, on_progress=on_progress)
+            paths = list(self.status().roots)
+            if self.docs.is_dir() and str(self.docs.resolve()) not in paths:
+                paths.append(str(self.docs))
+            return self.index.update(paths, full=full, on_progress=on_progress)
+
+    def add_files(self, files: Iterable[tuple[str, BinaryIO]],
+                  on_progress: OnProgress | None = None) -> tuple[list[str], UpdateSummary]:
+        """Save uploads into the documents folder, then index that folder incrementally.
+
+        All files are checked and received before any is moved into the folder: if one is
+        refused (wrong type, too large, empty) nothing changes and UploadError says why."""
+        files = list(files)
+        if not files:
+            raise UploadError("no file was uploaded")
+        for name, _ in files:
+            check_name(name)
+        self.docs.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.docs, prefix=".incoming-"))  # hidden: not indexed
+        try:
+            staged = [save_upload(stream, name, staging, self.max_bytes) for name, stream in files]
+            for path in staged:
+                os.replace(path, self.docs / path.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        summary = self.update([self.docs], add=True, on_progress=on_progress)
+        return [p.name for p in staged], summary
