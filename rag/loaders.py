@@ -41,15 +41,30 @@ def decode_text(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is None:
-            raise LoadError("binary data, not text") from None
-        text = str(best)
+        text = _decode_legacy(data)
     if _control_share(text) > 0.05:
         raise LoadError("binary data, not text")
     return normalise(text)
+
+
+def _decode_legacy(data: bytes) -> str:
+    """Detection, but Windows-1252 (the usual legacy encoding of Western text) wins when it
+    reads the bytes as cleanly: on short texts detection often picks a look-alike code page
+    (cp1250, mac_iceland) and turns "crème" into "crčme"."""
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError("binary data, not text")
+    if best.encoding != "cp1252" and b"\x00" not in data:
+        try:
+            western = data.decode("cp1252")
+        except UnicodeDecodeError:
+            return str(best)
+        if mess_ratio(western[:100_000], 1.0) <= best.chaos:
+            return western
+    return str(best)
 
 
 def normalise(text: str) -> str:
@@ -76,9 +91,18 @@ def _load_html(path: str, data: bytes) -> list[Page]:
     soup = BeautifulSoup(decode_text(data), "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         tag.decompose()
-    blocks = [" ".join(s.split()) for s in soup.get_text("\n").split("\n")]
+    for tag in soup(_HTML_BLOCKS):  # block elements break lines; inline ones (a, b, sub) do not
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    blocks = [" ".join(s.split()) for s in soup.get_text().split("\n")]
     text = "\n".join(b for b in blocks if b)
     return [Page(path=path, page=1, text=text)]
+
+
+_HTML_BLOCKS = ["address", "article", "aside", "blockquote", "br", "caption", "dd", "details",
+                "div", "dl", "dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+                "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
+                "section", "summary", "table", "td", "th", "tr", "ul"]
 
 
 def _load_pdf(path: str, data: bytes) -> list[Page]:
