@@ -124,7 +124,8 @@ def build_blocks(service: Service) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
-                                  feedback_options=None, show_label=False)
+                                  feedback_options=None, show_label=False,
+                                  buttons=["copy", "copy_all"])  # no "share": it posts to HF
                 with gr.Row():
                     question = gr.Textbox(elem_id="question", show_label=False, scale=6,
                                           placeholder="Ask a question about your documents",
@@ -153,6 +154,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         for trigger in (question.submit, ask_btn.click):
             trigger(on_ask, inputs, outputs, api_visibility="private", concurrency_limit=4)
         new_btn.click(on_new, None, outputs, api_visibility="private")
+        chat.clear(on_new, None, outputs, api_visibility="private")  # the chat's trash icon
         upload.upload(on_upload, upload, [index_log, status, upload], api_visibility="private")
         refresh_btn.click(on_refresh, full, [index_log, status], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)

@@ -8,6 +8,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.evidence import cache_for, passage_sentences, question_scores
+from rag.retrieval import retrieval_query
 from rag.settings import Settings
 from rag.types import Hit
 
@@ -37,6 +38,10 @@ class ExtractiveEngine:
         if not sents:
             return
         scores = question_scores(cache, question, sents)
+        recent = [u for u, _ in history][-self.settings.history_turns:]
+        if recent:  # a follow-up: "it" means what the conversation was about
+            context = retrieval_query(question, recent, len(recent))
+            scores = (scores + question_scores(cache, context, sents)) / 2
         vecs = cache.vectors([s.text for s in sents])
         chosen: list[int] = []
         for i in np.argsort(-scores, kind="stable"):

@@ -1,0 +1,204 @@
+"""The HTTP API and the Gradio endpoint of a real `docchat serve` process, called with plain
+HTTP (httpx) and the official gradio_client, as a client program would."""
+from __future__ import annotations
+
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from rag.types import CANNOT_ANSWER
+from server import ROOT, running_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+FLOOD = ("# The Kuldiga flood\n\nThe Kuldiga flood of March 2031 killed 12 people and "
+         "destroyed the old brick bridge over the Venta river. Rebuilding the bridge took "
+         "three years and cost 41 million euros.\n")
+MAX_MB = 0.25  # a small upload cap for the server under test
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("api")
+    with running_server(work, env={"DOCCHAT_UPLOAD_MAX_MB": str(MAX_MB)}) as (base, proc):
+        yield base, proc, work
+
+
+@pytest.fixture(scope="module")
+def base(server) -> str:
+    return server[0]
+
+
+def ask(base: str, question: str, **extra) -> dict:
+    r = httpx.post(f"{base}/api/ask", json={"question": question, **extra}, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def assert_cited(answer: dict) -> None:
+    """Every [n] refers to a listed source, every sentence cites one, numbering is 1..n."""
+    numbers = {s["n"] for s in answer["sources"]}
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
+    assert markers and markers <= numbers
+    assert all(s["citations"] and s["supported"] for s in answer["sentences"])
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+
+def test_status_describes_the_seed_index(base):
+    st = httpx.get(f"{base}/api/status").json()
+    assert st["exists"] and st["files"] == 1 and st["chunks"] > 0
+    assert st["model"] == "all-MiniLM-L6-v2" and st["dim"] == 384 and st["built_at"]
+
+
+def test_ask_answers_with_a_verified_citation(base):
+    a = ask(base, "How many people died in the attack?")
+    assert not a["abstained"] and "133" in a["answer"]
+    assert_cited(a)
+    cited = a["sources"][a["sentences"][0]["citations"][0] - 1]
+    assert cited["path"].endswith("crocus-city-hall-attack.txt") and cited["page"] == 1
+    assert cited["end"] > cited["start"] and "133" in cited["text"]
+
+
+def test_off_topic_question_abstains_and_lists_closest_passages(base):
+    a = ask(base, "What is the boiling point of water?")
+    assert a["abstained"] and a["answer"] == CANNOT_ANSWER and a["sources"]
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"question": ""}, 400, "empty"),
+    ({"question": "x " * 50_000}, 400, "limit"),
+    ({}, 422, "question"),
+    ({"question": "How many died?", "engine": "gpt-17"}, 422, "engine"),
+    ({"question": "How many died?", "k": 0}, 422, "k"),
+    ({"question": "How many died?", "history": "yes"}, 422, "history"),
+])
+def test_bad_requests_get_a_4xx_with_an_explanation(base, body, status, words):
+    r = httpx.post(f"{base}/api/ask", json=body, timeout=60)
+    assert r.status_code == status, r.text
+    assert words in str(r.json()["detail"]).lower()
+
+
+def test_malformed_json_is_a_4xx(base):
+    r = httpx.post(f"{base}/api/ask", content=b"{not json",
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_openapi_schema_lists_the_endpoints(base):
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/api/ask", "/api/documents", "/api/status"} <= set(paths)
+
+
+def upload(base: str, name: str, data: bytes, mime: str = "text/markdown") -> httpx.Response:
+    return httpx.post(f"{base}/api/documents", files=[("files", (name, data, mime))],
+                      timeout=180)
+
+
+def test_uploaded_document_is_answerable_at_once_and_follow_ups_use_history(server):
+    base, _, work = server
+    r = upload(base, "kuldiga-flood.md", FLOOD.encode())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["saved"] == ["kuldiga-flood.md"] and body["status"]["files"] == 2
+    assert [Path(p).name for p in body["summary"]["added"]] == ["kuldiga-flood.md"]
+    a = ask(base, "How much did rebuilding the bridge over the Venta cost?")
+    assert "41 million" in a["answer"]
+    assert_cited(a)
+    assert a["sources"][a["sentences"][0]["citations"][0] - 1]["path"].endswith(
+        "kuldiga-flood.md")
+    # the same follow-up question, two conversations: history decides what "it" is
+    flood = ask(base, "How many people did it kill?",
+                history=[["Tell me about the Kuldiga flood.", "It was in March 2031."]])
+    attack = ask(base, "How many people did it kill?",
+                 history=[["Tell me about the Crocus City Hall attack.", "It was in Moscow."]])
+    assert "12 people" in flood["answer"] and "133" not in flood["answer"]
+    assert "133" in attack["answer"]
+
+
+def test_upload_names_are_sanitised_and_stay_in_the_documents_folder(server):
+    base, _, work = server
+    r = upload(base, "../../escape attempt.md", b"Harmless notes about gardening tools.")
+    assert r.status_code == 200, r.text
+    assert r.json()["saved"] == ["escape attempt.md"]
+    assert (work / "uploads" / "escape attempt.md").is_file()
+    assert not (work.parent / "escape attempt.md").exists()
+
+
+@pytest.mark.parametrize("name, data, status, words", [
+    ("tool.exe", b"MZ\x90\x00", 415, "unsupported"),
+    ("big.txt", b"word " * int(MAX_MB * 2**20 / 4), 413, "limit"),
+    ("empty.md", b"", 400, "empty"),
+])
+def test_refused_uploads_explain_why_and_change_nothing(server, name, data, status, words):
+    base, _, work = server
+    before = httpx.get(f"{base}/api/status").json()
+    r = upload(base, name, data, "application/octet-stream")
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"].lower()
+    assert not (work / "uploads" / name).exists()
+    assert httpx.get(f"{base}/api/status").json()["files"] == before["files"]
+
+
+def test_gradio_client_calls_the_ask_endpoint(base):
+    # download_files=False: gradio_client 2.x otherwise treats every {"path": ...} dict in a
+    # result (our sources) as a file to download from the server (see docs/ui.md)
+    from gradio_client import Client
+
+    result = Client(base, verbose=False, download_files=False).predict(
+        question="How many people died in the attack?", api_name="/ask")
+    assert not result["abstained"] and "133" in result["answer"]
+    assert_cited(result)
+
+
+QUESTIONS = {
+    "How many people died in the attack?": "133",
+    "Which earlier attacks in Russia are mentioned?": "Beslan",
+    "Where were the gunmen trying to flee to?": "Ukraine",
+    "Which group were the attackers affiliated with?": "Islamic State",
+}
+
+
+def test_twenty_concurrent_clients_all_get_correct_answers(base):
+    from gradio_client import Client
+
+    client = Client(base, verbose=False, download_files=False)
+    jobs = [(q, i % 2) for i in range(5) for q in QUESTIONS]  # 20: half HTTP, half gradio
+
+    def run(job):
+        q, via_gradio = job
+        if via_gradio:
+            return q, client.predict(question=q, api_name="/ask")
+        return q, ask(base, q)
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(run, jobs))
+    assert len(results) == 20
+    for q, a in results:
+        assert QUESTIONS[q] in a["answer"], (q, a["answer"])
+        assert_cited(a)
+
+
+def test_server_binds_to_loopback_and_makes_no_outbound_connection(server):
+    base, proc, _ = server
+    ask(base, "How many people died in the attack?")
+    conns = psutil.Process(proc.pid).net_connections(kind="inet")
+    listening = [c for c in conns if c.status == psutil.CONN_LISTEN]
+    assert listening and all(c.laddr.ip == "127.0.0.1" for c in listening)
+    outbound = [c for c in conns if c.raddr and c.raddr.ip not in ("127.0.0.1", "::1")]
+    assert outbound == []
+
+
+def test_auth_protects_the_page_and_the_api(tmp_path, server):
+    shutil.copytree(server[2] / "index", tmp_path / "index")
+    creds = ("reader", "s3cret-pass")
+    with running_server(tmp_path, "--auth", ":".join(creds), auth=creds) as (base, _):
+        assert httpx.get(f"{base}/api/status").status_code == 401
+        assert httpx.get(f"{base}/api/status", auth=("reader", "wrong")).status_code == 401
+        assert httpx.get(f"{base}/api/status", auth=creds).json()["exists"]
+        page = httpx.get(f"{base}/config")
+        assert page.status_code == 401 or "login" in page.text.lower()
