@@ -1,4 +1,4 @@
-"""Shared test helpers: where the project and the shared evaluation data live.
+"""Shared test helpers: project paths, the shared evaluation data, running the CLI, PDFs.
 
 ``../shared/eval`` sits beside the repository. Locally a test that needs it is skipped when it
 is absent; in CI (``CI=true``) a missing file is a failure, so the suite cannot go green by
@@ -6,7 +6,10 @@ silently skipping its integration tests.
 """
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,33 @@ def need_shared(path: Path) -> Path:
             pytest.fail(f"{path} is missing: CI must provide ../shared/eval")
         pytest.skip(f"{path} is absent (the shared evaluation data lives beside the repo)")
     return path
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any DOCCHAT_* setting of the caller, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env.update(extra)
+    return env
+
+
+def docchat(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            **popen) -> subprocess.CompletedProcess:
+    """Run ``python -m rag ARGS`` in a fresh process, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "rag", *map(str, args)], capture_output=True,
+                          text=True, env=env or clean_env(), timeout=timeout, **popen)
+
+
+def make_pdf(pages: list[str | None]) -> bytes:
+    """A PDF with one page per item: its text, or (None) only a drawn shape, no text layer."""
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf)
+    for text in pages:
+        if text is None:
+            pdf.rect(100, 100, 300, 300, fill=1)
+        else:
+            pdf.drawString(72, 720, text)
+        pdf.showPage()
+    pdf.save()
+    return buf.getvalue()

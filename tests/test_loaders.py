@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_pdf
 from pypdf import PdfReader, PdfWriter
-from reportlab.pdfgen import canvas
 
 from rag import builder
 from rag.errors import LoadError
@@ -20,20 +20,6 @@ FRENCH = "Le café crème coûte 5 € à Zürich – « très cher », dit-elle
 GERMAN = "Die Größe der Straße überrascht. Schöne Grüße aus München – bis bald!\n"
 LATIN1 = "Grüße aus München: Äpfel, süße Crème brûlée, Smørrebrød für alle.\n"
 RUSSIAN = "Привет, мир! Это текст на русском языке.\n"
-
-
-def make_pdf(pages: list[str | None]) -> bytes:
-    """A PDF with one page per item: its text, or (None) only a drawn shape, no text layer."""
-    buf = io.BytesIO()
-    pdf = canvas.Canvas(buf)
-    for text in pages:
-        if text is None:
-            pdf.rect(100, 100, 300, 300, fill=1)
-        else:
-            pdf.drawString(72, 720, text)
-        pdf.showPage()
-    pdf.save()
-    return buf.getvalue()
 
 
 def encrypt(data: bytes, user: str, owner: str = "owner") -> bytes:
