@@ -4,7 +4,6 @@ Thin by design: every handler calls ui.service.Service, which calls rag/ like th
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 from pathlib import Path
@@ -20,7 +19,8 @@ from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Status, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
-from ui.render import CSS, answer_html, draft_html, error_html, sources_html  # noqa: E402
+from ui.render import (CSS, answer_html, draft_html, error_html, sources_html,  # noqa: E402
+                       text_html)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -38,16 +38,16 @@ def status_md(status: Status, docs: Path) -> str:
 
 
 def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
-    lines = [f"Saved: {', '.join(html.escape(s) for s in saved)}."] if saved else []
+    lines = [f"Saved: {', '.join(text_html(s) for s in saved)}."] if saved else []
     counts = ", ".join(f"{len(getattr(summary, k))} {k}" for k in
                        ("added", "updated", "removed", "unchanged"))
     lines.append(f"Index updated in {summary.seconds:.1f} s: {counts}; {summary.embedded} "
                  f"chunks embedded, {summary.chunks} in all.")
     if summary.reason:
-        lines.append(f"Full rebuild: {html.escape(summary.reason)}.")
+        lines.append(f"Full rebuild: {text_html(summary.reason)}.")
     for s in summary.skipped:
-        lines.append(f"- Skipped `{html.escape(os.path.basename(s.path))}`: "
-                     f"{html.escape(s.reason)}")
+        lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
+                     f"{text_html(s.reason)}")
     return "\n".join(lines)
 
 
@@ -60,7 +60,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         if not question:
             yield msgs, msgs, history, gr.skip(), gr.skip()
             return
-        msgs = msgs + [{"role": "user", "content": html.escape(question)},
+        msgs = msgs + [{"role": "user", "content": text_html(question)},
                        {"role": "assistant", "content": draft_html("…")}]
         yield msgs, msgs, history, gr.skip(), ""
         draft, answer = "", None
@@ -93,7 +93,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                 ((Path(p).name, fh) for p, fh in zip(paths, handles)), progress_cb(progress))
             log_text = summary_md(summary, saved)
         except DocchatError as exc:
-            log_text = f"**Upload refused:** {html.escape(str(exc))}"
+            log_text = f"**Upload refused:** {text_html(str(exc))}"
         finally:
             for fh in handles:
                 fh.close()
@@ -103,7 +103,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         try:
             log_text = summary_md(service.refresh(bool(full), progress_cb(progress)))
         except DocchatError as exc:
-            log_text = f"**Index update failed:** {html.escape(str(exc))}"
+            log_text = f"**Index update failed:** {text_html(str(exc))}"
         return log_text, status_md(service.status(), service.docs)
 
     def ask_api(question: str, history: list[list[str]] | None = None, k: int = 0,

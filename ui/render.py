@@ -1,11 +1,10 @@
 """Answer -> HTML for the chat bubble and the source panel.
 
-Every piece of document or user text goes through ``html.escape`` here and nowhere else is
+Every piece of document or user text goes through ``text_html`` here, and nowhere else is
 text turned into markup: a document containing ``<script>`` shows as text and runs nothing.
 """
 from __future__ import annotations
 
-import html
 import os
 
 from rag.types import Answer, Source
@@ -13,14 +12,13 @@ from rag.types import Answer, Source
 SNIPPET = 600  # characters of passage shown around the cited spans
 
 
-def _e(text: str) -> str:
-    """HTML-escape, and neutralise characters the chat's Markdown renderer would act on."""
-    out = html.escape(text, quote=True)
-    for ch, ent in (("*", "&#42;"), ("_", "&#95;"), ("`", "&#96;"), ("[", "&#91;"),
-                    ("]", "&#93;"), ("#", "&#35;"), ("~", "&#126;"), ("|", "&#124;"),
-                    ("$", "&#36;"), ("\\", "&#92;")):
-        out = out.replace(ch, ent)
-    return out
+_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#~|$\\"})
+
+
+def text_html(text: str) -> str:
+    """Escape for HTML (and neutralise what the chat's Markdown renderer would act on), in
+    one pass so that no entity is escaped twice."""
+    return text.translate(_ENTITIES)
 
 
 def cite_link(n: int) -> str:
@@ -33,27 +31,27 @@ def answer_html(answer: Answer) -> str:
     if answer.abstained:
         closest = " The closest passages are listed under Sources." if answer.sources else ""
         return ('<div class="dc-abstain"><strong>No answer found.</strong> '
-                f"{_e(answer.answer)}{closest}</div>")
+                f"{text_html(answer.answer)}{closest}</div>")
     parts = []
     for s in answer.sentences:
         marks = "".join(cite_link(n) for n in s.citations)
         if s.supported:
-            parts.append(f'<span class="dc-sent">{_e(s.text)} {marks}</span>')
+            parts.append(f'<span class="dc-sent">{text_html(s.text)} {marks}</span>')
         else:
             parts.append('<span class="dc-sent dc-unsupported" title="No passage supports '
-                         f'this sentence">{_e(s.text)} {marks}'
+                         f'this sentence">{text_html(s.text)} {marks}'
                          '<span class="dc-flag">unsupported</span></span>')
-    body = " ".join(parts) or _e(answer.answer)
+    body = " ".join(parts) or text_html(answer.answer)
     return f'<div class="dc-answer">{body}</div>'
 
 
 def draft_html(draft: str) -> str:
     """A draft still streaming in: escaped text, markers shown as typed."""
-    return f'<div class="dc-draft">{_e(draft)}</div>'
+    return f'<div class="dc-draft">{text_html(draft)}</div>'
 
 
 def error_html(message: str) -> str:
-    return f'<div class="dc-error"><strong>Error:</strong> {_e(message)}</div>'
+    return f'<div class="dc-error"><strong>Error:</strong> {text_html(message)}</div>'
 
 
 def _merged(spans, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -83,10 +81,10 @@ def passage_html(src: Source) -> str:
         a, b = max(a - src.start, lo), min(b - src.start, hi)
         if a >= b:
             continue
-        out.append(_e(text[pos:a]))
-        out.append(f'<mark class="dc-mark">{_e(text[a:b])}</mark>')
+        out.append(text_html(text[pos:a]))
+        out.append(f'<mark class="dc-mark">{text_html(text[a:b])}</mark>')
         pos = b
-    out.append(_e(text[pos:hi]))
+    out.append(text_html(text[pos:hi]))
     out.append("…" if hi < len(text) else "")
     return "".join(out)
 
@@ -99,12 +97,12 @@ def sources_html(answer: Answer | None) -> str:
     title = "Closest passages (not an answer)" if answer.abstained else "Sources"
     items = []
     for src in answer.sources:
-        page = f"page {src.page}" + (f" (printed {_e(src.label)})" if src.label else "")
+        page = f"page {src.page}" + (f" (printed {text_html(src.label)})" if src.label else "")
         state = "cited" if src.n in cited else "retrieved, not cited"
         items.append(
             f'<div class="dc-src{" dc-cited" if src.n in cited else ""}" id="src-{src.n}">'
             f'<div class="dc-src-head"><span class="dc-n">[{src.n}]</span> '
-            f'<span class="dc-file" title="{_e(src.path)}">{_e(os.path.basename(src.path))}'
+            f'<span class="dc-file" title="{text_html(src.path)}">{text_html(os.path.basename(src.path))}'
             f'</span> · {page} · chars {src.start}–{src.end} · score {src.score:.3f} · '
             f'{state}</div><div class="dc-passage">{passage_html(src)}</div></div>')
     return f'<div class="dc-sources"><h3>{title}</h3>{"".join(items)}</div>'

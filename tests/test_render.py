@@ -1,0 +1,109 @@
+"""Answer -> HTML: escaping, citation links, highlights, unsupported and abstained answers.
+The HTML is parsed back (html.parser) so the assertions are about what a browser would see."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from rag.types import CANNOT_ANSWER, Answer, Sentence, Source
+from ui.render import answer_html, passage_html, sources_html, text_html
+
+PAYLOAD = "<script>alert('x')</script> <img src=x onerror=\"alert(1)\"> *bold* [2] a_b_c"
+
+
+class Parsed(HTMLParser):
+    """Tags, attributes and the visible text of an HTML fragment."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text = ""
+        self.marks: list[str] = []
+        self._in_mark = 0
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_mark += tag == "mark"
+        if tag == "mark":
+            self.marks.append("")
+
+    def handle_endtag(self, tag):
+        self._in_mark -= tag == "mark"
+
+    def handle_data(self, data):
+        self.text += data
+        if self._in_mark:
+            self.marks[-1] += data
+
+
+def source(n=1, text="Alpha beta. The hall burned. Gamma delta.", start=100, highlights=()):
+    return Source(n=n, path=f"/docs/file{n}.txt", page=3, start=start, end=start + len(text),
+                  text=text, score=0.5, highlights=highlights)
+
+
+def answer(sentences, sources, abstained=False):
+    return Answer(question="q", answer="a", abstained=abstained, sentences=tuple(sentences),
+                  sources=tuple(sources))
+
+
+def test_document_text_is_shown_literally_and_creates_no_elements():
+    src = source(text=PAYLOAD, highlights=((100, 120),))
+    html = sources_html(answer([Sentence(PAYLOAD, (1,))], [src]))
+    page = Parsed(html)
+    assert PAYLOAD in page.text
+    assert not [t for t, _ in page.tags if t in ("script", "img")]
+    assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
+    chat = Parsed(answer_html(answer([Sentence(PAYLOAD, (1,))], [src])))
+    assert PAYLOAD in chat.text and not [t for t, _ in chat.tags if t in ("script", "img")]
+
+
+def test_markdown_and_entities_survive_escaping_unchanged():
+    text = "Russia's 'war' & \"peace\" cost $5 *a* _b_ `c` #d [1] ~e~ |f| \\g"
+    assert Parsed(text_html(text)).text == text
+    bare = re.sub(r"&#\d+;", "", text_html(text))  # what is left outside the entities
+    assert not set("*_`[]#~|$\\<>'\"") & set(bare)  # nothing for Markdown or HTML to act on
+
+
+def test_every_marker_links_to_its_source_panel_entry():
+    srcs = [source(1), source(2, start=900)]
+    chat = Parsed(answer_html(answer([Sentence("One.", (1,)), Sentence("Two.", (2, 1))],
+                                     srcs)))
+    links = [attrs["href"] for t, attrs in chat.tags if t == "a"]
+    assert links == ["#src-1", "#src-2", "#src-1"]
+    panel = Parsed(sources_html(answer([Sentence("One.", (1, 2))], srcs)))
+    ids = [attrs["id"] for t, attrs in panel.tags if attrs.get("id", "").startswith("src-")]
+    assert ids == ["src-1", "src-2"]
+
+
+def test_cited_span_is_highlighted_exactly():
+    src = source(highlights=((112, 128),))  # page offsets of "The hall burned."
+    assert Parsed(passage_html(src)).marks == ["The hall burned."]
+    overlapping = source(highlights=((112, 120), (116, 128), (5, 6)))
+    assert Parsed(passage_html(overlapping)).marks == ["The hall burned."]
+
+
+def test_long_passage_is_trimmed_around_the_highlight():
+    text = "Filler words here. " * 100 + "The key fact is 42. " + "More filler text. " * 100
+    at = text.index("The key fact")
+    src = source(text=text, start=0, highlights=((at, at + 19),))
+    shown = Parsed(passage_html(src))
+    assert shown.marks == ["The key fact is 42."]
+    assert shown.text.startswith("…") and shown.text.endswith("…")
+    assert len(shown.text) < len(text) // 2
+
+
+def test_unsupported_sentence_is_flagged():
+    chat = Parsed(answer_html(answer([Sentence("Backed.", (1,)),
+                                      Sentence("Made up.", (), supported=False)], [source()])))
+    classes = [attrs.get("class", "") for _, attrs in chat.tags]
+    assert sum("dc-unsupported" in c for c in classes) == 1
+    assert "unsupported" in chat.text
+
+
+def test_abstention_is_labelled_and_sources_called_closest_passages():
+    a = Answer(question="q", answer=CANNOT_ANSWER, abstained=True, sources=(source(),))
+    assert CANNOT_ANSWER in Parsed(answer_html(a)).text
+    assert "No answer found" in Parsed(answer_html(a)).text
+    panel = Parsed(sources_html(a)).text
+    assert "Closest passages" in panel and "not cited" in panel
