@@ -144,6 +144,17 @@ def test_refused_uploads_explain_why_and_change_nothing(server, name, data, stat
     assert httpx.get(f"{base}/api/status").json()["files"] == before["files"]
 
 
+def test_corrupt_upload_is_skipped_with_its_reason_and_listed_in_status(server):
+    base, _, work = server
+    r = upload(base, "broken.pdf", b"%PDF-1.7\n this is not a real PDF", "application/pdf")
+    assert r.status_code == 200, r.text
+    skipped = {Path(s["path"]).name: s["reason"] for s in r.json()["summary"]["skipped"]}
+    assert "broken.pdf" in skipped and skipped["broken.pdf"]
+    status = httpx.get(f"{base}/api/status").json()
+    assert "broken.pdf" in {Path(s["path"]).name for s in status["skipped"]}
+    assert ask(base, "How many people died in the attack?")["answer"]  # still serving
+
+
 def test_gradio_client_calls_the_ask_endpoint(base):
     # download_files=False: gradio_client 2.x otherwise treats every {"path": ...} dict in a
     # result (our sources) as a file to download from the server (see docs/ui.md)

@@ -32,9 +32,15 @@ def status_md(status: Status, docs: Path) -> str:
     if not status.exists:
         return "**Index:** none yet: upload documents or press *Refresh index*."
     when = status.built_at.replace("T", " ")[:19]
+    skipped = f" · {len(status.skipped)} skipped (listed below)" if status.skipped else ""
     return (f"**Index:** {status.files} file{'s' * (status.files != 1)} · {status.chunks} "
-            f"chunks · model `{os.path.basename(status.model)}` · updated {when} UTC · "
-            f"uploads go to `{docs}`")
+            f"chunks · model `{os.path.basename(status.model)}` · updated {when} UTC"
+            f"{skipped} · uploads go to `{docs}`")
+
+
+def skipped_md(status: Status) -> str:
+    return "\n".join(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
+                     f"{text_html(s.reason)}" for s in status.skipped)
 
 
 def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
@@ -141,7 +147,7 @@ def build_blocks(service: Service) -> gr.Blocks:
             with gr.Row():
                 full = gr.Checkbox(label="Re-embed everything", value=False, elem_id="full")
                 refresh_btn = gr.Button("Refresh index", elem_id="rebuild", size="sm")
-            index_log = gr.Markdown(elem_id="index-log")
+            index_log = gr.Markdown(skipped_md(service.status()), elem_id="index-log")
         with gr.Accordion("Settings", open=False):
             engine = gr.Radio(list(ENGINES), value=s.engine, label="Answer engine",
                               elem_id="engine")
