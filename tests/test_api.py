@@ -76,6 +76,9 @@ def test_off_topic_question_abstains_and_lists_closest_passages(base):
     ({"question": "How many died?", "engine": "gpt-17"}, 422, "engine"),
     ({"question": "How many died?", "k": 0}, 422, "k"),
     ({"question": "How many died?", "history": "yes"}, 422, "history"),
+    # nothing listens on the default OpenAI-compatible URL here: a clear 424, not a hang
+    ({"question": "How many people died in the attack?", "engine": "openai"}, 424,
+     "cannot reach"),
 ])
 def test_bad_requests_get_a_4xx_with_an_explanation(base, body, status, words):
     r = httpx.post(f"{base}/api/ask", json=body, timeout=60)
