@@ -68,7 +68,12 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
            add: bool = False, progress: bool = False,
            on_progress: OnProgress | None = None, embedder_factory=None) -> UpdateSummary:
     t0 = time.perf_counter()
-    report = on_progress or (lambda f, m: None)
+
+    def report(fraction: float, message: str) -> None:
+        log.info("%s", message)  # with -v the phases of a build show, timed, on stderr
+        if on_progress:
+            on_progress(fraction, message)
+
     with writer_lock(root):
         gen = store.current_generation(root)
         old = store.Snapshot(gen) if gen else None
