@@ -105,6 +105,10 @@ def build_blocks(service: Service) -> gr.Blocks:
                 fh.close()
         return log_text, status_md(service.status(), service.docs), None
 
+    def on_load():  # the index may have changed since the page was built: show it as it is
+        st = service.status()
+        return status_md(st, service.docs), skipped_md(st)
+
     def on_refresh(full, progress=gr.Progress()):
         try:
             log_text = summary_md(service.refresh(bool(full), progress_cb(progress)))
@@ -163,6 +167,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         chat.clear(on_new, None, outputs, api_visibility="private")  # the chat's trash icon
         upload.upload(on_upload, upload, [index_log, status, upload], api_visibility="private")
         refresh_btn.click(on_refresh, full, [index_log, status], api_visibility="private")
+        blocks.load(on_load, None, [status, index_log], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return blocks
 

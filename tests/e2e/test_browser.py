@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from rag.types import CANNOT_ANSWER
 from server import ROOT, running_server
@@ -116,6 +117,17 @@ def test_uploaded_file_is_answerable_at_once(page, tmp_path):
     assert "vrana-notes.md" in cited.first.locator(".dc-src-head").inner_text()
     assert "teal" in cited.first.locator("mark.dc-mark").first.inner_text()
     shot(page, "upload.png")
+
+
+def test_corrupt_upload_is_listed_with_its_reason(page, tmp_path):
+    log = upload(page, tmp_path, "scan.pdf", "%PDF-1.4 truncated, not a real PDF")
+    assert "Skipped scan.pdf" in log
+    reason = log.split("Skipped scan.pdf", 1)[1].strip(": \n")
+    assert len(reason) > 5  # a reason, not just a name
+    assert "skipped" in page.locator("#status").inner_text()
+    page.reload()  # a page opened later still lists it (refreshed on load)
+    expect(page.locator("#index-log")).to_contain_text("scan.pdf", timeout=TIMEOUT)
+    expect(page.locator("#status")).to_contain_text("1 skipped", timeout=TIMEOUT)
 
 
 def test_follow_up_uses_the_conversation_and_new_conversation_resets_it(page):
