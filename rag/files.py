@@ -39,6 +39,21 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
     return [found[k] for k in sorted(found)], skipped
 
 
+def fingerprint(paths: Iterable[str | Path]) -> int:
+    """A cheap summary of the files under ``paths`` (names, sizes, modification times):
+    when it changes, something may need indexing. The update itself still compares content
+    hashes, so a false alarm costs one hashing pass and re-embeds nothing."""
+    found, skipped = discover(paths)
+    state = [(s.path, s.reason) for s in skipped]
+    for p in found:
+        try:
+            st = p.stat()
+            state.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            state.append((str(p), -1))
+    return hash(tuple(state))
+
+
 def read(path: Path) -> FoundFile:
     data = path.read_bytes()
     return FoundFile(str(path), hashlib.sha256(data).hexdigest(), len(data), data)

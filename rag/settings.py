@@ -60,6 +60,9 @@ class Settings:
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
     host: str = _f("127.0.0.1", "Address the server binds to.")
     port: int = _f(7860, "Port the server listens on.")
+    watch_seconds: float = _f(
+        5.0, "How often the server looks for files added, changed or removed in the indexed "
+        "folders and updates the index (0: never; uploads and 'Refresh index' still work).")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,6 +122,19 @@ def test_uploaded_document_is_answerable_at_once_and_follow_ups_use_history(serv
                  history=[["Tell me about the Crocus City Hall attack.", "It was in Moscow."]])
     assert "12 people" in flood["answer"] and "133" not in flood["answer"]
     assert "133" in attack["answer"]
+
+
+def test_file_dropped_into_the_folder_is_indexed_by_itself(server):
+    base, _, work = server
+    (work / "uploads").mkdir(exist_ok=True)
+    (work / "uploads" / "orchard.txt").write_text(
+        "The Brindle orchard grows 340 quince trees on the south slope.")
+    question = "How many quince trees grow in the Brindle orchard?"
+    deadline = time.monotonic() + 60  # the server looks every 5 s (DOCCHAT_WATCH_SECONDS)
+    while not (a := ask(base, question))["sources"][0]["path"].endswith("orchard.txt"):
+        assert time.monotonic() < deadline, "the new file was not indexed within 60 s"
+        time.sleep(1)
+    assert "340" in a["answer"] and not a["abstained"]
 
 
 def test_upload_names_are_sanitised_and_stay_in_the_documents_folder(server):

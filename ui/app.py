@@ -186,6 +186,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     credentials = parse_auth(auth)
     service = Service(settings)
     service.ensure_index()
+    service.start_watching()
     app = FastAPI(title="docchat", version="0.1.0",
                   description="Ask questions about your documents; every sentence is cited.")
     api.install(app, service, credentials)

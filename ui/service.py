@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask_stream
 from rag.errors import UploadError
+from rag.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Status, UpdateSummary
@@ -60,16 +61,43 @@ class Service:
         with self._update_lock:
             return self.index.update(paths, full=full, add=add, on_progress=on_progress)
 
+    def watched_paths(self) -> list[str]:
+        """The indexed folders, plus the documents folder once it exists."""
+        paths = list(self.status().roots) if self.index.exists else []
+        if self.docs.is_dir() and str(self.docs.resolve()) not in paths:
+            paths.append(str(self.docs.resolve()))
+        return paths
+
     def refresh(self, full: bool = False, on_progress: OnProgress | None = None
                 ) -> UpdateSummary:
         """Re-read every indexed folder (and the documents folder, if it has files)."""
         with self._update_lock:
             if not self.index.exists:
                 return self.index.update(None, on_progress=on_progress)
-            paths = list(self.status().roots)
-            if self.docs.is_dir() and str(self.docs.resolve()) not in paths:
-                paths.append(str(self.docs))
-            return self.index.update(paths, full=full, on_progress=on_progress)
+            return self.index.update(self.watched_paths(), full=full, on_progress=on_progress)
+
+    def start_watching(self) -> threading.Event | None:
+        """Update the index by itself when files change in the watched folders (every
+        ``watch_seconds``; a cheap name/size/mtime check first). Returns the stop event."""
+        if self.settings.watch_seconds <= 0:
+            return None
+        stop = threading.Event()
+        threading.Thread(target=self._watch, args=(stop,), name="docchat-watch",
+                         daemon=True).start()
+        return stop
+
+    def _watch(self, stop: threading.Event) -> None:
+        last = fingerprint(self.watched_paths())
+        while not stop.wait(self.settings.watch_seconds):
+            try:
+                now = fingerprint(self.watched_paths())
+                if now != last:
+                    summary = self.refresh()
+                    log.info("folders changed: %d added, %d updated, %d removed",
+                             len(summary.added), len(summary.updated), len(summary.removed))
+                    last = now
+            except Exception:  # a bad moment (file half-written, disk full) must not kill it
+                log.exception("watching the document folders failed; trying again")
 
     def add_files(self, files: Iterable[tuple[str, BinaryIO]],
                   on_progress: OnProgress | None = None) -> tuple[list[str], UpdateSummary]:
