@@ -23,6 +23,7 @@ from rag.engines.prompt import build_messages, drop_think, strip_think
 from rag.errors import EngineError
 from rag.settings import Settings
 from rag.types import CANNOT_ANSWER, Hit
+from server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +49,6 @@ def require_llama_cpp() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg + " -- required in CI")
         pytest.skip(msg)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_ready(proc: subprocess.Popen, base_url: str, log: Path) -> None:
