@@ -66,13 +66,12 @@ class Build:
         return next((t for t, line in self.lines if text in line), None)
 
     def kill(self) -> bool:
-        """SIGKILL the build; False when it had already finished."""
-        alive = self.proc.poll() is None
-        if alive:
+        """SIGKILL the build; False when it had finished before the signal."""
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=60)
         self._reader.join(timeout=10)
-        return alive
+        return self.proc.returncode == -signal.SIGKILL
 
 
 def kill_when(build: Build, ready) -> bool:
