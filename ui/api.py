@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from rag.engines import ENGINES
 from rag.errors import (DocchatError, EngineError, IndexCorruptError, IndexNotFoundError,
                         QuestionError, UploadError)
-from rag.types import Answer
 from ui.service import Service
 
 MAX_HISTORY = 20
@@ -66,11 +65,7 @@ def router(service: Service, credentials: tuple[str, str] | None = None) -> APIR
 
     @api.post("/ask", summary="Answer a question with verified citations")
     def ask(req: AskRequest) -> dict:
-        answer = None
-        for event in service.ask(req.question, req.history, req.engine, req.k):
-            if isinstance(event, Answer):
-                answer = event
-        return answer.to_dict()
+        return service.answer(req.question, req.history, req.engine, req.k).to_dict()
 
     @api.post("/documents", summary="Upload documents and index them incrementally")
     def documents(files: list[UploadFile] = File(..., description="Files to add")) -> dict:

@@ -119,12 +119,8 @@ def build_blocks(service: Service) -> gr.Blocks:
     def ask_api(question: str, history: list[list[str]] | None = None, k: int = 0,
                 engine: str = "") -> dict:
         """Answer a question with verified citations (the answer shape of POST /api/ask)."""
-        answer = None
-        for event in service.ask(question, [tuple(t) for t in history or []], engine or None,
-                                 k or None):
-            if isinstance(event, Answer):
-                answer = event
-        return answer.to_dict()
+        return service.answer(question, [tuple(t) for t in history or []], engine or None,
+                              k or None).to_dict()
 
     s = service.settings
     with gr.Blocks(title="docchat", analytics_enabled=False) as blocks:
@@ -193,7 +189,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     blocks = build_blocks(service)
     return gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
-        auth=credentials, max_file_size=int(settings.upload_max_mb * 2**20),
+        auth=credentials, max_file_size=service.max_bytes,
         ssr_mode=False, footer_links=["api"], theme=THEME, css=CSS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
 

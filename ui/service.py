@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
-from rag.answer import ask_stream
+from rag.answer import ask, ask_stream
 from rag.errors import UploadError
 from rag.files import fingerprint
 from rag.index import Index
@@ -49,9 +49,17 @@ class Service:
             **engine_options: str) -> Iterator[str | Answer]:
         """Stream the draft, then the verified Answer (see rag.answer.ask_stream).
         ``engine_options`` override settings for this question, e.g. openai_base_url."""
+        return ask_stream(self.index, question, history, engine, k,
+                          self._settings_for(engine_options))
+
+    def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
+               engine: str | None = None, k: int | None = None) -> Answer:
+        """The verified Answer, without the streamed draft (rag.answer.ask)."""
+        return ask(self.index, question, history, engine, k)
+
+    def _settings_for(self, engine_options: dict[str, str]) -> Settings | None:
         options = {key: v for key, v in engine_options.items() if v}
-        settings = dataclasses.replace(self.settings, **options) if options else None
-        return ask_stream(self.index, question, history, engine, k, settings)
+        return dataclasses.replace(self.settings, **options) if options else None
 
     def status(self) -> Status:
         return self.index.status()
