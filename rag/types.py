@@ -15,6 +15,12 @@ class Page:
     page: int
     text: str
     label: str = ""  # the printed page label when the PDF defines one (e.g. "47698")
+    #: Structural lines of this page as (start, end, level) offsets into ``text``: a title or
+    #: heading (level 1-6; 0 for a document title) or another non-prose line (level 9: a
+    #: table-of-contents entry, a lone page number, a table header). Loaders record them; a
+    #: structural line is never merged into a sentence, never an answer sentence by itself and
+    #: never a citation span, but its words give the chunks under it their context.
+    structure: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,11 @@ class Chunk:
     end: int
     text: str
     label: str = ""
+    #: The heading path above this chunk ("Title > Section"), embedded and BM25-indexed with
+    #: the chunk ("contextual chunk header") but never part of ``text`` or a citation.
+    context: str = ""
+    #: Page offsets (start, end, level) of the structural lines that fall inside this chunk.
+    structure: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class Hit:
     label: str = ""
     dense: float = 0.0  # cosine similarity to the query (0 when only BM25 found it)
     sparse: float = 0.0  # BM25 score (0 when only the dense search found it)
+    context: str = ""  # the chunk's heading path (see Chunk.context)
+    structure: tuple[tuple[int, int, int], ...] = ()  # page offsets of its structural lines
 
 
 @dataclass(frozen=True)
