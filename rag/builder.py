@@ -14,7 +14,7 @@ import numpy as np
 
 from rag import files as filesmod
 from rag import store
-from rag.chunking import chunk_pages
+from rag.chunking import chunk_pages, index_text
 from rag.errors import LoadError
 from rag.loaders import load
 from rag.store_write import write_generation
@@ -204,7 +204,7 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
 
 
 def _embed(embedder, chunked: dict, progress: bool) -> np.ndarray | None:
-    texts = [c.text.strip() for _, chunks in chunked.values() for c in chunks]
+    texts = [index_text(c) for _, chunks in chunked.values() for c in chunks]
     if not texts:
         return None
     return embedder.encode(texts, progress=progress)

@@ -93,3 +93,10 @@ def _windows(units: list[_Unit], max_tokens: int, overlap: int) -> list[tuple[in
             k -= 1
         i = k
     return out
+
+
+def index_text(chunk: Chunk) -> str:
+    """The text a chunk is embedded and lexically indexed with: its heading path (the
+    "contextual chunk header") above its own text. Citations and offsets use ``chunk.text``."""
+    body = chunk.text.strip()
+    return f"{chunk.context}\n{body}" if chunk.context else body
