@@ -33,3 +33,8 @@ class UploadError(DocchatError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class SettingsError(DocchatError):
+    """A setting (DOCCHAT_* variable or command-line option) has a value it cannot take; the
+    message names the variable and what it accepts. The CLI exits 2 with that one line."""

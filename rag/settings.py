@@ -8,7 +8,9 @@ import dataclasses
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from rag.errors import SettingsError
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -75,6 +77,13 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check = _CHECKS.get(f.name)
+            if check is not None and not check[0](getattr(self, f.name)):
+                raise SettingsError(f"DOCCHAT_{f.name.upper()}={getattr(self, f.name)!r}: "
+                                    f"must be {check[1]}")
+
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -92,8 +101,51 @@ def _parse(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if kind.startswith("tuple"):
         return tuple(p for p in raw.split(os.pathsep) if p)
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
+    if kind == "bool":
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"DOCCHAT_{f.name.upper()}={raw!r}: must be true or false")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        what = "a whole number" if kind == "int" else "a number"
+        raise SettingsError(f"DOCCHAT_{f.name.upper()}={raw!r}: must be {what}") from None
     return raw
+
+
+def _between(lo: float, hi: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, (int, float)) and lo <= v <= hi), f"between {lo} and {hi}"
+
+
+def _at_least(lo: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, (int, float)) and v >= lo), f"at least {lo}"
+
+
+#: Range checks of the settings that have one (a value outside is a SettingsError naming the
+#: variable). Settings without an entry accept any value of their type.
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "embed_batch": _at_least(1),
+    "chunk_tokens": _between(16, 512),  # the MiniLM model reads at most 512 tokens
+    "chunk_overlap": _at_least(0),
+    "top_k": _between(1, 100),
+    "fetch_k": _between(1, 10000),
+    "rrf_k": _at_least(1),
+    "dense_weight": _between(0.0, 1.0),
+    "history_turns": _at_least(0),
+    "max_answer_sentences": _at_least(1),
+    "extractive_keep": _between(0.0, 1.0),
+    "abstain_threshold": _between(0.0, 1.0),
+    "support_threshold": _between(0.0, 1.0),
+    "max_question_chars": _at_least(1),
+    "openai_timeout": _at_least(0.1),
+    "llm_max_tokens": _at_least(1),
+    "upload_max_mb": _at_least(0.001),
+    "port": _between(0, 65535),
+    "watch_seconds": _at_least(0),
+}
