@@ -61,6 +61,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_ask.py
+	$(BIN)/python benchmarks/bench_ocr.py
 
 eval: setup
 	$(BIN)/docchat eval retrieval --beir ../shared/eval/beir_scifact

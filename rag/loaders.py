@@ -165,7 +165,7 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
         labels = printed_numbers([t or "" for t in texts])
     pages = [Page(path=path, page=i + 1, text=t, label=labels[i])
              for i, t in enumerate(texts) if t is not None]
-    pages, why = ocr.complete(path, data, pages, n_pages, _settings(), _deadline())
+    pages, why = ocr.complete(path, data, pages, n_pages, _settings())
     if not any(p.text.strip() for p in pages):
         raise LoadError("PDF has no text layer (scanned images only?)" +
                         (f": {why}" if why else ""))

@@ -72,6 +72,9 @@ class Settings:
         True, "Read PDF pages that have no text layer (scans) with OCR (Tesseract); pages with "
         "text are never OCRed.")
     ocr_dpi: int = _f(200, "Resolution scanned PDF pages are rendered at for OCR.")
+    ocr_page_seconds: float = _f(
+        120.0, "OCR of one scanned page may take this long (it has its own budget: a scanned "
+        "book is slow by nature); a page that takes longer is left out and logged.")
     ocr_lang: str = _f("eng", "Tesseract language(s) for OCR, e.g. eng or eng+deu (installed "
                        "from Debian's tesseract-ocr-LANG packages).")
     follow_outside_symlinks: bool = _f(
