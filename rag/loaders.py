@@ -125,11 +125,14 @@ _READING: contextvars.ContextVar[tuple[Settings, Deadline]] = contextvars.Contex
 
 
 def _settings() -> Settings:
-    return _READING.get()[0]
+    """The settings of the load() in progress (read once per file), else the environment's."""
+    reading = _READING.get(None)
+    return reading[0] if reading else Settings.from_env()
 
 
 def _deadline() -> Deadline:
-    return _READING.get()[1]
+    reading = _READING.get(None)
+    return reading[1] if reading else Deadline(_settings().read_seconds)
 
 
 def _load_pdf(path: str, data: bytes) -> list[Page]:

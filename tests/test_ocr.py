@@ -128,3 +128,17 @@ def test_a_question_on_the_scanned_page_is_answered_citing_it(tmp_path):
     assert sources and all(s.page == 2 for s in sources)
     assert "Colette" in " ".join(s.text for s in answer.sentences if s.citations)
     assert place(sources[0].page, sources[0].label) == "page 2, OCR text"
+
+
+def test_the_source_panel_and_the_terminal_say_ocr_text():
+    from rag.render_text import render_answer
+    from rag.types import Answer, Sentence, Source
+    from ui.render import sources_html
+
+    text = "Her daughter Colette kept the logbook."
+    src = Source(n=1, path="/docs/harbour.pdf", page=2, start=0, end=len(text), text=text,
+                 score=0.9, label="[OCR]", highlights=((0, len(text)),))
+    answer = Answer(question="Who kept the logbook?", answer=text, abstained=False,
+                    sentences=(Sentence(text, (1,)),), sources=(src,))
+    assert "page 2, OCR text" in sources_html(answer)
+    assert "harbour.pdf, page 2, OCR text," in render_answer(answer)
