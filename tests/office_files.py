@@ -173,3 +173,19 @@ def make_epub(chapters=CHAPTERS) -> bytes:
                    'version="3.0"><metadata/><manifest>' + "".join(items) + '</manifest>'
                    '<spine><itemref idref="cover"/>' + "".join(refs) + '</spine></package>')
     return buf.getvalue()
+
+
+def lying_zip(name: str, expanded_mb: int, declared: int = 1000) -> bytes:
+    """A zip whose directory lies: its one member unpacks to ``expanded_mb`` MiB but both the
+    local header and the central directory declare ``declared`` bytes."""
+    import struct
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, b"<" + b" " * (expanded_mb << 20))
+    data = bytearray(buf.getvalue())
+    local = data.index(b"PK\x03\x04")
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, declared)
+    struct.pack_into("<I", data, central + 24, declared)
+    return bytes(data)

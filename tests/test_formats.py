@@ -188,3 +188,17 @@ def test_each_format_gives_a_cited_answer_naming_its_place(tmp_path):
         places = [place(s.page, s.label, s.text) for s in sources]
         assert places[0].startswith(where), (question, places)
         assert places[0] in render_answer(answer)
+
+
+def test_a_zip_whose_directory_lies_about_its_size_is_refused_without_unpacking_it():
+    from office_files import lying_zip
+
+    data = lying_zip("[Content_Types].xml", 100)  # 100 MiB behind a 1,000-byte claim
+    tracemalloc.start()
+    try:
+        msg = reason("liar.docx", data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert msg.startswith("corrupt .docx file"), msg
+    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB held while reading"

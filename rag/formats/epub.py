@@ -5,14 +5,16 @@ the title line when it has no heading). The package files are read with the stdl
 parser (expat, which refuses entity-expansion bombs)."""
 from __future__ import annotations
 
+import io
 import posixpath
+import zipfile
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
 from rag.errors import LoadError
 from rag.formats import html_text
 from rag.formats.pagetext import Deadline
-from rag.formats.zips import open_zip
+from rag.formats.zips import safe_zip
 from rag.types import Page
 
 _CONTAINER = "META-INF/container.xml"
@@ -21,7 +23,7 @@ _HTML_TYPES = {"application/xhtml+xml", "text/html", "application/x-dtbook+xml"}
 
 def load_epub(path: str, data: bytes, max_mb: float, deadline: Deadline,
               decode) -> list[Page]:
-    archive = open_zip(data, ".epub", max_mb)
+    archive = zipfile.ZipFile(io.BytesIO(safe_zip(data, ".epub", max_mb)))
     try:
         container = ET.fromstring(archive.read(_CONTAINER))
         rootfile = next(e.get("full-path") for e in container.iter() if _local(e.tag) ==

@@ -12,7 +12,7 @@ import re
 
 from rag.errors import LoadError
 from rag.formats.pagetext import OTHER, TITLE, Deadline, PageText
-from rag.formats.zips import open_zip
+from rag.formats.zips import safe_zip
 from rag.types import Page
 
 CELL_SEP = " | "
@@ -25,7 +25,7 @@ def _library_error(kind: str, e: Exception) -> LoadError:
 
 
 def load_docx(path: str, data: bytes, max_mb: float, deadline: Deadline) -> list[Page]:
-    open_zip(data, ".docx", max_mb)
+    data = safe_zip(data, ".docx", max_mb)
     try:
         import docx
 
@@ -103,7 +103,7 @@ def _table(out: PageText, rows, cells_of, text_of) -> None:
 
 
 def load_pptx(path: str, data: bytes, max_mb: float, deadline: Deadline) -> list[Page]:
-    open_zip(data, ".pptx", max_mb)
+    data = safe_zip(data, ".pptx", max_mb)
     try:
         from pptx import Presentation
 

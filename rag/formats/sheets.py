@@ -17,7 +17,7 @@ from typing import Iterable
 
 from rag.errors import LoadError
 from rag.formats.pagetext import OTHER, Deadline, PageText
-from rag.formats.zips import open_zip
+from rag.formats.zips import safe_zip
 from rag.types import Page
 
 _ROW = re.compile(r"^Row (\d+): ", re.MULTILINE)
@@ -26,7 +26,7 @@ _CHECK_EVERY = 1000  # rows between two looks at the clock
 
 def load_xlsx(path: str, data: bytes, max_mb: float, max_rows: int,
               deadline: Deadline) -> list[Page]:
-    open_zip(data, ".xlsx", max_mb)
+    data = safe_zip(data, ".xlsx", max_mb)
     try:
         import openpyxl
 
