@@ -158,6 +158,7 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
         raise LoadError(f"corrupt PDF: {e}") from e
     texts: list[str | None] = []
     for i in range(n_pages):
+        _deadline().check()
         try:
             texts.append(normalise(reader.pages[i].extract_text() or ""))
         except Exception as e:  # noqa: BLE001 - one bad page must not lose the others

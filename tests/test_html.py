@@ -59,3 +59,11 @@ def test_a_file_that_takes_longer_than_the_budget_is_skipped_with_the_reason(mon
     with pytest.raises(LoadError, match=r"took longer than 1e-06 s to read "
                                         r"\(DOCCHAT_READ_SECONDS\)"):
         load(Path("slow.html"), html.encode())
+
+
+def test_a_pdf_that_takes_longer_than_the_budget_is_skipped_with_the_reason(monkeypatch):
+    from conftest import make_pdf
+
+    monkeypatch.setenv("DOCCHAT_READ_SECONDS", "0.000001")
+    with pytest.raises(LoadError, match=r"took longer than 1e-06 s to read"):
+        load(Path("long.pdf"), make_pdf([f"Page {i} text." for i in range(20)]))
