@@ -73,8 +73,6 @@ def complete(path: str, data: bytes, pages: list, n_pages: int, settings) -> tup
     """``pages`` (a PDF's text-layer pages, Page objects) with OCR pages added for the page
     numbers that have no text, in page order; and why some pages still have none ("" when
     none is missing)."""
-    from rag.types import Page
-
     have = {p.page for p in pages if p.text.strip()}
     missing = [i for i in range(n_pages) if i + 1 not in have]
     if not missing:
