@@ -60,6 +60,29 @@ class Settings:
     llamacpp_model: str = _f("", "GGUF file for the llamacpp engine; empty: packaged SmolLM2.")
     llm_max_tokens: int = _f(256, "Most tokens an LLM engine may generate.")
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
+    read_seconds: float = _f(
+        60.0, "Reading one file may take this long; a file that takes longer is skipped with a "
+        "reason instead of stalling the update (0: no limit).")
+    office_max_expanded_mb: float = _f(
+        256.0, "Largest total expanded size of a .docx/.pptx/.xlsx/.epub (a zip), in MiB, read "
+        "from the zip directory before anything is unpacked: above it the file is skipped "
+        "(zip bombs are tiny packed and huge unpacked).")
+    sheet_max_rows: int = _f(
+        100_000, "Rows read per spreadsheet sheet or CSV file (empty ones included); the rest "
+        "is left out and the page says so (a 100,000-row sheet is about 50,000 chunks).")
+    ocr: bool = _f(
+        True, "Read PDF pages that have no text layer (scans) with OCR (Tesseract); pages with "
+        "text are never OCRed.")
+    ocr_dpi: int = _f(200, "Resolution scanned PDF pages are rendered at for OCR.")
+    ocr_page_seconds: float = _f(
+        120.0, "OCR of one scanned page may take this long (it has its own budget: a scanned "
+        "book is slow by nature); a page that takes longer is left out and logged.")
+    ocr_lang: str = _f("eng", "Tesseract language(s) for OCR, e.g. eng or eng+deu (installed "
+                       "from Debian's tesseract-ocr-LANG packages).")
+    follow_outside_symlinks: bool = _f(
+        False, "Index files reached through a symbolic link whose target lies outside the "
+        "indexed folders (off: such links are listed as skipped, so nothing outside the "
+        "folders you chose is ever read).")
     host: str = _f("127.0.0.1", "Address the server binds to.")
     port: int = _f(7860, "Port the server listens on.")
     watch_seconds: float = _f(

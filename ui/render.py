@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from rag.places import place
 from rag.types import Answer, Source
 
 SNIPPET = 600  # characters of passage shown around the cited spans
@@ -97,7 +98,7 @@ def sources_html(answer: Answer | None) -> str:
     title = "Closest passages (not an answer)" if answer.abstained else "Sources"
     items = []
     for src in answer.sources:
-        page = f"page {src.page}" + (f" (printed {text_html(src.label)})" if src.label else "")
+        page = text_html(place(src.page, src.label, src.text))  # "slide 3", "page 2, OCR text"
         state = "cited" if src.n in cited else "retrieved, not cited"
         items.append(
             f'<div class="dc-src{" dc-cited" if src.n in cited else ""}" id="src-{src.n}">'

@@ -20,7 +20,7 @@ from rag.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Status, UpdateSummary
-from rag.uploads import check_name, save_upload
+from rag.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
 OnProgress = Callable[[float, str], None]
@@ -112,12 +112,12 @@ class Service:
         """Save uploads into the documents folder, then index that folder incrementally.
 
         All files are checked and received before any is moved into the folder: if one is
-        refused (wrong type, too large, empty) nothing changes and UploadError says why."""
+        refused (wrong type, too large, empty, two saved under one name) nothing changes and
+        UploadError says why."""
         files = list(files)
         if not files:
             raise UploadError("no file was uploaded")
-        for name, _ in files:
-            check_name(name)
+        check_names([name for name, _ in files])  # types, and no two saved as one name
         self.docs.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.docs, prefix=".incoming-"))  # hidden: not indexed
         try:
