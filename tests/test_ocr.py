@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import LoadError
+from rag.errors import LoadError, SettingsError
 from rag.loaders import load
 from rag.places import place
 
@@ -105,7 +105,7 @@ def test_without_an_ocr_engine_scanned_pages_are_skipped_with_that_reason(monkey
 
 def test_a_bad_ocr_setting_names_the_variable(monkeypatch):
     monkeypatch.setenv("DOCCHAT_OCR", "maybe")
-    with pytest.raises(ValueError, match="DOCCHAT_OCR"):
+    with pytest.raises(SettingsError, match="DOCCHAT_OCR"):
         load(Path("scan.pdf"), scanned(text_pdf([SCANNED])))
 
 
