@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from rag import files as filesmod
+from rag import exclusions, files as filesmod
 from rag import store
 from rag.chunking import chunk_pages, index_text
 from rag.errors import LoadError
@@ -82,7 +82,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             roots = _roots(old_manifest, settings, paths, add)
             reason = "--full" if full and old else rebuild_reason(old_manifest, settings)
             report(0.0, "reading files")
-            plan = _plan(roots, old if not reason else None)
+            plan = _plan(roots, old if not reason else None, exclusions.read(root))
             summary = _classify(plan)
             if old and not reason and not _changed(summary, plan, roots, old_manifest):
                 return _summary(summary, plan, old.query("SELECT count(*) FROM chunks")[0][0],
@@ -122,8 +122,10 @@ def _roots(old: dict | None, settings: Settings, paths: list[str] | None, add: b
     return list(dict.fromkeys(resolved))
 
 
-def _plan(roots: list[str], old: store.Snapshot | None) -> _Plan:
+def _plan(roots: list[str], old: store.Snapshot | None, excluded: frozenset[str] = frozenset()
+          ) -> _Plan:
     found, skipped = filesmod.discover(roots)
+    found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
     for p in found:
         try:

@@ -33,3 +33,7 @@ class UploadError(DocchatError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class NotFoundError(DocchatError):
+    """The document (or conversation) asked for does not exist (HTTP 404)."""

@@ -4,8 +4,11 @@ Thin by design: every handler calls ui.service.Service, which calls rag/ like th
 """
 from __future__ import annotations
 
+import errno
+import html
 import logging
 import os
+import socket
 from pathlib import Path
 
 from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_ENABLED first
@@ -17,10 +20,10 @@ from fastapi import FastAPI  # noqa: E402
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
-from rag.types import Answer, Status, UpdateSummary  # noqa: E402
+from rag.types import Answer, Document, Status, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
-from ui.render import (CSS, answer_html, draft_html, error_html, sources_html,  # noqa: E402
-                       text_html)
+from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
+                       sources_html, stopped_html, text_html)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -44,55 +47,134 @@ def skipped_md(status: Status) -> str:
 
 
 def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
-    lines = [f"Saved: {', '.join(text_html(s) for s in saved)}."] if saved else []
+    """The upload/refresh log. After an upload, only the uploaded files' problems are
+    listed (as "not indexed"), not every skipped file of the folder again."""
+    names = set(saved)
+    failed = [s for s in summary.skipped if os.path.basename(s.path) in names]
+    ok = [n for n in saved if n not in {os.path.basename(s.path) for s in failed}]
+    lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []
+    for s in failed:
+        lines.append(f"- ⚠ **{text_html(os.path.basename(s.path))}** not indexed: "
+                     f"{text_html(s.reason)} (remove it under *Library*)")
     counts = ", ".join(f"{len(getattr(summary, k))} {k}" for k in
                        ("added", "updated", "removed", "unchanged"))
     lines.append(f"Index updated in {summary.seconds:.1f} s: {counts}; {summary.embedded} "
                  f"chunks embedded, {summary.chunks} in all.")
     if summary.reason:
         lines.append(f"Full rebuild: {text_html(summary.reason)}.")
-    for s in summary.skipped:
-        lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
-                     f"{text_html(s.reason)}")
+    if not saved:
+        for s in summary.skipped:
+            lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
+                         f"{text_html(s.reason)}")
     return "\n".join(lines)
+
+
+def size_text(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB" if n >= 1024 \
+        else f"{n} B"
+
+
+def library_html(docs: list[Document], name_filter: str = "") -> str:
+    """The library table; every name, path and reason escaped."""
+    wanted = [d for d in docs if name_filter.lower() in d.name.lower()]
+    if not wanted:
+        return '<div class="dc-lib dc-empty">No documents match.</div>' if docs else \
+            '<div class="dc-lib dc-empty">No documents yet.</div>'
+    rows = []
+    for d in wanted:
+        state = "indexed" if d.status == "indexed" else \
+            f'<span class="dc-skipped">skipped: {text_html(d.reason)}</span>'
+        rows.append(
+            f'<tr data-id="{d.id}"><td title="{text_html(d.path)}">{text_html(d.name)}</td>'
+            f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"
+            f"<td>{size_text(d.size)}</td><td>{text_html(d.indexed_at.replace('T', ' ')[:16])}"
+            f"</td><td>{state}</td></tr>")
+    return ('<table class="dc-lib"><thead><tr><th>Name</th><th>Type</th><th>Pages</th>'
+            "<th>Chunks</th><th>Size</th><th>Indexed (UTC)</th><th>Status</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:
+    return [(f"{d.name} ({d.status})", d.id) for d in docs
+            if name_filter.lower() in d.name.lower()]
 
 
 def build_blocks(service: Service) -> gr.Blocks:
     def progress_cb(progress: gr.Progress):
         return lambda frac, msg: progress(frac, desc=msg)
 
-    def on_ask(question, msgs, history, engine, k, base_url, model):
-        question = (question or "").strip()
-        if not question:
-            yield msgs, msgs, history, gr.skip(), gr.skip()
-            return
+    def run_question(question, msgs, history, answers, engine, k, base_url, model):
+        """Stream one question's answer into the chat. Yields (msgs, history, answers,
+        sources, question box)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
-                       {"role": "assistant", "content": draft_html("…")}]
-        yield msgs, msgs, history, gr.skip(), ""
+                       {"role": "assistant", "content": draft_html(
+                           "Searching the documents…" if service.model_ready.is_set()
+                           else "Loading the model… (first question after start)")}]
+        yield msgs, history, answers, gr.skip(), ""
         draft, answer = "", None
+        stream = service.ask(question, history, engine, int(k), openai_base_url=base_url,
+                             openai_model=model)
         try:
-            for event in service.ask(question, history, engine, int(k),
-                                     openai_base_url=base_url, openai_model=model):
+            for event in stream:
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     draft += event
                     msgs[-1]["content"] = draft_html(draft)
-                    yield msgs, msgs, history, gr.skip(), ""
+                    yield msgs, history, answers, gr.skip(), ""
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
-            yield msgs, msgs, history, gr.skip(), ""
+            yield msgs, history, answers, gr.skip(), question  # the question is not lost
             return
-        msgs[-1]["content"] = answer_html(answer)
+        finally:  # Stop (or a closed page) ends the engine's generation, not just the display
+            stream.close()
+        answers = answers + [answer]
+        msgs[-1]["content"] = answer_html(answer, len(answers) - 1)
         history = history + [(answer.question, answer.answer)]
-        yield msgs, msgs, history, sources_html(answer), ""
+        yield msgs, history, answers, sources_html(answers), ""
+
+    def on_ask(question, msgs, history, answers, engine, k, base_url, model):
+        question = (question or "").strip()
+        if not question:
+            yield msgs, msgs, history, answers, gr.skip(), gr.skip()
+            return
+        for m, h, a, src, box in run_question(question, msgs, history, answers, engine, k,
+                                              base_url, model):
+            yield m, m, h, a, src, box
+
+    def on_regenerate(msgs, history, answers, engine, k, base_url, model):
+        """Ask the last question again (its old answer is replaced)."""
+        users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
+        if not users:
+            yield msgs, msgs, history, answers, gr.skip(), gr.skip()
+            return
+        last = users[-1]
+        content = msgs[last]["content"]
+        question = html.unescape(content if isinstance(content, str) else str(content))
+        if answers and answers[-1].question == " ".join(question.split()) and \
+                "dc-error" not in str(msgs[-1]["content"]):
+            answers, history = answers[:-1], history[:-1]
+        for m, h, a, src, box in run_question(question, msgs[:last], history, answers,
+                                              engine, k, base_url, model):
+            yield m, m, h, a, src, box
+
+    def on_stopped(msgs):
+        if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
+            msgs = msgs[:-1] + [{"role": "assistant",
+                                 "content": msgs[-1]["content"] + stopped_html()}]
+        return msgs, msgs
 
     def on_new():
-        return [], [], [], sources_html(None), ""
+        return [], [], [], [], sources_html(None), ""
 
-    def on_upload(paths, progress=gr.Progress()):
+    def library(name_filter: str = ""):
+        docs = service.documents()
+        return (library_html(docs, name_filter or ""),
+                gr.update(choices=library_choices(docs, name_filter or ""), value=None))
+
+    def on_upload(paths, name_filter, progress=gr.Progress()):
         if not paths:
-            return gr.skip(), gr.skip(), None
+            return gr.skip(), gr.skip(), None, gr.skip(), gr.skip()
         handles = [open(p, "rb") for p in paths]
         try:
             saved, summary = service.add_files(
@@ -103,18 +185,40 @@ def build_blocks(service: Service) -> gr.Blocks:
         finally:
             for fh in handles:
                 fh.close()
-        return log_text, status_md(service.status(), service.docs), None
+        return (log_text, status_md(service.status(), service.docs), None, *library(name_filter))
 
     def on_load():  # the index may have changed since the page was built: show it as it is
         st = service.status()
-        return status_md(st, service.docs), skipped_md(st)
+        return (status_md(st, service.docs), skipped_md(st), *library())
 
-    def on_refresh(full, progress=gr.Progress()):
+    def on_refresh(full, name_filter, progress=gr.Progress()):
         try:
             log_text = summary_md(service.refresh(bool(full), progress_cb(progress)))
         except DocchatError as exc:
             log_text = f"**Index update failed:** {text_html(str(exc))}"
-        return log_text, status_md(service.status(), service.docs)
+        return (log_text, status_md(service.status(), service.docs), *library(name_filter))
+
+    def on_pick_delete(doc_id):
+        if not doc_id:
+            return gr.update(visible=False), ""
+        try:
+            doc = service.document(doc_id)
+        except DocchatError as exc:
+            return gr.update(visible=False), text_html(str(exc))
+        what = ("The uploaded file is deleted from the documents folder."
+                if service.in_uploads(doc) else
+                "The file stays in its folder and is left out of the index from now on.")
+        return gr.update(visible=True), (f"Remove **{text_html(doc.name)}** from the index? "
+                                         f"{what}")
+
+    def on_confirm_delete(doc_id, name_filter):
+        try:
+            doc, _ = service.delete_document(doc_id)
+            note = f"Removed **{text_html(doc.name)}** from the index."
+        except DocchatError as exc:
+            note = f"**Not removed:** {text_html(str(exc))}"
+        return (gr.update(visible=False), note, status_md(service.status(), service.docs),
+                *library(name_filter))
 
     def ask_api(question: str, history: list[list[str]] | None = None, k: int = 0,
                 engine: str = "") -> dict:
@@ -124,9 +228,10 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     s = service.settings
     with gr.Blocks(title="docchat", analytics_enabled=False) as blocks:
-        gr.Markdown("## docchat: ask your documents, check every citation")
+        gr.Markdown("## docchat: ask your documents, check every citation\n"
+                    "HTTP API: [/docs](/docs)", elem_id="header")
         status = gr.Markdown(status_md(service.status(), service.docs), elem_id="status")
-        msgs, history = gr.State([]), gr.State([])
+        msgs, history, answers = gr.State([]), gr.State([]), gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
@@ -137,7 +242,10 @@ def build_blocks(service: Service) -> gr.Blocks:
                                           placeholder="Ask a question about your documents",
                                           max_length=s.max_question_chars, autofocus=True)
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
-                new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm")
+                    stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
+                with gr.Row():
+                    regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
+                    new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Documents", open=True):
@@ -148,6 +256,19 @@ def build_blocks(service: Service) -> gr.Blocks:
                 full = gr.Checkbox(label="Re-embed everything", value=False, elem_id="full")
                 refresh_btn = gr.Button("Refresh index", elem_id="rebuild", size="sm")
             index_log = gr.Markdown(skipped_md(service.status()), elem_id="index-log")
+        with gr.Accordion("Library", open=True, elem_id="library-panel"):
+            lib_filter = gr.Textbox(label="Filter by name", elem_id="lib-filter")
+            lib_table = gr.HTML(elem_id="library")
+            with gr.Row():
+                lib_pick = gr.Dropdown(label="Document", choices=[], elem_id="lib-pick",
+                                       scale=4)
+                lib_delete = gr.Button("Remove from index…", elem_id="lib-delete", scale=1,
+                                       variant="stop")
+            with gr.Row(visible=False, elem_id="lib-confirm-row") as confirm_row:
+                lib_confirm = gr.Button("Yes, remove it", elem_id="lib-confirm",
+                                        variant="stop")
+                lib_cancel = gr.Button("Cancel", elem_id="lib-cancel")
+            lib_note = gr.Markdown(elem_id="lib-note")
         with gr.Accordion("Settings", open=False):
             engine = gr.Radio(list(ENGINES), value=s.engine, label="Answer engine",
                               elem_id="engine")
@@ -155,15 +276,29 @@ def build_blocks(service: Service) -> gr.Blocks:
             base_url = gr.Textbox(s.openai_base_url, label="OpenAI-compatible base URL")
             model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
 
-        inputs = [question, msgs, history, engine, top_k, base_url, model]
-        outputs = [msgs, chat, history, sources, question]
-        for trigger in (question.submit, ask_btn.click):
-            trigger(on_ask, inputs, outputs, api_visibility="private", concurrency_limit=4)
+        settings_in = [engine, top_k, base_url, model]
+        outputs = [msgs, chat, history, answers, sources, question]
+        asks = [trigger(on_ask, [question, msgs, history, answers, *settings_in], outputs,
+                        api_visibility="private", concurrency_limit=4)
+                for trigger in (question.submit, ask_btn.click)]
+        asks.append(regen_btn.click(on_regenerate, [msgs, history, answers, *settings_in],
+                                    outputs, api_visibility="private", concurrency_limit=4))
+        stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
         new_btn.click(on_new, None, outputs, api_visibility="private")
         chat.clear(on_new, None, outputs, api_visibility="private")  # the chat's trash icon
-        upload.upload(on_upload, upload, [index_log, status, upload], api_visibility="private")
-        refresh_btn.click(on_refresh, full, [index_log, status], api_visibility="private")
-        blocks.load(on_load, None, [status, index_log], api_visibility="private")
+        lib_out = [lib_table, lib_pick]
+        upload.upload(on_upload, [upload, lib_filter],
+                      [index_log, status, upload, *lib_out], api_visibility="private")
+        refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
+                          api_visibility="private")
+        lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
+        lib_delete.click(on_pick_delete, lib_pick, [confirm_row, lib_note],
+                         api_visibility="private")
+        lib_cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, lib_note],
+                         api_visibility="private")
+        lib_confirm.click(on_confirm_delete, [lib_pick, lib_filter],
+                          [confirm_row, lib_note, status, *lib_out], api_visibility="private")
+        blocks.load(on_load, None, [status, index_log, *lib_out], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return blocks
 
@@ -183,18 +318,31 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     service = Service(settings)
     service.ensure_index()
     service.start_watching()
-    app = FastAPI(title="docchat", version="0.1.0",
+    service.preload()
+    app = FastAPI(title="docchat", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Ask questions about your documents; every sentence is cited.")
     api.install(app, service, credentials)
     blocks = build_blocks(service)
     return gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
         auth=credentials, max_file_size=service.max_bytes,
-        ssr_mode=False, footer_links=["api"], theme=THEME, css=CSS,
+        ssr_mode=False, footer_links=[], theme=THEME, css=CSS, head=HEAD_JS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the port is taken (before building anything)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DocchatError(f"port {port} is in use on {host}; set DOCCHAT_PORT or --port"
+                               if exc.errno == errno.EADDRINUSE else
+                               f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def serve(settings: Settings, auth: str | None = None) -> None:
+    check_port(settings.host, settings.port)
     app = create_app(settings, auth)
     print(f"docchat: chat page at http://{settings.host}:{settings.port}/ "
           f"(API docs at /docs)", flush=True)

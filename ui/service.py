@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
-from rag.errors import UploadError
+from rag.errors import NotFoundError, UploadError
 from rag.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
-from rag.types import Answer, Status, UpdateSummary
+from rag.types import Answer, Document, Status, UpdateSummary
 from rag.uploads import check_name, save_upload
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,20 @@ class Service:
         self.index = Index.open(settings.index_dir, settings, create=True)
         self.docs = Path(settings.upload_dir)
         self._update_lock = threading.Lock()  # one index update at a time in this process
+        self.model_ready = threading.Event()  # set once the embedding model is loaded
+
+    def preload(self) -> threading.Thread:
+        """Load the embedding model in the background, so the first question does not wait."""
+        def load() -> None:
+            try:
+                self.index.embedder()
+            except Exception:  # the first question will report it properly
+                log.exception("loading the embedding model failed")
+            finally:
+                self.model_ready.set()
+        thread = threading.Thread(target=load, name="docchat-preload", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def max_bytes(self) -> int:
@@ -128,3 +142,27 @@ class Service:
             shutil.rmtree(staging, ignore_errors=True)
         summary = self.update([self.docs], add=True, on_progress=on_progress)
         return [p.name for p in staged], summary
+
+    def documents(self) -> list[Document]:
+        """The library: every indexed document and every skipped file."""
+        return self.index.documents()
+
+    def document(self, doc_id: str) -> Document:
+        for doc in self.index.documents():
+            if doc.id == doc_id:
+                return doc
+        raise NotFoundError(f"no document with id {doc_id!r}")
+
+    def in_uploads(self, doc: Document) -> bool:
+        return Path(doc.path).resolve().parent == self.docs.resolve()
+
+    def delete_document(self, doc_id: str) -> tuple[Document, UpdateSummary]:
+        """Remove a document from the index at once: an uploaded file is deleted from the
+        documents folder; a file in the user's own folder stays on disk and is excluded
+        from every later update."""
+        doc = self.document(doc_id)
+        if self.in_uploads(doc):
+            Path(doc.path).unlink(missing_ok=True)
+        else:
+            self.index.exclude(doc.path)
+        return doc, self.refresh()
