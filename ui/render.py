@@ -218,7 +218,7 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 # the chat does not move. (2) The chat's copy buttons copy plain text with [n] markers and
 # the sources, not the bubble's HTML: Gradio copies a message's raw value, so the clipboard
 # write is given the text of that HTML instead.
-HEAD_JS = """<script>
+HEAD_JS = r"""<script>
 (() => {
   const NARROW = "(max-width: 768px)";
   document.addEventListener("click", (e) => {
