@@ -133,6 +133,25 @@ def document_id(path: str) -> str:
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """A stored conversation: its title is the first question unless renamed."""
+
+    id: str
+    title: str
+    created: str  # UTC, ISO 8601
+    updated: str
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a stored conversation and the answer it got, sources included."""
+
+    question: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str

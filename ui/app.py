@@ -5,6 +5,7 @@ Thin by design: every handler calls ui.service.Service, which calls rag/ like th
 from __future__ import annotations
 
 import errno
+import hashlib
 import html
 import logging
 import os
@@ -20,7 +21,7 @@ from fastapi import FastAPI  # noqa: E402
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
-from rag.types import Answer, Document, Status, UpdateSummary  # noqa: E402
+from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
 from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
                        sources_html, stopped_html, text_html)
@@ -103,14 +104,20 @@ def build_blocks(service: Service) -> gr.Blocks:
     def progress_cb(progress: gr.Progress):
         return lambda frac, msg: progress(frac, desc=msg)
 
-    def run_question(question, msgs, history, answers, engine, k, base_url, model):
-        """Stream one question's answer into the chat. Yields (msgs, history, answers,
-        sources, question box)."""
+    def user_of(request: gr.Request | None) -> str:
+        return (getattr(request, "username", None) or "") if request else ""
+
+    def conv_choices(user: str) -> list[tuple[str, str]]:
+        return [(c.title, c.id) for c in service.conversations.list(user)]
+
+    def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model):
+        """Stream one question's answer into the chat, then store it in the conversation.
+        Yields (msgs, history, answers, sources, question box, conversation id)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
                        {"role": "assistant", "content": draft_html(
                            "Searching the documents…" if service.model_ready.is_set()
                            else "Loading the model… (first question after start)")}]
-        yield msgs, history, answers, gr.skip(), ""
+        yield msgs, history, answers, gr.skip(), "", conv
         draft, answer = "", None
         stream = service.ask(question, history, engine, int(k), openai_base_url=base_url,
                              openai_model=model)
@@ -121,42 +128,56 @@ def build_blocks(service: Service) -> gr.Blocks:
                 else:
                     draft += event
                     msgs[-1]["content"] = draft_html(draft)
-                    yield msgs, history, answers, gr.skip(), ""
+                    yield msgs, history, answers, gr.skip(), "", conv
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
-            yield msgs, history, answers, gr.skip(), question  # the question is not lost
+            yield msgs, history, answers, gr.skip(), question, conv  # the question is not lost
             return
         finally:  # Stop (or a closed page) ends the engine's generation, not just the display
             stream.close()
         answers = answers + [answer]
         msgs[-1]["content"] = answer_html(answer, len(answers) - 1)
         history = history + [(answer.question, answer.answer)]
-        yield msgs, history, answers, sources_html(answers), ""
+        try:
+            conv = service.conversations.add(user, conv, question, answer)
+        except DocchatError:  # the conversation was deleted meanwhile: start a new one
+            conv = service.conversations.add(user, None, question, answer)
+        yield msgs, history, answers, sources_html(answers), "", conv
 
-    def on_ask(question, msgs, history, answers, engine, k, base_url, model):
+    def asked(gen, user):
+        """on_ask/on_regenerate outputs from run_question's yields."""
+        for m, h, a, src, box, conv in gen:
+            listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
+            yield m, m, h, a, src, box, conv, listing, conv or ""
+
+    def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model,
+               request: gr.Request):
         question = (question or "").strip()
         if not question:
-            yield msgs, msgs, history, answers, gr.skip(), gr.skip()
+            yield (gr.skip(),) * 9
             return
-        for m, h, a, src, box in run_question(question, msgs, history, answers, engine, k,
-                                              base_url, model):
-            yield m, m, h, a, src, box
+        user = user_of(request)
+        yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
+                                      base_url, model), user)
 
-    def on_regenerate(msgs, history, answers, engine, k, base_url, model):
+    def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model,
+                      request: gr.Request):
         """Ask the last question again (its old answer is replaced)."""
         users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
         if not users:
-            yield msgs, msgs, history, answers, gr.skip(), gr.skip()
+            yield (gr.skip(),) * 9
             return
+        user = user_of(request)
         last = users[-1]
         content = msgs[last]["content"]
         question = html.unescape(content if isinstance(content, str) else str(content))
         if answers and answers[-1].question == " ".join(question.split()) and \
                 "dc-error" not in str(msgs[-1]["content"]):
             answers, history = answers[:-1], history[:-1]
-        for m, h, a, src, box in run_question(question, msgs[:last], history, answers,
-                                              engine, k, base_url, model):
-            yield m, m, h, a, src, box
+            if conv:
+                service.conversations.drop_last(user, conv)
+        yield from asked(run_question(question, msgs[:last], history, answers, conv, user,
+                                      engine, k, base_url, model), user)
 
     def on_stopped(msgs):
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
@@ -164,8 +185,43 @@ def build_blocks(service: Service) -> gr.Blocks:
                                  "content": msgs[-1]["content"] + stopped_html()}]
         return msgs, msgs
 
+    def conversation_view(turns: list[Turn]):
+        msgs, answers = [], []
+        for t in turns:
+            answers.append(t.answer)
+            msgs += [{"role": "user", "content": text_html(t.question)},
+                     {"role": "assistant", "content": answer_html(t.answer, len(answers) - 1)}]
+        history = [(a.question, a.answer) for a in answers]
+        return msgs, msgs, history, answers, sources_html(answers)
+
+    def on_open(conv, request: gr.Request):
+        user = user_of(request)
+        try:
+            turns = service.conversations.turns(user, conv) if conv else []
+        except DocchatError:
+            conv, turns = None, []
+        return (*conversation_view(turns), "", conv,
+                gr.update(choices=conv_choices(user), value=conv), conv or "",
+                gr.update(value=service.conversations.get(user, conv).title if conv else ""))
+
+    def on_rename(conv, title, request: gr.Request):
+        user = user_of(request)
+        if conv:
+            service.conversations.rename(user, conv, title or "")
+        return gr.update(choices=conv_choices(user), value=conv)
+
+    def on_delete_conv(conv, request: gr.Request):
+        user = user_of(request)
+        if conv:
+            try:
+                service.conversations.delete(user, conv)
+            except DocchatError:
+                pass
+        return (*on_new(), gr.update(choices=conv_choices(user), value=None), "",
+                gr.update(visible=False))
+
     def on_new():
-        return [], [], [], [], sources_html(None), ""
+        return [], [], [], [], sources_html(None), "", None
 
     def library(name_filter: str = ""):
         docs = service.documents()
@@ -187,9 +243,12 @@ def build_blocks(service: Service) -> gr.Blocks:
                 fh.close()
         return (log_text, status_md(service.status(), service.docs), None, *library(name_filter))
 
-    def on_load():  # the index may have changed since the page was built: show it as it is
+    def on_load(last_conv, request: gr.Request):
+        # the index may have changed since the page was built: show it as it is; reopen the
+        # conversation this browser had open (kept in its localStorage)
         st = service.status()
-        return (status_md(st, service.docs), skipped_md(st), *library())
+        return (status_md(st, service.docs), skipped_md(st), *library(),
+                *on_open(last_conv or None, request))
 
     def on_refresh(full, name_filter, progress=gr.Progress()):
         try:
@@ -232,7 +291,23 @@ def build_blocks(service: Service) -> gr.Blocks:
                     "HTTP API: [/docs](/docs)", elem_id="header")
         status = gr.Markdown(status_md(service.status(), service.docs), elem_id="status")
         msgs, history, answers = gr.State([]), gr.State([]), gr.State([])
+        conv = gr.State(None)  # the open conversation's id (None: not stored yet)
+        last_conv = gr.BrowserState("", storage_key="docchat-conversation",
+                                    secret=hashlib.sha256(str(s.data_path).encode()).hexdigest())
         with gr.Row():
+            with gr.Column(scale=1, min_width=200, elem_id="conversations"):
+                new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm",
+                                    variant="primary")
+                conv_list = gr.Radio(choices=[], label="Conversations", elem_id="conv-list")
+                conv_title = gr.Textbox(label="Title", elem_id="conv-title", max_lines=1)
+                with gr.Row():
+                    rename_btn = gr.Button("Rename", elem_id="conv-rename", size="sm")
+                    conv_del = gr.Button("Delete…", elem_id="conv-delete", size="sm",
+                                         variant="stop")
+                with gr.Row(visible=False) as conv_confirm_row:
+                    conv_confirm = gr.Button("Yes, delete it", elem_id="conv-confirm",
+                                             size="sm", variant="stop")
+                    conv_cancel = gr.Button("Cancel", elem_id="conv-cancel", size="sm")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
                                   feedback_options=None, show_label=False,
@@ -243,9 +318,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                                           max_length=s.max_question_chars, autofocus=True)
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
                     stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
-                with gr.Row():
-                    regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
-                    new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm")
+                regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Documents", open=True):
@@ -277,15 +350,28 @@ def build_blocks(service: Service) -> gr.Blocks:
             model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
 
         settings_in = [engine, top_k, base_url, model]
-        outputs = [msgs, chat, history, answers, sources, question]
-        asks = [trigger(on_ask, [question, msgs, history, answers, *settings_in], outputs,
+        outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv]
+        asks = [trigger(on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                         api_visibility="private", concurrency_limit=4)
                 for trigger in (question.submit, ask_btn.click)]
-        asks.append(regen_btn.click(on_regenerate, [msgs, history, answers, *settings_in],
+        asks.append(regen_btn.click(on_regenerate, [msgs, history, answers, conv, *settings_in],
                                     outputs, api_visibility="private", concurrency_limit=4))
         stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
-        new_btn.click(on_new, None, outputs, api_visibility="private")
-        chat.clear(on_new, None, outputs, api_visibility="private")  # the chat's trash icon
+        cleared = [msgs, chat, history, answers, sources, question, conv]
+        new_outputs = [*cleared, conv_list, last_conv, conv_title]
+        new_btn.click(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
+                      api_visibility="private")
+        chat.clear(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
+                   api_visibility="private")  # the chat's trash icon
+        conv_list.input(on_open, conv_list, [*cleared, conv_list, last_conv, conv_title],
+                        api_visibility="private")
+        rename_btn.click(on_rename, [conv, conv_title], conv_list, api_visibility="private")
+        conv_del.click(lambda c: gr.update(visible=bool(c)), conv, conv_confirm_row,
+                       api_visibility="private")
+        conv_cancel.click(lambda: gr.update(visible=False), None, conv_confirm_row,
+                          api_visibility="private")
+        conv_confirm.click(on_delete_conv, conv, [*cleared, conv_list, last_conv,
+                                                  conv_confirm_row], api_visibility="private")
         lib_out = [lib_table, lib_pick]
         upload.upload(on_upload, [upload, lib_filter],
                       [index_log, status, upload, *lib_out], api_visibility="private")
@@ -298,7 +384,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                          api_visibility="private")
         lib_confirm.click(on_confirm_delete, [lib_pick, lib_filter],
                           [confirm_row, lib_note, status, *lib_out], api_visibility="private")
-        blocks.load(on_load, None, [status, index_log, *lib_out], api_visibility="private")
+        blocks.load(on_load, last_conv, [status, index_log, *lib_out, *cleared, conv_list,
+                                         last_conv, conv_title], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return blocks
 

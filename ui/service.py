@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
+from rag.conversations import Conversations
 from rag.errors import NotFoundError, UploadError
 from rag.files import fingerprint
 from rag.index import Index
@@ -31,6 +32,7 @@ class Service:
         self.settings = settings
         self.index = Index.open(settings.index_dir, settings, create=True)
         self.docs = Path(settings.upload_dir)
+        self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
         self.model_ready = threading.Event()  # set once the embedding model is loaded
 

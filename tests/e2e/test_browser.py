@@ -422,3 +422,45 @@ def test_stop_ends_the_generation_and_regenerate_asks_again(page):
         assert [u.strip() for u in users] == ["How many people died in the attack?"]
     finally:
         llm.shutdown()
+
+
+def test_conversation_survives_reload_and_restart_and_old_citations_still_open(
+        browser, served, tmp_path):
+    shutil.copytree(served[1] / "index", tmp_path / "index")  # no rebuild: start faster
+    with running_server(tmp_path) as (url, _):
+        page = open_page(browser, url)
+        first = ask(page, "How many people died in the attack?")
+        assert "133" in first.inner_text()
+        ask(page, "Where were the gunmen trying to flee to?")
+        listing = page.locator("#conv-list")
+        expect(listing).to_contain_text("How many people died in the attack?")
+        page.reload()
+        page.wait_for_selector("#question textarea")
+        expect(page.locator(FINAL)).to_have_count(2, timeout=TIMEOUT)  # reopened by itself
+        page.locator("#conv-title input, #conv-title textarea").first.fill("Crocus questions")
+        page.locator("#conv-rename").click()
+        expect(listing).to_contain_text("Crocus questions")
+        page.locator("#new-chat").click()
+        expect(page.locator(FINAL)).to_have_count(0)
+        ask(page, "Which group were the attackers affiliated with?")
+        labels = listing.locator("label").all_inner_texts()
+        assert labels[0].startswith("Which group") and labels[1] == "Crocus questions"
+        page.context.close()
+    with running_server(tmp_path) as (url, _):  # a restart (on another port: new storage)
+        page = open_page(browser, url)
+        listing = page.locator("#conv-list")
+        expect(listing).to_contain_text("Crocus questions", timeout=TIMEOUT)
+        listing.get_by_text("Crocus questions").click()
+        expect(page.locator(FINAL)).to_have_count(2, timeout=TIMEOUT)
+        old = page.locator(FINAL).first
+        assert "133" in old.inner_text()
+        old.locator("a.dc-cite").first.click()
+        shown = page.locator("#sources .dc-src.dc-focus")
+        expect(shown).to_be_visible()
+        assert "133" in shown.locator("mark.dc-mark").first.inner_text()
+        # delete it, confirmed
+        page.locator("#conv-delete").click()
+        page.locator("#conv-confirm").click()
+        expect(listing).not_to_contain_text("Crocus questions")
+        expect(page.locator(FINAL)).to_have_count(0)
+        page.context.close()
