@@ -247,8 +247,11 @@ def build_blocks(service: Service) -> gr.Blocks:
         # the index may have changed since the page was built: show it as it is; reopen the
         # conversation this browser had open (kept in its localStorage)
         st = service.status()
+        examples = service.example_questions(len(example_btns))
+        buttons = [gr.update(value=q, visible=True) for q in examples] + \
+            [gr.update(visible=False)] * (len(example_btns) - len(examples))
         return (status_md(st, service.docs), skipped_md(st), *library(),
-                *on_open(last_conv or None, request))
+                *on_open(last_conv or None, request), *buttons)
 
     def on_refresh(full, name_filter, progress=gr.Progress()):
         try:
@@ -318,6 +321,9 @@ def build_blocks(service: Service) -> gr.Blocks:
                                           max_length=s.max_question_chars, autofocus=True)
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
                     stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
+                with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
+                    example_btns = [gr.Button("", visible=False, size="sm",
+                                              elem_classes=["dc-example"]) for _ in range(3)]
                 regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
@@ -356,6 +362,10 @@ def build_blocks(service: Service) -> gr.Blocks:
                 for trigger in (question.submit, ask_btn.click)]
         asks.append(regen_btn.click(on_regenerate, [msgs, history, answers, conv, *settings_in],
                                     outputs, api_visibility="private", concurrency_limit=4))
+        for btn in example_btns:  # an example question: put it in the box and ask it
+            asks.append(btn.click(lambda q: q, btn, question, api_visibility="private").then(
+                on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
+                api_visibility="private", concurrency_limit=4))
         stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
         cleared = [msgs, chat, history, answers, sources, question, conv]
         new_outputs = [*cleared, conv_list, last_conv, conv_title]
@@ -385,7 +395,8 @@ def build_blocks(service: Service) -> gr.Blocks:
         lib_confirm.click(on_confirm_delete, [lib_pick, lib_filter],
                           [confirm_row, lib_note, status, *lib_out], api_visibility="private")
         blocks.load(on_load, last_conv, [status, index_log, *lib_out, *cleared, conv_list,
-                                         last_conv, conv_title], api_visibility="private")
+                                         last_conv, conv_title, *example_btns],
+                    api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return blocks
 

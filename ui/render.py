@@ -206,6 +206,7 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 .dark .dc-mark { background: #854d0e; color: #fef9c3; }
 .dc-src:target, .dc-src.dc-focus { box-shadow: 0 0 0 3px #93c5fd; }
 .dc-close { display: none; float: right; }
+.gradio-container:has(#chat .message-row) #examples { display: none; }
 .dc-src.dc-overlay { position: fixed; left: 4vw; right: 4vw; top: 10vh; max-height: 75vh;
     overflow-y: auto; z-index: 1000; background: #ffffff; color: #1f2937;
     box-shadow: 0 8px 30px rgba(0, 0, 0, 0.35); }

@@ -6,6 +6,7 @@ chunks or embeds by itself.
 from __future__ import annotations
 
 import dataclasses
+import re
 import logging
 import os
 import shutil
@@ -24,6 +25,8 @@ from rag.types import Answer, Document, Status, UpdateSummary
 from rag.uploads import check_name, save_upload
 
 log = logging.getLogger(__name__)
+EXAMPLE_WORDS = 8  # words of a first sentence an example question quotes
+_HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
 OnProgress = Callable[[float, str], None]
 
 
@@ -168,3 +171,21 @@ class Service:
         else:
             self.index.exclude(doc.path)
         return doc, self.refresh()
+
+    def example_questions(self, n: int = 3) -> list[str]:
+        """Questions to start from, one per recently indexed document: about its first
+        heading, else about its first sentence (no LLM involved)."""
+        docs = sorted((d for d in self.documents() if d.status == "indexed"),
+                      key=lambda d: d.indexed_at, reverse=True)
+        out: list[str] = []
+        for doc in docs[:n]:
+            text = self.index.page_text(doc.path, 1)
+            heading = _HEADING.search(text)
+            if heading:
+                out.append(f"What does {doc.name} say about {heading.group(1)}?")
+                continue
+            words = text.split()
+            if words:
+                quote = " ".join(words[:EXAMPLE_WORDS]).rstrip(".,;:")
+                out.append(f'What does {doc.name} say about "{quote}…"?')
+        return out

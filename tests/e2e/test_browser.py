@@ -464,3 +464,18 @@ def test_conversation_survives_reload_and_restart_and_old_citations_still_open(
         expect(listing).not_to_contain_text("Crocus questions")
         expect(page.locator(FINAL)).to_have_count(0)
         page.context.close()
+
+
+def test_an_empty_chat_offers_example_questions_from_the_documents(page):
+    examples = page.locator("#examples button:visible")
+    expect(examples.first).to_be_visible(timeout=TIMEOUT)
+    texts = examples.all_inner_texts()
+    assert 1 <= len(texts) <= 3
+    names = page.locator("#library tbody tr td:first-child").all_inner_texts()
+    named = [next(n for n in names if f"What does {n} say about" in t) for t in texts]
+    examples.first.click()
+    page.wait_for_selector(FINAL, timeout=TIMEOUT)
+    assert page.locator("#chat .user").first.inner_text().strip() == texts[0]
+    top = page.locator("#sources .dc-turn").last.locator(".dc-file").first.inner_text()
+    assert top == named[0]  # the question leads to the document it was made from
+    expect(page.locator("#examples")).to_be_hidden()
