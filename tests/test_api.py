@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 import pytest
 
@@ -247,6 +248,13 @@ def test_auth_protects_the_page_and_the_api(tmp_path, server):
         assert len(httpx.get(f"{base}/api/documents", auth=creds).json()) == len(docs)
         schema = httpx.get(f"{base}/openapi.json").json()
         assert "HTTPBasic" in schema["components"]["securitySchemes"]
+        # the page's login session opens the API too (its page images and file links)
+        with httpx.Client(base_url=base) as browser:
+            assert browser.get("/api/documents").status_code == 401
+            browser.post("/login", data={"username": "reader", "password": "wrong"})
+            assert browser.get("/api/documents").status_code == 401
+            browser.post("/login", data={"username": "reader", "password": creds[1]})
+            assert browser.get("/api/documents").status_code == 200
         page = httpx.get(f"{base}/config")
         assert page.status_code == 401 or "login" in page.text.lower()
 
@@ -332,3 +340,41 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
     assert f"port {port} is in use" in done.stderr and "DOCCHAT_PORT or --port" in done.stderr
     assert "chat page at" not in done.stdout
     assert not (tmp_path / "index").exists()  # it failed before building anything
+
+
+def test_pdf_page_image_and_original_file_for_indexed_pdfs_only(server):
+    from conftest import make_pdf
+
+    base, _, work = server
+    data = make_pdf(["The Vistula barge carried 18 crates of amber.",
+                     "The Oder ferry crossed the river 64 times in June."])
+    assert upload(base, "rivers.pdf", data, "application/pdf").status_code == 200
+    doc = documents(base)["rivers.pdf"]
+    assert doc["status"] == "indexed" and doc["pages"] == 2
+    r = httpx.get(f"{base}/api/documents/{doc['id']}/file")
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-type"] == "application/pdf"
+    plain = httpx.get(f"{base}/api/documents/{doc['id']}/pages/2.png", timeout=60)
+    assert plain.status_code == 200 and plain.headers["content-type"] == "image/png"
+    assert plain.content.startswith(b"\x89PNG")
+    from io import BytesIO
+
+    from PIL import Image
+
+    page = Image.open(BytesIO(plain.content)).convert("RGB")
+    assert page.width > 300 and page.height > 400
+    a = ask(base, "How many times did the Oder ferry cross the river in June?")
+    src = a["sources"][a["sentences"][0]["citations"][0] - 1]
+    assert src["path"].endswith("rivers.pdf") and src["page"] == 2
+    (lo, hi), = src["highlights"]
+    marked = Image.open(BytesIO(httpx.get(
+        f"{base}/api/documents/{doc['id']}/pages/2.png?start={lo}&end={hi}", timeout=60).content
+    )).convert("RGB")
+    def yellow(img) -> int:  # pixels of the translucent yellow mark
+        px = np.asarray(img).astype(int)
+        return int(((px[..., 0] > 200) & (px[..., 1] > 180) & (px[..., 2] < 170)).sum())
+    assert yellow(marked) > 500 and yellow(page) == 0
+    assert httpx.get(f"{base}/api/documents/{doc['id']}/pages/3.png").status_code == 404
+    seed = documents(base)["crocus-city-hall-attack.txt"]["id"]
+    assert httpx.get(f"{base}/api/documents/{seed}/pages/1.png").status_code == 404
+    assert httpx.get(f"{base}/api/documents/nope/file").status_code == 404

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from rag.engines import ENGINES
 from rag.errors import (DocchatError, EngineError, IndexCorruptError, IndexNotFoundError,
                         NotFoundError, QuestionError, UploadError)
+from ui.preview import page_png
 from ui.service import Service
 
 MAX_HISTORY = 20
@@ -150,15 +151,17 @@ def status_for(exc: DocchatError) -> int:
     return 400
 
 
-def basic_auth(credentials: tuple[str, str]):
-    """A dependency that requires HTTP Basic ``credentials``."""
+def basic_auth(credentials: tuple[str, str],
+               session_user: Callable[[Request], str | None] = lambda _: None):
+    """A dependency that requires HTTP Basic ``credentials``, or the page's login session
+    (``session_user``), so the page's page images and file links work once logged in."""
     security = HTTPBasic(auto_error=False)
 
-    def check(given: HTTPBasicCredentials | None = Depends(security)) -> None:
+    def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
         ok = given is not None and secrets.compare_digest(
             given.username.encode(), credentials[0].encode()) and secrets.compare_digest(
             given.password.encode(), credentials[1].encode())
-        if not ok:
+        if not ok and not session_user(request):
             raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})
     return check
 
@@ -168,9 +171,10 @@ def status_dict(service: Service) -> dict:
             "engine": service.settings.engine}
 
 
-def router(service: Service, credentials: tuple[str, str] | None = None) -> APIRouter:
+def router(service: Service, credentials: tuple[str, str] | None = None,
+           session_user: Callable[[Request], str | None] = lambda _: None) -> APIRouter:
     # no login: no security scheme at all (the schema shows HTTP Basic only when it is on)
-    deps = [Depends(basic_auth(credentials))] if credentials else []
+    deps = [Depends(basic_auth(credentials, session_user))] if credentials else []
     api = APIRouter(prefix="/api", tags=["docchat"], dependencies=deps,
                     responses=errors(401) if credentials else {})
 
@@ -210,6 +214,20 @@ def router(service: Service, credentials: tuple[str, str] | None = None) -> APIR
             raise NotFoundError(f"{doc.name} is not an indexed document")
         return FileResponse(doc.path, filename=doc.name, content_disposition_type="inline")
 
+    @api.get("/documents/{doc_id}/pages/{page}.png", summary="A page of an indexed PDF as an "
+             "image; ?start=&end= (offsets in the page text) marks a span",
+             response_class=Response, responses={**errors(404), 200: {
+                 "content": {"image/png": {}}, "description": "The page image."}})
+    def page_image(doc_id: str, page: int, start: int = 0, end: int = 0) -> Response:
+        doc = service.document(doc_id)
+        if doc.status != "indexed" or doc.type != "pdf" or not Path(doc.path).is_file():
+            raise NotFoundError(f"{doc.name} is not an indexed PDF")
+        span = service.index.page_text(doc.path, page)[max(start, 0):max(end, 0)]
+        st = Path(doc.path).stat()
+        png = page_png(doc.path, page, span, (st.st_size, st.st_mtime_ns))
+        return Response(png, media_type="image/png",
+                        headers={"cache-control": "private, max-age=300"})
+
     @api.get("/status", summary="What the index holds", response_model=StatusOut)
     def status() -> dict:
         return status_dict(service)
@@ -232,8 +250,9 @@ def offline_docs(app: FastAPI) -> None:
                                    swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
 
 
-def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None = None) -> None:
-    app.include_router(router(service, credentials))
+def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None = None,
+            session_user: Callable[[Request], str | None] = lambda _: None) -> None:
+    app.include_router(router(service, credentials, session_user))
     offline_docs(app)
 
     @app.exception_handler(DocchatError)

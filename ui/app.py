@@ -17,6 +17,7 @@ from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_EN
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
@@ -419,13 +420,27 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     service.preload()
     app = FastAPI(title="docchat", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Ask questions about your documents; every sentence is cited.")
-    api.install(app, service, credentials)
+    page_app: list = []  # Gradio's app, once mounted: its login sessions also open the API
+
+    def session_user(request) -> str | None:
+        # Gradio 6 keeps the page's logins as cookie tokens on its App (routes.App.tokens)
+        if not page_app:
+            return None
+        gapp = page_app[0]
+        token = request.cookies.get(f"access-token-{gapp.cookie_id}") or \
+            request.cookies.get(f"access-token-unsecure-{gapp.cookie_id}")
+        return gapp.tokens.get(token) if token else None
+
+    api.install(app, service, credentials, session_user)
     blocks = build_blocks(service)
-    return gr.mount_gradio_app(
+    mounted = gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
         auth=credentials, max_file_size=service.max_bytes,
         ssr_mode=False, footer_links=[], theme=THEME, css=CSS, head=HEAD_JS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
+    page_app.extend(r.app for r in mounted.routes
+                    if isinstance(r, Mount) and hasattr(r.app, "tokens"))
+    return mounted
 
 
 def check_port(host: str, port: int) -> None:

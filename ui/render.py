@@ -9,7 +9,7 @@ import os
 import re
 from typing import Sequence
 
-from rag.types import Answer, Source
+from rag.types import Answer, Source, document_id
 
 SNIPPET = 600  # characters of passage shown around the cited spans
 
@@ -127,6 +127,22 @@ def passage_html(src: Source) -> str:
     return "".join(out)
 
 
+def pdf_html(src: Source) -> str:
+    """For a PDF source: a link to the original at that page, and the page image (rendered
+    by the server, loaded only when opened) with the cited span marked."""
+    if not src.path.lower().endswith(".pdf"):
+        return ""
+    doc = document_id(src.path)
+    lo, hi = (min(a for a, _ in src.highlights), max(b for _, b in src.highlights)) \
+        if src.highlights else (src.start, src.end)
+    return (f'<div class="dc-pdf"><a href="/api/documents/{doc}/file#page={src.page}" '
+            f'target="_blank" rel="noopener">Open the PDF at page {src.page}</a>'
+            f'<details><summary>Page image</summary><img class="dc-page" loading="lazy" '
+            f'alt="Page {src.page} of {text_html(os.path.basename(src.path))}" '
+            f'src="/api/documents/{doc}/pages/{src.page}.png?start={lo}&amp;end={hi}">'
+            f'</details></div>')
+
+
 def relevance(score: float) -> str:
     """A plain label for a passage's retrieval score (scores are relative to the other
     passages retrieved for the same question)."""
@@ -149,7 +165,7 @@ def _turn_html(answer: Answer, turn: int) -> str:
             f'<span class="dc-file">{text_html(os.path.basename(src.path))}</span> · {page}'
             f' · rank {src.n} of {len(answer.sources)} · relevance {relevance(src.score)} · '
             f'{state}<a href="#" class="dc-close" role="button">Close</a></div>'
-            f'<div class="dc-passage">{passage_html(src)}</div></div>')
+            f'<div class="dc-passage">{passage_html(src)}</div>{pdf_html(src)}</div>')
     question = text_html(answer.question)
     return (f'<div class="dc-turn" data-turn="{turn}"><h3>{title}</h3>'
             f'<div class="dc-for">for: {question}</div>{"".join(items)}</div>')
@@ -206,6 +222,8 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 .dark .dc-mark { background: #854d0e; color: #fef9c3; }
 .dc-src:target, .dc-src.dc-focus { box-shadow: 0 0 0 3px #93c5fd; }
 .dc-close { display: none; float: right; }
+.dc-pdf { font-size: 0.85em; margin-top: 4px; }
+.dc-page { max-width: 100%; border: 1px solid #9ca3af; margin-top: 4px; }
 .gradio-container:has(#chat .message-row) #examples { display: none; }
 .dc-src.dc-overlay { position: fixed; left: 4vw; right: 4vw; top: 10vh; max-height: 75vh;
     overflow-y: auto; z-index: 1000; background: #ffffff; color: #1f2937;

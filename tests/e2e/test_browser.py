@@ -479,3 +479,24 @@ def test_an_empty_chat_offers_example_questions_from_the_documents(page):
     top = page.locator("#sources .dc-turn").last.locator(".dc-file").first.inner_text()
     assert top == named[0]  # the question leads to the document it was made from
     expect(page.locator("#examples")).to_be_hidden()
+
+
+def test_a_pdf_source_links_the_original_page_and_shows_the_page_image(page, tmp_path, base):
+    from conftest import make_pdf
+
+    path = tmp_path / "canals.pdf"
+    path.write_bytes(make_pdf(["Intro page.", "The Elbe canal lock lifts boats 38 metres."]))
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.locator("#index-log").get_by_text("Index updated").wait_for(timeout=TIMEOUT)
+    ask(page, "How many metres does the Elbe canal lock lift boats?")
+    cited = page.locator("#sources .dc-turn").last.locator(".dc-cited").first
+    assert "canals.pdf" in cited.locator(".dc-src-head").inner_text()
+    link = cited.locator(".dc-pdf a")
+    href = link.get_attribute("href")
+    assert href.startswith("/api/documents/") and href.endswith("/file#page=2")
+    assert page.request.get(base + href.split("#")[0]).body() == path.read_bytes()
+    cited.locator("summary").click()
+    img = cited.locator("img.dc-page")
+    expect(img).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=img.element_handle(),
+                           timeout=TIMEOUT)
