@@ -93,7 +93,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             n_new = sum(len(chunks) for _, chunks in chunked.values())
             report(0.1, f"embedding {n_new} chunks")
             embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
-            vectors = _embed(embedder, chunked, progress)
+            vectors = _embed(embedder, chunked, progress, report if on_progress else None)
             report(0.9, "writing the index")
             total = write_generation(root, wanted_manifest(settings, roots),
                                      old if not reason else None, plan, chunked, vectors)
@@ -102,6 +102,11 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         finally:
             if old:
                 old.close()
+
+
+#: Texts per progress report while embedding for a caller that watches (the page's uploads):
+#: 8 encode batches, a report every second or two on 2 cores.
+EMBED_SLICE = 256
 
 
 def _default_embedder(settings: Settings):
@@ -205,11 +210,23 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
             for sha, pages in loaded.items()}
 
 
-def _embed(embedder, chunked: dict, progress: bool) -> np.ndarray | None:
+def _embed(embedder, chunked: dict, progress: bool,
+           report: OnProgress | None = None) -> np.ndarray | None:
+    """All new chunks' vectors; with ``report``, encoded in slices of EMBED_SLICE texts so
+    the caller sees chunks done / total and an estimate of the time left."""
     texts = [index_text(c) for _, chunks in chunked.values() for c in chunks]
     if not texts:
         return None
-    return embedder.encode(texts, progress=progress)
+    if report is None:
+        return embedder.encode(texts, progress=progress)
+    parts, t0 = [], time.perf_counter()
+    for i in range(0, len(texts), EMBED_SLICE):
+        parts.append(embedder.encode(texts[i:i + EMBED_SLICE], progress=progress))
+        done = min(i + EMBED_SLICE, len(texts))
+        left = (time.perf_counter() - t0) / done * (len(texts) - done)
+        report(0.1 + 0.8 * done / len(texts),
+               f"embedding: {done}/{len(texts)} chunks, about {left:.0f} s left")
+    return np.concatenate(parts)
 
 
 def _summary(s: dict, plan: _Plan, total: int, embedded: int, reason: str,

@@ -384,10 +384,12 @@ def build_blocks(service: Service) -> gr.Blocks:
         conv_confirm.click(on_delete_conv, conv, [*cleared, conv_list, last_conv,
                                                   conv_confirm_row], api_visibility="private")
         lib_out = [lib_table, lib_pick]
+        # the progress bar goes over the log under the drop zone, never over the status line
         upload.upload(on_upload, [upload, lib_filter],
-                      [index_log, status, upload, *lib_out], api_visibility="private")
+                      [index_log, status, upload, *lib_out], api_visibility="private",
+                      show_progress_on=index_log)
         refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
-                          api_visibility="private")
+                          api_visibility="private", show_progress_on=index_log)
         lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
         lib_delete.click(on_pick_delete, lib_pick, [confirm_row, lib_note],
                          api_visibility="private")
