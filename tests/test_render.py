@@ -6,8 +6,9 @@ import dataclasses
 import re
 from html.parser import HTMLParser
 
-from rag.types import CANNOT_ANSWER, Answer, Sentence, Source
-from ui.render import answer_html, passage_html, reflow, sources_html, text_html
+from rag.types import CANNOT_ANSWER, Answer, Document, Sentence, Source
+from ui.render import (answer_html, library_html, passage_html, reflow, sources_html,
+                       text_html)
 
 PAYLOAD = "<script>alert('x')</script> <img src=x onerror=\"alert(1)\"> *bold* [2] a_b_c"
 
@@ -129,3 +130,17 @@ def test_abstention_is_labelled_and_sources_called_closest_passages():
     assert "No answer found" in Parsed(answer_html(a)).text
     panel = Parsed(sources_html(a)).text
     assert "Closest passages" in panel and "not cited" in panel
+
+
+def test_library_escapes_names_paths_and_reasons_and_filters_by_name():
+    evil = '<img src=x onerror="alert(1)">.md'
+    docs = [Document(id="a1", path=f"/home/u/{evil}", name=evil, type="md", pages=1,
+                     chunks=2, size=2048, indexed_at="2026-11-26T00:21:15+00:00"),
+            Document(id="b2", path="/up/scan.pdf", name="scan.pdf", type="pdf",
+                     status="skipped", reason="corrupt PDF: <b>bad</b> xref")]
+    table = Parsed(library_html(docs))
+    assert {t for t, _ in table.tags} <= {"table", "thead", "tbody", "tr", "th", "td", "span"}
+    assert evil in table.text and "corrupt PDF: <b>bad</b> xref" in table.text
+    assert "2.0 KiB" in table.text and "2026-11-26 00:21" in table.text
+    assert "scan.pdf" not in Parsed(library_html(docs, "IMG")).text
+    assert "No documents match" in Parsed(library_html(docs, "nothing")).text

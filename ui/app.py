@@ -25,7 +25,7 @@ from rag.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
 from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
-                       sources_html, stopped_html, text_html)
+                       library_html, sources_html, stopped_html, text_html)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -69,31 +69,6 @@ def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
             lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
                          f"{text_html(s.reason)}")
     return "\n".join(lines)
-
-
-def size_text(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB" if n >= 1024 \
-        else f"{n} B"
-
-
-def library_html(docs: list[Document], name_filter: str = "") -> str:
-    """The library table; every name, path and reason escaped."""
-    wanted = [d for d in docs if name_filter.lower() in d.name.lower()]
-    if not wanted:
-        return '<div class="dc-lib dc-empty">No documents match.</div>' if docs else \
-            '<div class="dc-lib dc-empty">No documents yet.</div>'
-    rows = []
-    for d in wanted:
-        state = "indexed" if d.status == "indexed" else \
-            f'<span class="dc-skipped">skipped: {text_html(d.reason)}</span>'
-        rows.append(
-            f'<tr data-id="{d.id}"><td title="{text_html(d.path)}">{text_html(d.name)}</td>'
-            f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"
-            f"<td>{size_text(d.size)}</td><td>{text_html(d.indexed_at.replace('T', ' ')[:16])}"
-            f"</td><td>{state}</td></tr>")
-    return ('<table class="dc-lib"><thead><tr><th>Name</th><th>Type</th><th>Pages</th>'
-            "<th>Chunks</th><th>Size</th><th>Indexed (UTC)</th><th>Status</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import os
 import re
 from typing import Sequence
 
-from rag.types import Answer, Source, document_id
+from rag.types import Answer, Document, Source, document_id
 
 SNIPPET = 600  # characters of passage shown around the cited spans
 
@@ -180,6 +180,31 @@ def sources_html(answers: "Sequence[Answer | None] | Answer | None") -> str:
     if not turns:
         return '<div class="dc-sources dc-empty">Sources of the latest answer appear here.</div>'
     return f'<div class="dc-sources">{"".join(turns)}</div>'
+
+
+def size_text(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB" if n >= 1024 \
+        else f"{n} B"
+
+
+def library_html(docs: list[Document], name_filter: str = "") -> str:
+    """The library table; every name, path and reason escaped."""
+    wanted = [d for d in docs if name_filter.lower() in d.name.lower()]
+    if not wanted:
+        return '<div class="dc-lib dc-empty">No documents match.</div>' if docs else \
+            '<div class="dc-lib dc-empty">No documents yet.</div>'
+    rows = []
+    for d in wanted:
+        state = "indexed" if d.status == "indexed" else \
+            f'<span class="dc-skipped">skipped: {text_html(d.reason)}</span>'
+        rows.append(
+            f'<tr data-id="{d.id}"><td title="{text_html(d.path)}">{text_html(d.name)}</td>'
+            f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"
+            f"<td>{size_text(d.size)}</td><td>{text_html(d.indexed_at.replace('T', ' ')[:16])}"
+            f"</td><td>{state}</td></tr>")
+    return ('<table class="dc-lib"><thead><tr><th>Name</th><th>Type</th><th>Pages</th>'
+            "<th>Chunks</th><th>Size</th><th>Indexed (UTC)</th><th>Status</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 # Colours meet WCAG AA (4.5:1) in both themes; tests/e2e checks the computed contrast.

@@ -118,6 +118,9 @@ def test_seed_question_gets_a_cited_answer_with_the_span_highlighted(page):
     assert "crocus-city-hall-attack.txt" in source.locator(".dc-src-head").inner_text()
     assert "133" in source.locator("mark.dc-mark").first.inner_text()
     assert "1 file" in page.locator("#status").inner_text()
+    # no "Use via API" (its snippet failed with 403); the header points to the HTTP API
+    assert page.get_by_text("Use via API").count() == 0
+    assert page.locator("#header a[href='/docs']").count() == 1
     shot(page, "answer.png")
     link.click()
     expect(page.locator("#sources #src-0-1")).to_have_class("dc-src dc-cited dc-focus")
