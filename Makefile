@@ -13,9 +13,10 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
 	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
-.PHONY: setup run index test test-fast bench eval llamacpp browser screenshots clean
+.PHONY: setup run index test test-fast bench eval llamacpp browser ocr screenshots clean
 
-setup: $(VENV)/.installed
+# OCR of scanned PDF pages is on by default (DOCCHAT_OCR), so setup brings Tesseract too.
+setup: $(VENV)/.installed ocr
 
 # torch first, pinned: on these machines 2.13.0 is a local CPU wheel; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -38,6 +39,13 @@ $(VENV)/.llamacpp: $(VENV)/.installed
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
+# Debian's Tesseract (engine + English models) for scanned PDF pages. Without it docchat still
+# runs: such pages are skipped with the reason "no OCR engine".
+ocr:
+	@command -v tesseract >/dev/null || { apt-get update -q && apt-get install -y -q \
+		tesseract-ocr tesseract-ocr-eng; } || echo "OCR: could not install tesseract-ocr;" \
+		"scanned PDF pages will be skipped with the reason 'no OCR engine'"
+
 index: setup
 	$(BIN)/docchat index --index $(INDEX) || [ $$? -eq 3 ]
 
@@ -57,6 +65,8 @@ screenshots: setup browser
 bench: setup
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_ask.py
+	$(BIN)/python benchmarks/bench_contention.py
+	$(BIN)/python benchmarks/bench_ocr.py
 
 eval: setup
 	$(BIN)/docchat eval retrieval --beir ../shared/eval/beir_scifact

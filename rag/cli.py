@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.errors import DocchatError
+from rag.errors import DocchatError, SettingsError
 from rag.settings import Settings
 
 EXIT_SKIPPED = 3
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         return args.func(args)
+    except SettingsError as e:
+        print(f"docchat: bad setting: {e}", file=sys.stderr)
+        return 2
     except DocchatError as e:
         print(f"docchat: error: {e}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,7 +78,12 @@ class Embedder:
         dim = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dim = int(dim())
-        self._encode_lock = threading.Lock()
+        # One encode at a time (torch on 2 cores: concurrent encodes only thrash), and small
+        # calls (a question, its passages' sentences) go before the next batch of a bulk
+        # encode (indexing), so questions stay fast while an upload is embedded.
+        self._turn = threading.Condition()
+        self._busy = False
+        self._waiting_small = 0
 
     @classmethod
     def shared(cls, name: str, batch_size: int = 32) -> "Embedder":
@@ -88,11 +93,56 @@ class Embedder:
                 inst = cls._instances[name] = cls(name, batch_size)
             return inst
 
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: bool = False,
+               on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Normalised vectors of ``texts``. A call of more than one batch (indexing) is encoded
+        batch by batch and lets waiting small calls (questions) go between its batches;
+        ``on_batch(done, total)`` is called after each batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._encode_lock:  # torch on 2 cores: concurrent encodes only thrash
-            vecs = self.model.encode(list(texts), batch_size=self.batch_size,
-                                     normalize_embeddings=True, convert_to_numpy=True,
-                                     show_progress_bar=progress)
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        texts = list(texts)
+        small = len(texts) <= self.batch_size
+        # Longest first, as sentence-transformers orders one call, so batches pad little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bar = _bar(len(texts)) if progress else None
+        for start in range(0, len(texts), self.batch_size):
+            ids = order[start:start + self.batch_size]
+            self._acquire(small)
+            try:
+                vecs = self.model.encode([texts[i] for i in ids], batch_size=self.batch_size,
+                                         normalize_embeddings=True, convert_to_numpy=True,
+                                         show_progress_bar=False)
+            finally:
+                self._release()
+            out[ids] = vecs
+            if bar is not None:
+                bar.update(len(ids))
+            if on_batch is not None:
+                on_batch(min(start + self.batch_size, len(texts)), len(texts))
+        if bar is not None:
+            bar.close()
+        return np.ascontiguousarray(out)
+
+    def _acquire(self, small: bool) -> None:
+        with self._turn:
+            if small:
+                self._waiting_small += 1
+            try:
+                while self._busy or (not small and self._waiting_small):
+                    self._turn.wait()
+            finally:
+                if small:
+                    self._waiting_small -= 1
+            self._busy = True
+
+    def _release(self) -> None:
+        with self._turn:
+            self._busy = False
+            self._turn.notify_all()
+
+
+def _bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="chunk", desc="embedding")

@@ -37,3 +37,8 @@ class UploadError(DocchatError):
 
 class NotFoundError(DocchatError):
     """The document (or conversation) asked for does not exist (HTTP 404)."""
+
+
+class SettingsError(DocchatError):
+    """A setting (DOCCHAT_* variable or command-line option) has a value it cannot take; the
+    message names the variable and what it accepts. The CLI exits 2 with that one line."""

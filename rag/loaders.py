@@ -1,17 +1,22 @@
 """path -> pages. One small function per format; LoadError carries the reason a file is skipped."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from pathlib import Path
 from typing import Callable
 
 from rag.errors import LoadError
+from rag.formats import epub, html_text, ocr, office, sheets
+from rag.formats.pagetext import Deadline
+from rag.settings import Settings
 from rag.types import Page
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm")
+SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx", ".pptx", ".xlsx",
+             ".csv", ".epub")
 
 
 def load(path: Path, data: bytes | None = None) -> list[Page]:
@@ -28,7 +33,12 @@ def load(path: Path, data: bytes | None = None) -> list[Page]:
             raise LoadError(f"cannot read file: {e.strerror or e}") from e
     if not data.strip():
         raise LoadError("empty file")
-    pages = [p for p in loader(str(path), data) if p.text.strip()]
+    settings = Settings.from_env()
+    token = _READING.set((settings, Deadline(settings.read_seconds)))
+    try:
+        pages = [p for p in loader(str(path), data) if p.text.strip()]
+    finally:
+        _READING.reset(token)
     if not pages:
         raise LoadError("no text found")
     return pages
@@ -86,23 +96,43 @@ def _load_text(path: str, data: bytes) -> list[Page]:
 
 
 def _load_html(path: str, data: bytes) -> list[Page]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(decode_text(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
-        tag.decompose()
-    for tag in soup(_HTML_BLOCKS):  # block elements break lines; inline ones (a, b, sub) do not
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    blocks = [" ".join(s.split()) for s in soup.get_text().split("\n")]
-    text = "\n".join(b for b in blocks if b)
-    return [Page(path=path, page=1, text=text)]
+    return [html_text.extract(decode_text(data), _deadline()).page(path, 1)]
 
 
-_HTML_BLOCKS = ["address", "article", "aside", "blockquote", "br", "caption", "dd", "details",
-                "div", "dl", "dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
-                "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
-                "section", "summary", "table", "td", "th", "tr", "ul"]
+def _load_docx(path: str, data: bytes) -> list[Page]:
+    return office.load_docx(path, data, _settings().office_max_expanded_mb, _deadline())
+
+
+def _load_pptx(path: str, data: bytes) -> list[Page]:
+    return office.load_pptx(path, data, _settings().office_max_expanded_mb, _deadline())
+
+
+def _load_xlsx(path: str, data: bytes) -> list[Page]:
+    s = _settings()
+    return sheets.load_xlsx(path, data, s.office_max_expanded_mb, s.sheet_max_rows, _deadline())
+
+
+def _load_csv(path: str, data: bytes) -> list[Page]:
+    return sheets.load_csv(path, decode_text(data), _settings().sheet_max_rows, _deadline())
+
+
+def _load_epub(path: str, data: bytes) -> list[Page]:
+    return epub.load_epub(path, data, _settings().office_max_expanded_mb, _deadline(),
+                          decode_text)
+
+
+_READING: contextvars.ContextVar[tuple[Settings, Deadline]] = contextvars.ContextVar("reading")
+
+
+def _settings() -> Settings:
+    """The settings of the load() in progress (read once per file), else the environment's."""
+    reading = _READING.get(None)
+    return reading[0] if reading else Settings.from_env()
+
+
+def _deadline() -> Deadline:
+    reading = _READING.get(None)
+    return reading[1] if reading else Deadline(_settings().read_seconds)
 
 
 def _load_pdf(path: str, data: bytes) -> list[Page]:
@@ -128,6 +158,7 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
         raise LoadError(f"corrupt PDF: {e}") from e
     texts: list[str | None] = []
     for i in range(n_pages):
+        _deadline().check()
         try:
             texts.append(normalise(reader.pages[i].extract_text() or ""))
         except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
@@ -138,8 +169,10 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
         labels = printed_numbers([t or "" for t in texts])
     pages = [Page(path=path, page=i + 1, text=t, label=labels[i])
              for i, t in enumerate(texts) if t is not None]
+    pages, why = ocr.complete(path, data, pages, n_pages, _settings())
     if not any(p.text.strip() for p in pages):
-        raise LoadError("PDF has no text layer (scanned images only?)")
+        raise LoadError("PDF has no text layer (scanned images only?)" +
+                        (f": {why}" if why else ""))
     return pages
 
 
@@ -193,4 +226,9 @@ _LOADERS: dict[str, Callable[[str, bytes], list[Page]]] = {
     ".html": _load_html,
     ".htm": _load_html,
     ".pdf": _load_pdf,
+    ".docx": _load_docx,
+    ".pptx": _load_pptx,
+    ".xlsx": _load_xlsx,
+    ".csv": _load_csv,
+    ".epub": _load_epub,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import textwrap
 
+from rag.places import place
 from rag.types import Answer, Source
 
 SNIPPET = 300  # characters of an uncited passage shown
@@ -18,7 +19,7 @@ def display_path(path: str) -> str:
 
 
 def page_name(s: Source) -> str:
-    return f"page {s.page}" + (f" (printed {s.label})" if s.label else "")
+    return place(s.page, s.label, s.text)
 
 
 def render_answer(answer: Answer) -> str:

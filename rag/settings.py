@@ -8,7 +8,9 @@ import dataclasses
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from rag.errors import SettingsError
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,6 +62,29 @@ class Settings:
     llamacpp_model: str = _f("", "GGUF file for the llamacpp engine; empty: packaged SmolLM2.")
     llm_max_tokens: int = _f(256, "Most tokens an LLM engine may generate.")
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
+    read_seconds: float = _f(
+        60.0, "Reading one file may take this long; a file that takes longer is skipped with a "
+        "reason instead of stalling the update (0: no limit).")
+    office_max_expanded_mb: float = _f(
+        256.0, "Largest total expanded size of a .docx/.pptx/.xlsx/.epub (a zip), in MiB, read "
+        "from the zip directory before anything is unpacked: above it the file is skipped "
+        "(zip bombs are tiny packed and huge unpacked).")
+    sheet_max_rows: int = _f(
+        100_000, "Rows read per spreadsheet sheet or CSV file (empty ones included); the rest "
+        "is left out and the page says so (a 100,000-row sheet is about 50,000 chunks).")
+    ocr: bool = _f(
+        True, "Read PDF pages that have no text layer (scans) with OCR (Tesseract); pages with "
+        "text are never OCRed.")
+    ocr_dpi: int = _f(200, "Resolution scanned PDF pages are rendered at for OCR.")
+    ocr_page_seconds: float = _f(
+        120.0, "OCR of one scanned page may take this long (it has its own budget: a scanned "
+        "book is slow by nature); a page that takes longer is left out and logged.")
+    ocr_lang: str = _f("eng", "Tesseract language(s) for OCR, e.g. eng or eng+deu (installed "
+                       "from Debian's tesseract-ocr-LANG packages).")
+    follow_outside_symlinks: bool = _f(
+        False, "Index files reached through a symbolic link whose target lies outside the "
+        "indexed folders (off: such links are listed as skipped, so nothing outside the "
+        "folders you chose is ever read).")
     host: str = _f("127.0.0.1", "Address the server binds to.")
     port: int = _f(7860, "Port the server listens on.")
     watch_seconds: float = _f(
@@ -76,6 +101,13 @@ class Settings:
                 values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check = _CHECKS.get(f.name)
+            if check is not None and not check[0](getattr(self, f.name)):
+                raise SettingsError(f"DOCCHAT_{f.name.upper()}={getattr(self, f.name)!r}: "
+                                    f"must be {check[1]}")
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -99,8 +131,51 @@ def _parse(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if kind.startswith("tuple"):
         return tuple(p for p in raw.split(os.pathsep) if p)
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
+    if kind == "bool":
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"DOCCHAT_{f.name.upper()}={raw!r}: must be true or false")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        what = "a whole number" if kind == "int" else "a number"
+        raise SettingsError(f"DOCCHAT_{f.name.upper()}={raw!r}: must be {what}") from None
     return raw
+
+
+def _between(lo: float, hi: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, (int, float)) and lo <= v <= hi), f"between {lo} and {hi}"
+
+
+def _at_least(lo: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, (int, float)) and v >= lo), f"at least {lo}"
+
+
+#: Range checks of the settings that have one (a value outside is a SettingsError naming the
+#: variable). Settings without an entry accept any value of their type.
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "embed_batch": _at_least(1),
+    "chunk_tokens": _between(16, 512),  # the MiniLM model reads at most 512 tokens
+    "chunk_overlap": _at_least(0),
+    "top_k": _between(1, 100),
+    "fetch_k": _between(1, 10000),
+    "rrf_k": _at_least(1),
+    "dense_weight": _between(0.0, 1.0),
+    "history_turns": _at_least(0),
+    "max_answer_sentences": _at_least(1),
+    "extractive_keep": _between(0.0, 1.0),
+    "abstain_threshold": _between(0.0, 1.0),
+    "support_threshold": _between(0.0, 1.0),
+    "max_question_chars": _at_least(1),
+    "openai_timeout": _at_least(0.1),
+    "llm_max_tokens": _at_least(1),
+    "upload_max_mb": _at_least(0.001),
+    "port": _between(0, 65535),
+    "watch_seconds": _at_least(0),
+}

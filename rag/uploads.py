@@ -39,6 +39,21 @@ def check_name(name: str) -> str:
     return safe
 
 
+def check_names(names: list[str]) -> list[str]:
+    """``check_name`` of each, or UploadError (400) when two of them would be saved under the
+    same name (``same.txt`` twice, ``dup?name.txt`` and ``dup_name.txt``; letter case is
+    ignored, as case-insensitive file systems would): one would silently replace the other."""
+    safe = [check_name(n) for n in names]
+    first: dict[str, str] = {}
+    for name, saved in zip(names, safe):
+        key = saved.casefold()
+        if key in first:
+            raise UploadError(f"{first[key]!r} and {name!r} would both be saved as {saved!r}; "
+                              "rename one and upload again (nothing was saved)")
+        first[key] = name
+    return safe
+
+
 def save_upload(stream: BinaryIO, name: str, folder: str | Path, max_bytes: int) -> Path:
     """Copy ``stream`` to ``folder/safe_name(name)`` atomically, refusing more than
     ``max_bytes``. A file of the same name is replaced (re-uploading a newer version)."""

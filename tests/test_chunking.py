@@ -1,10 +1,11 @@
 """Chunks rebuild their page text exactly, fit the model's token budget, keep sentences whole
-and overlap their neighbours. Checked on the seed article, Markdown, HTML and real PDFs."""
+and overlap their neighbours. Checked on the seed article, Markdown, HTML, office files, EPUB and real PDFs."""
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
+import office_files
 import pytest
 from conftest import ROOT, SHARED_EVAL, need_shared
 from tokenizers import Tokenizer
@@ -64,10 +65,15 @@ def pages_of(name: str) -> tuple[Page, ...]:
         return tuple(load(Path("notes.md"), MARKDOWN.encode()))
     if name == "html":
         return tuple(load(Path("report.html"), HTML.encode()))
+    if name in OFFICE:
+        return tuple(load(Path(f"file.{name}"), OFFICE[name]()))
     return tuple(load(need_shared(SHARED_EVAL / "pdfs" / name)))
 
 
-SOURCES = ["seed", "markdown", "html", *PDFS]
+OFFICE = {"docx": lambda: office_files.make_docx(footnote="A footnote."),
+          "pptx": office_files.make_pptx, "xlsx": lambda: office_files.make_xlsx(300),
+          "csv": lambda: office_files.CSV.encode(), "epub": office_files.make_epub}
+SOURCES = ["seed", "markdown", "html", *OFFICE, *PDFS]
 
 
 def chunks_of(page: Page, budget: tuple[int, int]) -> list[Chunk]:

@@ -66,8 +66,8 @@ def test_a_binary_file_named_txt_is_refused_as_binary(data):
 
 
 def test_an_unsupported_extension_names_the_supported_ones():
-    msg = reason("report.docx", b"PK\x03\x04 whatever")
-    assert "'.docx'" in msg and ".pdf" in msg and ".txt" in msg
+    msg = reason("report.odt", b"PK\x03\x04 whatever")
+    assert "'.odt'" in msg and ".pdf" in msg and ".docx" in msg
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.4\nthis is not really a pdf", b"plain text, not a PDF",
@@ -130,7 +130,8 @@ class FakeEmbedder:
 def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    bad = {"empty.txt": b"", "photo.txt": bytes(range(256)) * 8, "report.docx": b"PK\x03\x04",
+    bad = {"empty.txt": b"", "photo.txt": bytes(range(256)) * 8, "report.odt": b"PK\x03\x04",
+           "broken.docx": b"PK\x03\x04 not really",
            "broken.pdf": b"%PDF-1.4\ngarbage", "secret.pdf": encrypt(make_pdf(["x"]), "pw"),
            "scan.pdf": make_pdf([None])}
     good = {"notes.txt": GERMAN.encode("cp1252"), "page.html": HTML,
@@ -150,7 +151,8 @@ def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(
     assert sorted(reasons) == sorted(bad)
     assert all(r.strip() and "\n" not in r for r in reasons.values())
     for name, word in [("empty.txt", "empty"), ("photo.txt", "binary"),
-                       ("report.docx", "unsupported"), ("broken.pdf", "corrupt"),
+                       ("report.odt", "unsupported"),
+                       ("broken.docx", "corrupt"), ("broken.pdf", "corrupt"),
                        ("secret.pdf", "encrypted"), ("scan.pdf", "no text")]:
         assert word in reasons[name], (name, reasons[name])
     snap = Snapshot.open(root)

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from rag.errors import UploadError
-from rag.uploads import MAX_NAME, check_name, safe_name, save_upload
+from rag.uploads import MAX_NAME, check_name, check_names, safe_name, save_upload
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -51,3 +51,16 @@ def test_empty_upload_is_refused(tmp_path):
     with pytest.raises(UploadError, match="empty"):
         save_upload(io.BytesIO(b""), "empty.txt", tmp_path, 100)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("names", [["same.txt", "same.txt"], ["dup?name.txt", "dup_name.txt"],
+                                   ["Report.md", "report.md"]])
+def test_two_uploads_saved_under_one_name_are_refused_naming_both(names):
+    with pytest.raises(UploadError) as e:
+        check_names(names)
+    assert e.value.status == 400
+    assert all(repr(n) in str(e.value) for n in names)
+
+
+def test_distinct_names_pass_and_keep_their_order():
+    assert check_names(["b.txt", "a?b.md"]) == ["b.txt", "a_b.md"]

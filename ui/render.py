@@ -9,6 +9,7 @@ import os
 import re
 from typing import Sequence
 
+from rag.places import place
 from rag.types import Answer, Document, Source, document_id
 
 SNIPPET = 600  # characters of passage shown around the cited spans
@@ -154,7 +155,7 @@ def _turn_html(answer: Answer, turn: int) -> str:
     title = "Closest passages (not an answer)" if answer.abstained else "Sources"
     items = []
     for src in answer.sources:
-        page = f"page {src.page}" + (f" (printed {text_html(src.label)})" if src.label else "")
+        page = text_html(place(src.page, src.label, src.text))  # "slide 3", "page 2, OCR text"
         state = "cited" if src.n in cited else "retrieved, not cited"
         detail = text_html(f"{src.path} · characters {src.start}–{src.end} of the page · "
                            f"retrieval score {src.score:.3f}")

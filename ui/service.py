@@ -22,7 +22,7 @@ from rag.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Document, Status, UpdateSummary
-from rag.uploads import check_name, save_upload
+from rag.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
 EXAMPLE_WORDS = 8  # words of a first sentence an example question quotes
@@ -131,12 +131,12 @@ class Service:
         """Save uploads into the documents folder, then index that folder incrementally.
 
         All files are checked and received before any is moved into the folder: if one is
-        refused (wrong type, too large, empty) nothing changes and UploadError says why."""
+        refused (wrong type, too large, empty, two saved under one name) nothing changes and
+        UploadError says why."""
         files = list(files)
         if not files:
             raise UploadError("no file was uploaded")
-        for name, _ in files:
-            check_name(name)
+        check_names([name for name, _ in files])  # types, and no two saved as one name
         self.docs.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.docs, prefix=".incoming-"))  # hidden: not indexed
         try:
