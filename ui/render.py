@@ -230,6 +230,8 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 .dc-skipped { color: #92400e; }
 .dark .dc-skipped { color: #fcd34d; }
 #sources { max-height: 85vh; overflow-y: auto; }
+#conv-list { max-height: 60vh; overflow-y: auto; }
+@media (max-width: 768px) { #conv-list { max-height: 30vh; } }
 .dc-turn { display: none; }
 .dc-turn:last-child { display: block; }
 .dc-picked .dc-turn { display: none; }
