@@ -243,6 +243,7 @@ def test_auth_protects_the_page_and_the_api(tmp_path, server):
         doc = docs[0]["id"]
         for method, path in [("GET", "/api/documents"), ("DELETE", f"/api/documents/{doc}"),
                              ("GET", f"/api/documents/{doc}/file"),
+                             ("GET", f"/api/documents/{doc}/pages/1.png"),
                              ("POST", "/api/ask")]:
             assert httpx.request(method, base + path).status_code == 401, path
         assert len(httpx.get(f"{base}/api/documents", auth=creds).json()) == len(docs)
