@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
 	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
-.PHONY: setup run index test test-fast bench eval llamacpp browser ocr clean
+.PHONY: setup run index test test-fast bench eval llamacpp browser ocr screenshots clean
 
 # OCR of scanned PDF pages is on by default (DOCCHAT_OCR), so setup brings Tesseract too.
 setup: $(VENV)/.installed ocr
@@ -57,6 +57,10 @@ test: setup llamacpp browser
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
+
+# Tests write screenshots to build/screenshots; this refreshes the documented ones.
+screenshots: setup browser
+	DOCCHAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/test_browser.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_index.py

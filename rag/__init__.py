@@ -6,9 +6,9 @@ when something needs the embedding model.
 from __future__ import annotations
 
 from rag.settings import Settings
-from rag.types import CANNOT_ANSWER, Answer, Hit, Sentence, Source, UpdateSummary
+from rag.types import CANNOT_ANSWER, Answer, Document, Hit, Sentence, Source, UpdateSummary
 
-__all__ = ["Index", "Answer", "Settings", "ask", "ask_stream", "CANNOT_ANSWER", "Hit",
+__all__ = ["Index", "Answer", "Settings", "ask", "ask_stream", "CANNOT_ANSWER", "Document", "Hit",
            "Sentence", "Source", "UpdateSummary"]
 
 

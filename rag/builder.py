@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from rag import files as filesmod
+from rag import exclusions, files as filesmod
 from rag import store
 from rag.chunking import chunk_pages, index_text
 from rag.errors import LoadError
@@ -82,7 +82,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             roots = _roots(old_manifest, settings, paths, add)
             reason = "--full" if full and old else rebuild_reason(old_manifest, settings)
             report(0.0, "reading files")
-            plan = _plan(roots, old if not reason else None)
+            plan = _plan(roots, old if not reason else None, exclusions.read(root))
             summary = _classify(plan)
             if old and not reason and not _changed(summary, plan, roots, old_manifest):
                 return _summary(summary, plan, old.query("SELECT count(*) FROM chunks")[0][0],
@@ -93,7 +93,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             n_new = sum(len(chunks) for _, chunks in chunked.values())
             report(0.1, f"embedding {n_new} chunks")
             embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
-            vectors = _embed(embedder, chunked, progress)
+            vectors = _embed(embedder, chunked, progress, report if on_progress else None)
             report(0.9, "writing the index")
             total = write_generation(root, wanted_manifest(settings, roots),
                                      old if not reason else None, plan, chunked, vectors)
@@ -102,6 +102,11 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         finally:
             if old:
                 old.close()
+
+
+#: Texts per progress report while embedding for a caller that watches (the page's uploads):
+#: 8 encode batches, a report every second or two on 2 cores.
+EMBED_SLICE = 256
 
 
 def _default_embedder(settings: Settings):
@@ -122,8 +127,10 @@ def _roots(old: dict | None, settings: Settings, paths: list[str] | None, add: b
     return list(dict.fromkeys(resolved))
 
 
-def _plan(roots: list[str], old: store.Snapshot | None) -> _Plan:
+def _plan(roots: list[str], old: store.Snapshot | None, excluded: frozenset[str] = frozenset()
+          ) -> _Plan:
     found, skipped = filesmod.discover(roots)
+    found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
     for p in found:
         try:
@@ -203,11 +210,23 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
             for sha, pages in loaded.items()}
 
 
-def _embed(embedder, chunked: dict, progress: bool) -> np.ndarray | None:
+def _embed(embedder, chunked: dict, progress: bool,
+           report: OnProgress | None = None) -> np.ndarray | None:
+    """All new chunks' vectors; with ``report``, encoded in slices of EMBED_SLICE texts so
+    the caller sees chunks done / total and an estimate of the time left."""
     texts = [index_text(c) for _, chunks in chunked.values() for c in chunks]
     if not texts:
         return None
-    return embedder.encode(texts, progress=progress)
+    if report is None:
+        return embedder.encode(texts, progress=progress)
+    parts, t0 = [], time.perf_counter()
+    for i in range(0, len(texts), EMBED_SLICE):
+        parts.append(embedder.encode(texts[i:i + EMBED_SLICE], progress=progress))
+        done = min(i + EMBED_SLICE, len(texts))
+        left = (time.perf_counter() - t0) / done * (len(texts) - done)
+        report(0.1 + 0.8 * done / len(texts),
+               f"embedding: {done}/{len(texts)} chunks, about {left:.0f} s left")
+    return np.concatenate(parts)
 
 
 def _summary(s: dict, plan: _Plan, total: int, embedded: int, reason: str,

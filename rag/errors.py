@@ -35,6 +35,10 @@ class UploadError(DocchatError):
         self.status = status
 
 
+class NotFoundError(DocchatError):
+    """The document (or conversation) asked for does not exist (HTTP 404)."""
+
+
 class SettingsError(DocchatError):
     """A setting (DOCCHAT_* variable or command-line option) has a value it cannot take; the
     message names the variable and what it accepts. The CLI exits 2 with that one line."""

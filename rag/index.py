@@ -6,10 +6,12 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from rag import builder, retrieval, store
+import os
+
+from rag import builder, exclusions, retrieval, store
 from rag.errors import IndexNotFoundError
 from rag.settings import Settings
-from rag.types import Hit, Skipped, Status, UpdateSummary
+from rag.types import Document, Hit, Skipped, Status, UpdateSummary, document_id
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +88,31 @@ class Index:
             "SELECT p.text FROM pages p JOIN files f ON f.sha = p.sha "
             "WHERE f.path = ? AND p.page = ?", (path, page))
         return rows[0][0] if rows else ""
+
+    def documents(self) -> list[Document]:
+        """Every indexed file and every file the last update skipped, sorted by path."""
+        if not self.exists:
+            return []
+        snap = self.snapshot()
+        rows = snap.query("SELECT f.path, f.size, f.indexed_at, c.pages, c.chunks FROM files f "
+                          "LEFT JOIN contents c ON c.sha = f.sha")
+        skipped = snap.query("SELECT path, reason FROM skipped")
+        gone = {p for p, _ in skipped}  # a skipped file may still have a files row
+        docs = [_document(p, size=size or 0, indexed_at=when or "", pages=pages or 0,
+                          chunks=chunks or 0) for p, size, when, pages, chunks in rows
+                if p not in gone]
+        for p, reason in skipped:
+            docs.append(_document(p, size=os.path.getsize(p) if os.path.isfile(p) else 0,
+                                  status="skipped", reason=reason))
+        return sorted(docs, key=lambda d: (d.path, d.status))
+
+    def exclude(self, path: str) -> None:
+        """Leave ``path`` out of this index from now on (it stays on disk); takes effect at
+        the next update."""
+        exclusions.add(self.root, path)
+
+
+def _document(path: str, **fields) -> Document:
+    name = os.path.basename(path)
+    return Document(id=document_id(path), path=path, name=name,
+                    type=os.path.splitext(name)[1].lstrip(".").lower(), **fields)

@@ -33,6 +33,8 @@ class Settings:
     index_dir: str = _f("index", "Directory holding the index (manifest, SQLite, FAISS, BM25).")
     docs: tuple[str, ...] = _f(("seeds",), "Default document folders indexed when none are given.")
     upload_dir: str = _f("uploads", "Folder where files uploaded from the page are saved.")
+    data_dir: str = _f("", "Folder for the server's own data (conversations); empty: 'data' "
+                       "beside the index folder.")
     embed_model: str = _f(DEFAULT_MODEL, "Embedding model: the packaged default, or a local path.")
     embed_batch: int = _f(32, "Encode batch size (32 measured fastest on 2 CPU cores).")
     chunk_tokens: int = _f(200, "Target chunk size in the embedding model's tokens.")
@@ -113,6 +115,11 @@ class Settings:
     @property
     def index_path(self) -> Path:
         return Path(self.index_dir)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else \
+            Path(self.index_dir).resolve().parent / "data"
 
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str]]:

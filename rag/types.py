@@ -107,6 +107,51 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Document:
+    """One document of the library: an indexed file, or a file the last update skipped."""
+
+    id: str  # stable for a path (see document_id)
+    path: str
+    name: str
+    type: str  # the suffix without its dot ("pdf"), "" when there is none
+    pages: int = 0
+    chunks: int = 0
+    size: int = 0  # bytes
+    indexed_at: str = ""  # UTC, ISO 8601; "" for a skipped file
+    status: str = "indexed"  # "indexed" or "skipped"
+    reason: str = ""  # why it was skipped
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def document_id(path: str) -> str:
+    """A short stable id for a document path (what the HTTP API's URLs carry)."""
+    import hashlib
+
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A stored conversation: its title is the first question unless renamed."""
+
+    id: str
+    title: str
+    created: str  # UTC, ISO 8601
+    updated: str
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a stored conversation and the answer it got, sources included."""
+
+    question: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 import pytest
 
@@ -93,9 +94,18 @@ def test_malformed_json_is_a_4xx(base):
     assert r.status_code == 422
 
 
-def test_openapi_schema_lists_the_endpoints(base):
-    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
-    assert {"/api/ask", "/api/documents", "/api/status"} <= set(paths)
+def test_openapi_schema_has_typed_answers_and_errors_and_no_login_when_none_is_set(base):
+    schema = httpx.get(f"{base}/openapi.json").json()
+    paths = schema["paths"]
+    assert {"/api/ask", "/api/documents", "/api/documents/{doc_id}",
+            "/api/documents/{doc_id}/file", "/api/status"} <= set(paths)
+    ask_op = paths["/api/ask"]["post"]["responses"]
+    assert ask_op["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AnswerOut")
+    assert {"400", "409", "422", "424"} <= set(ask_op)
+    answer = schema["components"]["schemas"]["AnswerOut"]["properties"]
+    assert {"answer", "abstained", "sentences", "sources"} <= set(answer)
+    assert "securitySchemes" not in schema.get("components", {})
+    assert "401" not in ask_op
 
 
 def upload(base: str, name: str, data: bytes, mime: str = "text/markdown") -> httpx.Response:
@@ -167,6 +177,7 @@ def test_corrupt_upload_is_skipped_with_its_reason_and_listed_in_status(server):
     assert r.status_code == 200, r.text
     skipped = {Path(s["path"]).name: s["reason"] for s in r.json()["summary"]["skipped"]}
     assert "broken.pdf" in skipped and skipped["broken.pdf"]
+    assert [Path(s["path"]).name for s in r.json()["not_indexed"]] == ["broken.pdf"]
     status = httpx.get(f"{base}/api/status").json()
     assert "broken.pdf" in {Path(s["path"]).name for s in status["skipped"]}
     assert ask(base, "How many people died in the attack?")["answer"]  # still serving
@@ -228,5 +239,143 @@ def test_auth_protects_the_page_and_the_api(tmp_path, server):
         assert httpx.get(f"{base}/api/status").status_code == 401
         assert httpx.get(f"{base}/api/status", auth=("reader", "wrong")).status_code == 401
         assert httpx.get(f"{base}/api/status", auth=creds).json()["exists"]
+        docs = httpx.get(f"{base}/api/documents", auth=creds).json()
+        doc = docs[0]["id"]
+        for method, path in [("GET", "/api/documents"), ("DELETE", f"/api/documents/{doc}"),
+                             ("GET", f"/api/documents/{doc}/file"),
+                             ("GET", f"/api/documents/{doc}/pages/1.png"),
+                             ("POST", "/api/ask")]:
+            assert httpx.request(method, base + path).status_code == 401, path
+        assert len(httpx.get(f"{base}/api/documents", auth=creds).json()) == len(docs)
+        schema = httpx.get(f"{base}/openapi.json").json()
+        assert "HTTPBasic" in schema["components"]["securitySchemes"]
+        # the page's login session opens the API too (its page images and file links)
+        with httpx.Client(base_url=base) as browser:
+            assert browser.get("/api/documents").status_code == 401
+            browser.post("/login", data={"username": "reader", "password": "wrong"})
+            assert browser.get("/api/documents").status_code == 401
+            browser.post("/login", data={"username": "reader", "password": creds[1]})
+            assert browser.get("/api/documents").status_code == 200
         page = httpx.get(f"{base}/config")
         assert page.status_code == 401 or "login" in page.text.lower()
+
+
+def documents(base: str) -> dict[str, dict]:
+    r = httpx.get(f"{base}/api/documents")
+    assert r.status_code == 200, r.text
+    return {d["name"]: d for d in r.json()}
+
+
+def test_library_lists_documents_and_deleting_an_upload_removes_it_at_once(server):
+    base, _, work = server
+    assert upload(base, "tide-log.md", b"# Tides\n\nThe spring tide at Pellworm reached "
+                  b"4.2 metres on 3 May.\n").status_code == 200
+    assert upload(base, "torn.pdf", b"%PDF-1.7 torn", "application/pdf").status_code == 200
+    docs = documents(base)
+    tide, torn, seed = docs["tide-log.md"], docs["torn.pdf"], docs["crocus-city-hall-attack.txt"]
+    assert tide["status"] == "indexed" and tide["type"] == "md" and tide["pages"] == 1
+    assert tide["chunks"] >= 1 and tide["size"] == (work / "uploads" / "tide-log.md").stat().st_size
+    assert tide["indexed_at"].startswith("20") and tide["reason"] == ""
+    assert torn["status"] == "skipped" and torn["reason"] and torn["chunks"] == 0
+    assert seed["status"] == "indexed" and seed["path"].endswith("seeds/crocus-city-hall-attack.txt")
+    assert len({d["id"] for d in docs.values()}) == len(docs)
+    # the original file of an indexed document, not of a skipped one
+    r = httpx.get(f"{base}/api/documents/{tide['id']}/file")
+    assert r.status_code == 200 and b"Pellworm" in r.content
+    assert httpx.get(f"{base}/api/documents/{torn['id']}/file").status_code == 404
+    assert "4.2 metres" in ask(base, "How high was the spring tide at Pellworm?")["answer"]
+    for doc in (tide, torn):
+        r = httpx.delete(f"{base}/api/documents/{doc['id']}", timeout=120)
+        assert r.status_code == 200, r.text
+        assert r.json()["action"] == "deleted" and r.json()["deleted"]["name"] == doc["name"]
+        assert not (work / "uploads" / doc["name"]).exists()
+    assert {"tide-log.md", "torn.pdf"}.isdisjoint(documents(base))
+    a = ask(base, "How high was the spring tide at Pellworm?")
+    assert all(not s["path"].endswith("tide-log.md") for s in a["sources"])
+    r = httpx.delete(f"{base}/api/documents/{tide['id']}")
+    assert r.status_code == 404 and "no document" in r.json()["detail"]
+
+
+def test_deleting_a_document_in_a_users_own_folder_excludes_it_and_survives_refreshes(server):
+    base, _, work = server
+    own = work / "own-folder"
+    own.mkdir()
+    (own / "keep.md").write_text("The Ostrava archive holds 9,000 glass plates.")
+    (own / "drop.md").write_text("The Ostrava tram depot has 77 trams.")
+    from conftest import clean_env, docchat
+
+    done = docchat("index", "--index", work / "index", "--add", own, env=clean_env())
+    assert done.returncode in (0, 3), done.stderr  # 3: an earlier test's corrupt upload
+    docs = documents(base)
+    assert docs["drop.md"]["status"] == "indexed"
+    r = httpx.delete(f"{base}/api/documents/{docs['drop.md']['id']}", timeout=120)
+    assert r.status_code == 200 and r.json()["action"] == "excluded"
+    assert (own / "drop.md").is_file()  # the user's own file stays where it is
+    assert "drop.md" not in documents(base) and "keep.md" in documents(base)
+    # later updates (an upload, the folder watcher, a CLI refresh) keep it out
+    (own / "drop.md").write_text("The Ostrava tram depot has 78 trams now.")
+    upload(base, "later.md", b"A later upload about hedgehogs.")
+    done = docchat("index", "--index", work / "index", env=clean_env())
+    assert done.returncode in (0, 3), done.stderr
+    time.sleep(6)  # one watcher round (DOCCHAT_WATCH_SECONDS=5)
+    assert "drop.md" not in documents(base) and "keep.md" in documents(base)
+    a = ask(base, "How many trams does the Ostrava tram depot have?")
+    assert all(not s["path"].endswith("drop.md") for s in a["sources"])
+
+
+def test_port_in_use_is_one_line_and_exit_1(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from server import free_port
+
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        done = subprocess.run([sys.executable, "-m", "rag", "serve", "--index",
+                               str(tmp_path / "index"), "--port", str(port)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"port {port} is in use" in done.stderr and "DOCCHAT_PORT or --port" in done.stderr
+    assert "chat page at" not in done.stdout
+    assert not (tmp_path / "index").exists()  # it failed before building anything
+
+
+def test_pdf_page_image_and_original_file_for_indexed_pdfs_only(server):
+    from conftest import make_pdf
+
+    base, _, work = server
+    data = make_pdf(["The Vistula barge carried 18 crates of amber.",
+                     "The Oder ferry crossed the river 64 times in June."])
+    assert upload(base, "rivers.pdf", data, "application/pdf").status_code == 200
+    doc = documents(base)["rivers.pdf"]
+    assert doc["status"] == "indexed" and doc["pages"] == 2
+    r = httpx.get(f"{base}/api/documents/{doc['id']}/file")
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-type"] == "application/pdf"
+    plain = httpx.get(f"{base}/api/documents/{doc['id']}/pages/2.png", timeout=60)
+    assert plain.status_code == 200 and plain.headers["content-type"] == "image/png"
+    assert plain.content.startswith(b"\x89PNG")
+    from io import BytesIO
+
+    from PIL import Image
+
+    page = Image.open(BytesIO(plain.content)).convert("RGB")
+    assert page.width > 300 and page.height > 400
+    a = ask(base, "How many times did the Oder ferry cross the river in June?")
+    src = a["sources"][a["sentences"][0]["citations"][0] - 1]
+    assert src["path"].endswith("rivers.pdf") and src["page"] == 2
+    (lo, hi), = src["highlights"]
+    marked = Image.open(BytesIO(httpx.get(
+        f"{base}/api/documents/{doc['id']}/pages/2.png?start={lo}&end={hi}", timeout=60).content
+    )).convert("RGB")
+    def yellow(img) -> int:  # pixels of the translucent yellow mark
+        px = np.asarray(img).astype(int)
+        return int(((px[..., 0] > 200) & (px[..., 1] > 180) & (px[..., 2] < 170)).sum())
+    assert yellow(marked) > 500 and yellow(page) == 0
+    assert httpx.get(f"{base}/api/documents/{doc['id']}/pages/3.png").status_code == 404
+    seed = documents(base)["crocus-city-hall-attack.txt"]["id"]
+    assert httpx.get(f"{base}/api/documents/{seed}/pages/1.png").status_code == 404
+    assert httpx.get(f"{base}/api/documents/nope/file").status_code == 404

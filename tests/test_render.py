@@ -2,11 +2,13 @@
 The HTML is parsed back (html.parser) so the assertions are about what a browser would see."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 
-from rag.types import CANNOT_ANSWER, Answer, Sentence, Source
-from ui.render import answer_html, passage_html, sources_html, text_html
+from rag.types import CANNOT_ANSWER, Answer, Document, Sentence, Source
+from ui.render import (answer_html, library_html, passage_html, reflow, sources_html,
+                       text_html)
 
 PAYLOAD = "<script>alert('x')</script> <img src=x onerror=\"alert(1)\"> *bold* [2] a_b_c"
 
@@ -65,15 +67,36 @@ def test_markdown_and_entities_survive_escaping_unchanged():
     assert not set("*_`[]#~|$\\<>'\"") & set(bare)  # nothing for Markdown or HTML to act on
 
 
-def test_every_marker_links_to_its_source_panel_entry():
+def test_every_marker_links_to_its_own_answers_source_panel_entry():
     srcs = [source(1), source(2, start=900)]
-    chat = Parsed(answer_html(answer([Sentence("One.", (1,)), Sentence("Two.", (2, 1))],
-                                     srcs)))
-    links = [attrs["href"] for t, attrs in chat.tags if t == "a"]
-    assert links == ["#src-1", "#src-2", "#src-1"]
-    panel = Parsed(sources_html(answer([Sentence("One.", (1, 2))], srcs)))
+    first = answer([Sentence("One.", (1,)), Sentence("Two.", (2, 1))], srcs)
+    second = answer([Sentence("Three.", (1,))], [source(1, start=50)])
+    links = [[attrs["href"] for t, attrs in Parsed(answer_html(a, turn)).tags if t == "a"]
+             for turn, a in enumerate([first, second])]
+    assert links == [["#src-0-1", "#src-0-2", "#src-0-1"], ["#src-1-1"]]
+    panel = Parsed(sources_html([first, second]))
     ids = [attrs["id"] for t, attrs in panel.tags if attrs.get("id", "").startswith("src-")]
-    assert ids == ["src-1", "src-2"]
+    assert ids == ["src-0-1", "src-0-2", "src-1-1"]  # every link has exactly one target
+
+
+def test_pdf_passages_are_reflowed_for_display_only():
+    text = "The FAA-\napproved infor-\nmation was\nfiled.\n\nNext paragraph."
+    assert reflow(text) == "The FAA-approved information was filed.\n\nNext paragraph."
+    pdf = source(text=text, start=0, highlights=((9, 31),))  # "approved infor-\nmation"
+    pdf = dataclasses.replace(pdf, path="/docs/manual.pdf")
+    shown = Parsed(passage_html(pdf))
+    assert shown.marks == ["approved information"]
+    assert "\n" not in shown.text.split("\n\n")[0]
+    txt = dataclasses.replace(pdf, path="/docs/notes.txt")  # other formats: shown as stored
+    assert Parsed(passage_html(txt)).text == text
+
+
+def test_relevance_is_a_plain_label_with_rank_and_detail_on_hover():
+    panel = Parsed(sources_html(answer([Sentence("One.", (1,))], [source(1)])))
+    assert "rank 1 of 1" in panel.text and "relevance " in panel.text
+    assert "score" not in panel.text and "chars" not in panel.text
+    titles = [attrs.get("title", "") for _, attrs in panel.tags]
+    assert any("retrieval score" in t for t in titles)
 
 
 def test_cited_span_is_highlighted_exactly():
@@ -107,3 +130,17 @@ def test_abstention_is_labelled_and_sources_called_closest_passages():
     assert "No answer found" in Parsed(answer_html(a)).text
     panel = Parsed(sources_html(a)).text
     assert "Closest passages" in panel and "not cited" in panel
+
+
+def test_library_escapes_names_paths_and_reasons_and_filters_by_name():
+    evil = '<img src=x onerror="alert(1)">.md'
+    docs = [Document(id="a1", path=f"/home/u/{evil}", name=evil, type="md", pages=1,
+                     chunks=2, size=2048, indexed_at="2026-11-26T00:21:15+00:00"),
+            Document(id="b2", path="/up/scan.pdf", name="scan.pdf", type="pdf",
+                     status="skipped", reason="corrupt PDF: <b>bad</b> xref")]
+    table = Parsed(library_html(docs))
+    assert {t for t, _ in table.tags} <= {"table", "thead", "tbody", "tr", "th", "td", "span"}
+    assert evil in table.text and "corrupt PDF: <b>bad</b> xref" in table.text
+    assert "2.0 KiB" in table.text and "2026-11-26 00:21" in table.text
+    assert "scan.pdf" not in Parsed(library_html(docs, "IMG")).text
+    assert "No documents match" in Parsed(library_html(docs, "nothing")).text

@@ -1,25 +1,32 @@
-"""The JSON API served beside the page: POST /api/ask, POST /api/documents, GET /api/status.
+"""The JSON API served beside the page: /api/ask, /api/documents (list, upload, delete, the
+original file), /api/status; and the interactive docs at /docs, served from local files.
 
 Errors are 4xx with {"detail": "<one line for the user>"}: a bad question 400, an unknown
-field value 422 (FastAPI's validation), a refused upload 400/413/415, no index yet 409, an
-answer engine that cannot be reached 424. Nothing a client sends can produce a 500.
+field value 422 (FastAPI's validation), a refused upload 400/413/415, an unknown document 404,
+no index yet 409, an answer engine that cannot be reached 424. Nothing a client sends can
+produce a 500.
 """
 from __future__ import annotations
 
 import secrets
-from typing import Literal
+from pathlib import Path
+from typing import Callable, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from rag.engines import ENGINES
 from rag.errors import (DocchatError, EngineError, IndexCorruptError, IndexNotFoundError,
-                        QuestionError, UploadError)
+                        NotFoundError, QuestionError, UploadError)
+from ui.preview import page_png
 from ui.service import Service
 
 MAX_HISTORY = 20
+DOCS_ASSETS = "/api-docs-assets"  # Swagger UI's JS and CSS, from the fastapi-offline package
 
 
 class AskRequest(BaseModel):
@@ -32,11 +39,111 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve.")
 
 
+class SourceOut(BaseModel):
+    n: int = Field(description="The number the answer's [n] markers refer to.")
+    path: str
+    page: int = Field(description="1-based page (1 for formats without pages).")
+    start: int = Field(description="Offset of the passage in the page text.")
+    end: int
+    text: str = Field(description="The passage: page_text[start:end].")
+    score: float = Field(description="Retrieval score, relative to the other passages.")
+    label: str = Field("", description="The printed page label, when the PDF has one.")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="Page offsets of the spans cited sentences rest on.")
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str = Field(description="The answer with [n] markers, or the abstention sentence.")
+    abstained: bool
+    sentences: list[SentenceOut]
+    sources: list[SourceOut]
+    engine: str
+    evidence: float
+    seconds: float
+    notes: list[str]
+
+
+class SkippedOut(BaseModel):
+    path: str
+    reason: str
+
+
+class StatusOut(BaseModel):
+    exists: bool
+    files: int
+    chunks: int
+    model: str
+    dim: int
+    built_at: str
+    roots: list[str]
+    skipped: list[SkippedOut]
+    documents: str = Field(description="The folder uploads are saved in.")
+    engine: str
+
+
+class SummaryOut(BaseModel):
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    skipped: list[SkippedOut]
+    chunks: int
+    embedded: int
+    full_rebuild: bool
+    reason: str
+    seconds: float
+
+
+class DocumentOut(BaseModel):
+    id: str
+    path: str
+    name: str
+    type: str
+    pages: int
+    chunks: int
+    size: int = Field(description="Bytes.")
+    indexed_at: str = Field(description="UTC, ISO 8601; empty for a skipped file.")
+    status: Literal["indexed", "skipped"]
+    reason: str = Field(description="Why the file was skipped.")
+
+
+class UploadOut(BaseModel):
+    saved: list[str]
+    not_indexed: list[SkippedOut] = Field(description="Uploaded files the index skipped.")
+    summary: SummaryOut
+    status: StatusOut
+
+
+class DeleteOut(BaseModel):
+    deleted: DocumentOut
+    action: Literal["deleted", "excluded"] = Field(
+        description="deleted: the uploaded file was removed from the documents folder; "
+                    "excluded: the file stays in its folder and is left out of the index.")
+    summary: SummaryOut
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def errors(*codes: int) -> dict:
+    return {c: {"model": ErrorOut} for c in codes}
+
+
 def status_for(exc: DocchatError) -> int:
     if isinstance(exc, UploadError):
         return exc.status
     if isinstance(exc, QuestionError):
         return 400
+    if isinstance(exc, NotFoundError):
+        return 404
     if isinstance(exc, (IndexNotFoundError, IndexCorruptError)):
         return 409
     if isinstance(exc, EngineError):
@@ -44,45 +151,109 @@ def status_for(exc: DocchatError) -> int:
     return 400
 
 
-def basic_auth(credentials: tuple[str, str] | None):
-    """A dependency that requires HTTP Basic ``credentials`` (none: open)."""
+def basic_auth(credentials: tuple[str, str],
+               session_user: Callable[[Request], str | None] = lambda _: None):
+    """A dependency that requires HTTP Basic ``credentials``, or the page's login session
+    (``session_user``), so the page's page images and file links work once logged in."""
     security = HTTPBasic(auto_error=False)
 
-    def check(given: HTTPBasicCredentials | None = Depends(security)) -> None:
-        if credentials is None:
-            return
+    def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
         ok = given is not None and secrets.compare_digest(
             given.username.encode(), credentials[0].encode()) and secrets.compare_digest(
             given.password.encode(), credentials[1].encode())
-        if not ok:
+        if not ok and not session_user(request):
             raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})
     return check
 
 
-def router(service: Service, credentials: tuple[str, str] | None = None) -> APIRouter:
-    api = APIRouter(prefix="/api", tags=["docchat"],
-                    dependencies=[Depends(basic_auth(credentials))])
+def status_dict(service: Service) -> dict:
+    return {**service.status().to_dict(), "documents": str(service.docs),
+            "engine": service.settings.engine}
 
-    @api.post("/ask", summary="Answer a question with verified citations")
+
+def router(service: Service, credentials: tuple[str, str] | None = None,
+           session_user: Callable[[Request], str | None] = lambda _: None) -> APIRouter:
+    # no login: no security scheme at all (the schema shows HTTP Basic only when it is on)
+    deps = [Depends(basic_auth(credentials, session_user))] if credentials else []
+    api = APIRouter(prefix="/api", tags=["docchat"], dependencies=deps,
+                    responses=errors(401) if credentials else {})
+
+    @api.post("/ask", summary="Answer a question with verified citations",
+              response_model=AnswerOut, responses=errors(400, 409, 424))
     def ask(req: AskRequest) -> dict:
         return service.answer(req.question, req.history, req.engine, req.k).to_dict()
 
-    @api.post("/documents", summary="Upload documents and index them incrementally")
-    def documents(files: list[UploadFile] = File(..., description="Files to add")) -> dict:
+    @api.post("/documents", summary="Upload documents and index them incrementally",
+              response_model=UploadOut, responses=errors(400, 413, 415))
+    def upload(files: list[UploadFile] = File(..., description="Files to add")) -> dict:
         saved, summary = service.add_files((f.filename or "", f.file) for f in files)
+        names = set(saved)
         return {"saved": saved, "summary": summary.to_dict(),
-                "status": service.status().to_dict()}
+                "not_indexed": [{"path": s.path, "reason": s.reason} for s in summary.skipped
+                                if Path(s.path).name in names],
+                "status": status_dict(service)}
 
-    @api.get("/status", summary="What the index holds")
+    @api.get("/documents", summary="The library: indexed and skipped documents",
+             response_model=list[DocumentOut])
+    def documents() -> list[dict]:
+        return [d.to_dict() for d in service.documents()]
+
+    @api.delete("/documents/{doc_id}", summary="Remove a document from the index",
+                response_model=DeleteOut, responses=errors(404))
+    def delete(doc_id: str) -> dict:
+        doc, summary = service.delete_document(doc_id)
+        return {"deleted": doc.to_dict(), "summary": summary.to_dict(),
+                "action": "deleted" if service.in_uploads(doc) else "excluded"}
+
+    @api.get("/documents/{doc_id}/file", summary="The original file of an indexed document "
+             "(add #page=N to open a PDF at a page)", response_class=FileResponse,
+             responses=errors(404))
+    def original(doc_id: str) -> FileResponse:
+        doc = service.document(doc_id)
+        if doc.status != "indexed" or not Path(doc.path).is_file():
+            raise NotFoundError(f"{doc.name} is not an indexed document")
+        return FileResponse(doc.path, filename=doc.name, content_disposition_type="inline")
+
+    @api.get("/documents/{doc_id}/pages/{page}.png", summary="A page of an indexed PDF as an "
+             "image; ?start=&end= (offsets in the page text) marks a span",
+             response_class=Response, responses={**errors(404), 200: {
+                 "content": {"image/png": {}}, "description": "The page image."}})
+    def page_image(doc_id: str, page: int, start: int = 0, end: int = 0) -> Response:
+        doc = service.document(doc_id)
+        if doc.status != "indexed" or doc.type != "pdf" or not Path(doc.path).is_file():
+            raise NotFoundError(f"{doc.name} is not an indexed PDF")
+        span = service.index.page_text(doc.path, page)[max(start, 0):max(end, 0)]
+        st = Path(doc.path).stat()
+        png = page_png(doc.path, page, span, (st.st_size, st.st_mtime_ns))
+        return Response(png, media_type="image/png",
+                        headers={"cache-control": "private, max-age=300"})
+
+    @api.get("/status", summary="What the index holds", response_model=StatusOut)
     def status() -> dict:
-        return {**service.status().to_dict(), "documents": str(service.docs),
-                "engine": service.settings.engine}
+        return status_dict(service)
 
     return api
 
 
-def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None = None) -> None:
-    app.include_router(router(service, credentials))
+def offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's files served from this server (no CDN: works offline)."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="api-docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="docchat API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+
+def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None = None,
+            session_user: Callable[[Request], str | None] = lambda _: None) -> None:
+    app.include_router(router(service, credentials, session_user))
+    offline_docs(app)
 
     @app.exception_handler(DocchatError)
     async def docchat_error(_: Request, exc: DocchatError) -> JSONResponse:

