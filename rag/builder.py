@@ -105,7 +105,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
 
 
 #: Texts per progress report while embedding for a caller that watches (the page's uploads):
-#: 8 encode batches, a report every second or two on 2 cores.
+#: 8 encode batches of 32, a report every second or two on 2 cores.
 EMBED_SLICE = 256
 
 
@@ -212,21 +212,20 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
 
 def _embed(embedder, chunked: dict, progress: bool,
            report: OnProgress | None = None) -> np.ndarray | None:
-    """All new chunks' vectors; with ``report``, encoded in slices of EMBED_SLICE texts so
-    the caller sees chunks done / total and an estimate of the time left."""
+    """All new chunks' vectors, encoded as background work (questions go between batches);
+    with ``report``, the caller sees chunks done / total and an estimate of the time left."""
     texts = [index_text(c) for _, chunks in chunked.values() for c in chunks]
     if not texts:
         return None
-    if report is None:
-        return embedder.encode(texts, progress=progress)
-    parts, t0 = [], time.perf_counter()
-    for i in range(0, len(texts), EMBED_SLICE):
-        parts.append(embedder.encode(texts[i:i + EMBED_SLICE], progress=progress))
-        done = min(i + EMBED_SLICE, len(texts))
-        left = (time.perf_counter() - t0) / done * (len(texts) - done)
-        report(0.1 + 0.8 * done / len(texts),
-               f"embedding: {done}/{len(texts)} chunks, about {left:.0f} s left")
-    return np.concatenate(parts)
+    t0 = time.perf_counter()
+
+    def on_batch(done: int, total: int) -> None:
+        if report is not None and (done % EMBED_SLICE == 0 or done == total):
+            left = (time.perf_counter() - t0) / done * (total - done)
+            report(0.1 + 0.8 * done / total,
+                   f"embedding: {done}/{total} chunks, about {left:.0f} s left")
+
+    return embedder.encode(texts, progress=progress, on_batch=on_batch, background=True)
 
 
 def _summary(s: dict, plan: _Plan, total: int, embedded: int, reason: str,

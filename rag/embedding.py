@@ -94,14 +94,15 @@ class Embedder:
             return inst
 
     def encode(self, texts: Sequence[str], progress: bool = False,
-               on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Normalised vectors of ``texts``. A call of more than one batch (indexing) is encoded
-        batch by batch and lets waiting small calls (questions) go between its batches;
-        ``on_batch(done, total)`` is called after each batch."""
+               on_batch: Callable[[int, int], None] | None = None,
+               background: bool = False) -> np.ndarray:
+        """Normalised vectors of ``texts``, encoded batch by batch. A ``background`` call
+        (indexing) lets waiting foreground calls (a question, its passages' sentences) go
+        between its batches; ``on_batch(done, total)`` is called after each batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = list(texts)
-        small = len(texts) <= self.batch_size
+        small = not background
         # Longest first, as sentence-transformers orders one call, so batches pad little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -124,7 +125,7 @@ class Embedder:
             bar.close()
         return np.ascontiguousarray(out)
 
-    def _acquire(self, small: bool) -> None:
+    def _acquire(self, small: bool) -> None:  # small: a foreground call
         with self._turn:
             if small:
                 self._waiting_small += 1

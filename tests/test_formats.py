@@ -127,7 +127,7 @@ def test_a_pptx_with_only_pictures_is_skipped_with_a_reason():
 class FakeEmbedder:
     """Deterministic vectors: this test is about files, not about the model."""
 
-    def encode(self, texts, progress=False):
+    def encode(self, texts, progress=False, **_):
         import numpy as np
 
         vecs = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype("float32")

@@ -122,7 +122,7 @@ def test_html_inline_tags_do_not_break_words_or_sentences():
 class FakeEmbedder:
     """Deterministic vectors: these tests are about files, not about the model."""
 
-    def encode(self, texts, progress=False):
+    def encode(self, texts, progress=False, **_):
         vecs = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype("float32")
         return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 

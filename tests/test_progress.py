@@ -14,10 +14,10 @@ pytestmark = pytest.mark.slow  # embeds 60 short chunks with the real model
 
 def test_embedding_reports_progress_per_slice_with_chunks_done_and_an_estimate(tmp_path,
                                                                                monkeypatch):
-    monkeypatch.setattr(builder, "EMBED_SLICE", 16)  # small slices: a small corpus suffices
+    monkeypatch.setattr(builder, "EMBED_SLICE", 32)  # a report per encode batch of 32
     docs = tmp_path / "docs"
     docs.mkdir()
-    for i in range(60):  # one short chunk each: four slices
+    for i in range(100):  # one short chunk each: four batches
         (docs / f"note-{i:03}.txt").write_text(f"Note {i}: the depot stores {i} crates.")
     seen: list[tuple[float, str]] = []
     index = Index.open(tmp_path / "index", Settings(index_dir=str(tmp_path / "index")),
@@ -25,7 +25,7 @@ def test_embedding_reports_progress_per_slice_with_chunks_done_and_an_estimate(t
     summary = index.update([docs], on_progress=lambda f, m: seen.append((f, m)))
     steps = [(f, m) for f, m in seen if m.startswith("embedding:")]
     total = summary.embedded
-    assert total == 60 and len(steps) == -(-total // builder.EMBED_SLICE)
+    assert total == 100 and len(steps) == 4
     done = [int(re.match(r"embedding: (\d+)/(\d+) chunks, about \d+ s left", m).group(1))
             for _, m in steps]
     assert done == sorted(done) and done[-1] == total
