@@ -247,7 +247,8 @@ def test_auth_protects_the_page_and_the_api(tmp_path, server):
                              ("POST", "/api/ask")]:
             assert httpx.request(method, base + path).status_code == 401, path
         assert len(httpx.get(f"{base}/api/documents", auth=creds).json()) == len(docs)
-        schema = httpx.get(f"{base}/openapi.json").json()
+        assert httpx.get(f"{base}/openapi.json").status_code == 401
+        schema = httpx.get(f"{base}/openapi.json", auth=creds).json()
         assert "HTTPBasic" in schema["components"]["securitySchemes"]
         # the page's login session opens the API too (its page images and file links)
         with httpx.Client(base_url=base) as browser:
@@ -379,3 +380,24 @@ def test_pdf_page_image_and_original_file_for_indexed_pdfs_only(server):
     seed = documents(base)["crocus-city-hall-attack.txt"]["id"]
     assert httpx.get(f"{base}/api/documents/{seed}/pages/1.png").status_code == 404
     assert httpx.get(f"{base}/api/documents/nope/file").status_code == 404
+
+
+def test_without_login_a_garbled_authorization_header_is_ignored(server):
+    base = server[0]
+    for header in ("Basic !!!not-base64", "Basic dXNlcg==", "Bearer abc"):
+        r = httpx.get(f"{base}/api/status", headers={"Authorization": header})
+        assert r.status_code == 200, header
+        assert r.json()["exists"]
+
+
+def test_gradio_endpoint_with_too_few_inputs_is_a_client_error(server):
+    base = server[0]
+    for route in ("/gradio_api/run/ask", "/gradio_api/api/ask", "/gradio_api/call/ask"):
+        r = httpx.post(base + route, json={"data": []})
+        assert r.status_code == 422 and "question" in r.json()["detail"], (route, r.text)
+        assert httpx.post(base + route, content=b"{not json").status_code == 422
+    # the optional inputs take their defaults: a question alone is answered
+    r = httpx.post(f"{base}/gradio_api/run/ask", json={"data": ["How many people died?"]},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    assert "133" in r.json()["data"][0]["answer"]

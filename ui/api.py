@@ -8,6 +8,8 @@ produce a 500.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from pathlib import Path
 from typing import Callable, Literal
@@ -27,6 +29,7 @@ from ui.service import Service
 
 MAX_HISTORY = 20
 DOCS_ASSETS = "/api-docs-assets"  # Swagger UI's JS and CSS, from the fastapi-offline package
+OPENAPI_URL = "/openapi.json"  # served by offline_docs (FastAPI's own route is off: no login)
 
 
 class AskRequest(BaseModel):
@@ -151,11 +154,28 @@ def status_for(exc: DocchatError) -> int:
     return 400
 
 
+class Utf8Basic(HTTPBasic):
+    """HTTP Basic whose credentials are read as UTF-8 (RFC 7617; FastAPI's reads ASCII only,
+    so a non-ASCII password that works on the page was always refused by the API). A header
+    that is not valid Basic is treated as no credentials."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        scheme, _, param = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not param:
+            return None
+        try:
+            raw = base64.b64decode(param.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return None
+        user, sep, password = raw.partition(":")
+        return HTTPBasicCredentials(username=user, password=password) if sep else None
+
+
 def basic_auth(credentials: tuple[str, str],
                session_user: Callable[[Request], str | None] = lambda _: None):
     """A dependency that requires HTTP Basic ``credentials``, or the page's login session
     (``session_user``), so the page's page images and file links work once logged in."""
-    security = HTTPBasic(auto_error=False)
+    security = Utf8Basic(auto_error=False, scheme_name="HTTPBasic")
 
     def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
         ok = given is not None and secrets.compare_digest(
@@ -235,16 +255,21 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
     return api
 
 
-def offline_docs(app: FastAPI) -> None:
-    """/docs with Swagger UI's files served from this server (no CDN: works offline)."""
+def offline_docs(app: FastAPI, deps: list) -> None:
+    """/docs with Swagger UI's files served from this server (no CDN: works offline), and the
+    schema at /openapi.json; both behind the login when there is one (``deps``)."""
     import fastapi_offline
 
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="api-docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get(OPENAPI_URL, include_in_schema=False, dependencies=deps)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=deps)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="docchat API",
+        return get_swagger_ui_html(openapi_url=OPENAPI_URL, title="docchat API",
                                    swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
                                    swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
@@ -253,7 +278,7 @@ def offline_docs(app: FastAPI) -> None:
 def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None = None,
             session_user: Callable[[Request], str | None] = lambda _: None) -> None:
     app.include_router(router(service, credentials, session_user))
-    offline_docs(app)
+    offline_docs(app, [Depends(basic_auth(credentials, session_user))] if credentials else [])
 
     @app.exception_handler(DocchatError)
     async def docchat_error(_: Request, exc: DocchatError) -> JSONResponse:

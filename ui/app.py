@@ -24,11 +24,15 @@ from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
+from ui.gradio_inputs import Endpoint, GradioInputs  # noqa: E402
 from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
+#: the rest take these defaults when a client leaves them out.
+ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
 THEME = gr.themes.Base(font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts:
                        font_mono=["ui-monospace", "monospace"])  # the page works offline
 
@@ -259,7 +263,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                 *library(name_filter))
 
     def ask_api(question: str, history: list[list[str]] | None = None, k: int = 0,
-                engine: str = "") -> dict:
+                engine: str = "") -> dict:  # keep ASK_API_INPUTS in step
         """Answer a question with verified citations (the answer shape of POST /api/ask)."""
         return service.answer(question, [tuple(t) for t in history or []], engine or None,
                               k or None).to_dict()
@@ -396,6 +400,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     service.start_watching()
     service.preload()
     app = FastAPI(title="docchat", version="0.1.0", docs_url=None, redoc_url=None,
+                  openapi_url=None,
                   description="Ask questions about your documents; every sentence is cited.")
     page_app: list = []  # Gradio's app, once mounted: its login sessions also open the API
 
@@ -417,6 +422,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
     page_app.extend(r.app for r in mounted.routes
                     if isinstance(r, Mount) and hasattr(r.app, "tokens"))
+    mounted.add_middleware(GradioInputs, endpoints={"ask": ASK_API_INPUTS})
     return mounted
 
 
