@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,6 +19,9 @@ from rag.settings import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
+#: Seconds background encoding (indexing) waits after a foreground encode (a question) ends,
+#: so that the two or three encodes of one question run back to back.
+FOREGROUND_GRACE = 0.3
 
 
 def model_dir(name: str) -> Path:
@@ -84,6 +88,7 @@ class Embedder:
         self._turn = threading.Condition()
         self._busy = False
         self._waiting_small = 0
+        self._foreground_end = 0.0
 
     @classmethod
     def shared(cls, name: str, batch_size: int = 32) -> "Embedder":
@@ -115,7 +120,7 @@ class Embedder:
                                          normalize_embeddings=True, convert_to_numpy=True,
                                          show_progress_bar=False)
             finally:
-                self._release()
+                self._release(small)
             out[ids] = vecs
             if bar is not None:
                 bar.update(len(ids))
@@ -130,16 +135,27 @@ class Embedder:
             if small:
                 self._waiting_small += 1
             try:
-                while self._busy or (not small and self._waiting_small):
-                    self._turn.wait()
+                while True:
+                    if not self._busy and (small or not self._waiting_small):
+                        # a question encodes two or three times in a row: background work
+                        # waits a moment after a foreground call so those chain up
+                        pause = 0.0 if small else FOREGROUND_GRACE - (
+                            time.monotonic() - self._foreground_end)
+                        if pause <= 0:
+                            break
+                        self._turn.wait(pause)
+                    else:
+                        self._turn.wait()
             finally:
                 if small:
                     self._waiting_small -= 1
             self._busy = True
 
-    def _release(self) -> None:
+    def _release(self, small: bool) -> None:
         with self._turn:
             self._busy = False
+            if small:
+                self._foreground_end = time.monotonic()
             self._turn.notify_all()
 
 
