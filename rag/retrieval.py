@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (FAISS) + BM25, fused, de-duplicated, history-aware."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Sequence
 
@@ -87,11 +88,13 @@ def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[
     marks = ",".join("?" * len(ids))
     rows = snap.query(
         'SELECT c.id, (SELECT min(path) FROM files f WHERE f.sha = c.sha), c.page, c.start, '
-        f'c."end", c.text, c.label FROM chunks c WHERE c.id IN ({marks})', tuple(ids))
+        f'c."end", c.text, c.label, c.context, c.structure FROM chunks c '
+        f'WHERE c.id IN ({marks})', tuple(ids))
     by_id = {r[0]: r for r in rows}
     return [Hit(chunk_id=i, path=r[1], page=r[2], start=r[3], end=r[4], text=r[5],
                 score=round(fused[i], 6), label=r[6] or "", dense=round(d.get(i, 0.0), 6),
-                sparse=round(s.get(i, 0.0), 6))
+                sparse=round(s.get(i, 0.0), 6), context=r[7] or "",
+                structure=tuple(tuple(x) for x in json.loads(r[8])) if r[8] else ())
             for i in ids if (r := by_id.get(i)) is not None]
 
 
