@@ -22,7 +22,7 @@ from rag.settings import Settings
 from rag.types import Chunk, Page, Skipped, UpdateSummary
 
 log = logging.getLogger(__name__)
-CHUNKER_VERSION = 3  # bump when loaders or chunking change what is stored
+CHUNKER_VERSION = 4  # bump when loaders or chunking change what is stored
 OnProgress = Callable[[float, str], None]
 
 

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.history import recent
 from rag.lexical import tokenize
 from rag.settings import Settings
 from rag.store import Snapshot
@@ -18,14 +19,18 @@ DUPLICATE_COSINE = 0.95  # chunks this similar say the same thing: keep the bett
 OVERLAP_SHARE = 0.5  # chunks of one page sharing more than this of their span are one passage
 
 
+def recent_turns(history: Sequence[str], turns: int) -> list[str]:
+    """The last ``turns`` non-empty user turns, oldest first (none for ``turns <= 0``)."""
+    return recent([h for h in history if h.strip()], turns)
+
+
 def retrieval_query(question: str, history: Sequence[str], turns: int) -> str:
     """The text BM25 searches with: the question, then the last ``turns`` user turns."""
-    recent = [h for h in history if h.strip()][-turns:] if turns else []
-    return " ".join([question, *recent])
+    return " ".join([question, *recent_turns(history, turns)])
 
 
 def query_vector(embedder, question: str, history: Sequence[str], turns: int) -> np.ndarray:
-    recent = [h for h in history if h.strip()][-turns:] if turns else []
+    recent = recent_turns(history, turns)
     vecs = embedder.encode([question, " ".join(recent)] if recent else [question])
     q = vecs[0] + (HISTORY_WEIGHT * vecs[1] if recent else 0)
     return (q / max(np.linalg.norm(q), 1e-9)).astype(np.float32)
