@@ -107,6 +107,16 @@ def drop_repeats(sentences: Sequence[DraftSentence]) -> list[DraftSentence]:
     return kept
 
 
+def draft_sentences(draft: str, passages: int | None = None) -> list[DraftSentence]:
+    """The sentences of a draft that may become answer sentences: parsed at its markers,
+    without a last sentence the generation cut off mid-way (no end punctuation, no marker)
+    and without repeats of an earlier sentence."""
+    parsed = parse_draft(draft, passages)
+    if parsed and not complete(draft) and not parsed[-1].cited:
+        parsed = parsed[:-1]
+    return drop_repeats(parsed)
+
+
 def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | None]]:
     """For each passage: how well it supports ``claim`` on its own (0..1) and the sentence
     the support rests on (never a structural line)."""
@@ -129,8 +139,10 @@ def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | Non
             continue
         sims = ev.vectors[own] @ claim_vec
         best = ev.sentences[own[int(np.argmax(sims))]]
-        if norm.rstrip(".!?") in text:  # a verbatim clause of this passage
-            out.append((1.0, best))
+        clause = next((ev.sentences[j] for j in own
+                       if norm.rstrip(".!?") in ev.sentences[j].text.lower()), None)
+        if clause is not None:  # a verbatim clause of one of its (non-structural) sentences
+            out.append((1.0, clause))
             continue
         if _glued(cw, vocab, i) or _negation_differs(claim, best.text):
             out.append((0.0, best))
@@ -173,11 +185,8 @@ def _negation_differs(claim: str, sentence: str) -> bool:
 def verify(ev: Evidence, draft: str, threshold: float) -> list[Verified]:
     """Verify every sentence of ``draft`` against the evidence's passages. Repeated sentences
     are dropped, and so is a last sentence the draft cut off mid-way."""
-    parsed = parse_draft(draft, len(ev.hits))
-    if parsed and not complete(draft) and not parsed[-1].cited:
-        parsed = parsed[:-1]
     out: list[Verified] = []
-    for d in drop_repeats(parsed):
+    for d in draft_sentences(draft, len(ev.hits)):
         scores = support(ev, d.text)
         valid = [n for n in d.cited if 1 <= n <= len(ev.hits) and scores[n - 1][0] >= threshold]
         if not valid:  # uncited, or every citation failed: find the passage that supports it
