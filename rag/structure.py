@@ -38,7 +38,7 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _titleish(line: str) -> bool:
+def titleish(line: str) -> bool:
     """Short, no end punctuation, starts like a title (capital letter or a section number)."""
     line = line.strip()
     return (0 < len(line) <= TITLE_MAX_CHARS and len(line.split()) <= TITLE_MAX_WORDS
@@ -68,7 +68,7 @@ def plain_text(text: str) -> Structure:
             continue
         before_blank = i == 0 or lines[i - 1][1] == lines[i - 1][0]
         after_blank = i + 1 < len(lines) and lines[i + 1][1] == lines[i + 1][0]
-        if not (after_blank and before_blank and _titleish(text[s:e])):
+        if not (after_blank and before_blank and titleish(text[s:e])):
             continue
         if i == first:
             found[s] = (s, e, TITLE)
@@ -98,7 +98,7 @@ def pdf_page(text: str, first_page: bool = False) -> Structure:
         prev = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
         ends_before = not prev or bool(re.search(r"[.!?:]\s*$", prev)) or \
             any(o[0] == lines[i - 1][0] for o in out)
-        if ends_before and _titleish(line) and len(line) <= PDF_SHORT_SHARE * max(median, 1) \
+        if ends_before and titleish(line) and len(line) <= PDF_SHORT_SHARE * max(median, 1) \
                 and _next_starts_block(text, lines, i):
             out.append((s, e, TITLE if not title_seen else PDF_HEADING))
             title_seen = True
