@@ -35,6 +35,8 @@ def evidence(index, question: str, hits: Sequence[Hit]) -> float:
 #: An extra abstention rule run on the draft's verified answer (e.g. answerability): given
 #: the evidence and the answer, the reason to abstain, or None to keep the answer.
 Check = Callable[[Evidence, Answer], "str | None"]
+#: The check every ``ask`` runs (none yet: the answerability classifier plugs in here).
+ANSWER_CHECK: Check | None = None
 
 
 def ask(index, question: str, history: History = (), engine: str | None = None,
@@ -62,7 +64,7 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     users = [u for u, _ in history]
     hits = index.search(q, k or settings.top_k, history=users)
     ev = build_evidence(index.embedder(), q, hits, recent_turns(users, settings.history_turns))
-    yield from answer_stream(ev, eng, history, settings, t0)
+    yield from answer_stream(ev, eng, history, settings, t0, check=ANSWER_CHECK)
 
 
 def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Settings,

@@ -30,7 +30,7 @@ _TAIL_PUNCT = re.compile(r"^[\s.!?…:;,\"'”’)\]]+")
 GLUE_MIN_WORDS = 2
 GLUE_MIN_SHARE = 0.2
 #: Two draft sentences sharing this share of their content words say the same thing.
-DUPLICATE_WORDS = 0.8
+DUPLICATE_WORDS = 0.85
 
 
 @dataclass(frozen=True)
