@@ -20,17 +20,20 @@ from rag.sentences import sentence_spans
 from rag.types import Hit, Sentence, Source
 
 #: one or more adjacent citation markers: "[1]", "[1, 3]", "[2][3]"
-_MARKER_RUN = re.compile(r"\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+")
+_MARKER = r"\[\d+(?:\s*[,;]\s*\d+)*\]"
+_MARKER_RUN = re.compile(rf"\s*{_MARKER}(?:\s*{_MARKER})*")
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nor|neither|nobody|nothing|without|cannot)\b"
                        r"|n't\b", re.I)
-_TAIL_PUNCT = re.compile(r"^[\s.!?…:;,\"'”’)\]]+")
+_MASK = "\ufff9"  # stands for "[" inside quoted passage text while markers are found
+#: punctuation right after a marker that closes the sentence before it ("claim [1].")
+_TAIL_PUNCT = re.compile(r"^[.!?…:;,\"'”’)\]]+(?=\s|$)")
 #: Content words of a claim that a passage lacks but another retrieved passage has: this many
 #: (and this share of the claim's content words) mean the claim was glued from two passages.
 GLUE_MIN_WORDS = 2
 GLUE_MIN_SHARE = 0.2
-#: Two draft sentences sharing this share of their content words say the same thing.
-DUPLICATE_WORDS = 0.85
+#: Two draft sentences whose words overlap this much (shared / all) say the same thing.
+DUPLICATE_WORDS = 0.8
 
 
 @dataclass(frozen=True)
@@ -47,35 +50,38 @@ class Verified:
     spans: tuple[tuple[int, tuple[int, int]], ...]  # (passage, page span) per citation
 
 
-def parse_draft(draft: str, passages: int | None = None) -> list[DraftSentence]:
+def parse_draft(draft: str, passages: int | None = None, quoted: Sequence[str] = ()
+                ) -> list[DraftSentence]:
     """Split a draft into sentences and their ``[n]`` markers.
 
     A marker always closes a sentence: ``A [1] B [2]`` is two sentences whatever the
     punctuation, so no sentence spans two citations. Punctuation right after a marker
     (``claim [1].``) and markers right after a full stop (``claim. [1]``) belong to the
     sentence before. With ``passages`` given, a bracketed number above it is text, not a
-    marker (a passage may quote "[12]" from a paper)."""
+    marker (a passage may quote "[12]" from a paper); brackets inside ``quoted`` texts (the
+    passage sentences that contain any) are text wherever the draft quotes them."""
     out: list[DraftSentence] = []
     text = draft.strip()
+    for q in sorted({q for q in quoted if "[" in q}, key=len, reverse=True):
+        text = text.replace(q, q.replace("[", _MASK))
     pos = 0
     for m in _MARKER_RUN.finditer(text):
         cited = tuple(int(n) for n in re.findall(r"\d+", m.group(0)))
-        if passages is not None and any(n > passages for n in cited):
+        if passages is not None and any(n < 1 or n > passages for n in cited):
             continue
         _add_text(out, text[pos:m.start()], close=cited)
         pos = m.end()
     _add_text(out, text[pos:], close=())
-    return [d for d in out if re.search(r"\w", d.text)]
+    return [DraftSentence(d.text.replace(_MASK, "["), d.cited) for d in out
+            if re.search(r"\w", d.text)]
 
 
 def _add_text(out: list[DraftSentence], piece: str, close: tuple[int, ...]) -> None:
     """Append the sentences of ``piece``; the last one takes the citations ``close``."""
     tail = _TAIL_PUNCT.match(piece)
-    if tail and out and not re.search(r"\w", tail.group(0)):  # "claim [1]. Next": the "."
-        stripped = tail.group(0).strip()
-        if stripped:
-            prev = out[-1]
-            out[-1] = DraftSentence(prev.text + stripped.replace(" ", ""), prev.cited)
+    if tail and out:  # "claim [1]. Next": the "." ends the sentence before
+        prev = out[-1]
+        out[-1] = DraftSentence(prev.text + tail.group(0), prev.cited)
         piece = piece[tail.end():]
     sents = [" ".join(piece[s:e].split()) for s, e in sentence_spans(piece)]
     sents = [s for s in sents if s]
@@ -99,19 +105,20 @@ def drop_repeats(sentences: Sequence[DraftSentence]) -> list[DraftSentence]:
     kept: list[DraftSentence] = []
     seen: list[set[str]] = []
     for d in sentences:
-        ws = set(words(d.text)) or {d.text.lower()}
-        if any(len(ws & o) / max(1, min(len(ws), len(o))) >= DUPLICATE_WORDS for o in seen):
+        ws = set(re.findall(r"\w+", d.text.lower())) or {d.text}
+        if any(len(ws & o) / len(ws | o) >= DUPLICATE_WORDS for o in seen):
             continue
         kept.append(d)
         seen.append(ws)
     return kept
 
 
-def draft_sentences(draft: str, passages: int | None = None) -> list[DraftSentence]:
+def draft_sentences(draft: str, passages: int | None = None, quoted: Sequence[str] = ()
+                    ) -> list[DraftSentence]:
     """The sentences of a draft that may become answer sentences: parsed at its markers,
     without a last sentence the generation cut off mid-way (no end punctuation, no marker)
     and without repeats of an earlier sentence."""
-    parsed = parse_draft(draft, passages)
+    parsed = parse_draft(draft, passages, quoted)
     if parsed and not complete(draft) and not parsed[-1].cited:
         parsed = parsed[:-1]
     return drop_repeats(parsed)
@@ -186,7 +193,8 @@ def verify(ev: Evidence, draft: str, threshold: float) -> list[Verified]:
     """Verify every sentence of ``draft`` against the evidence's passages. Repeated sentences
     are dropped, and so is a last sentence the draft cut off mid-way."""
     out: list[Verified] = []
-    for d in draft_sentences(draft, len(ev.hits)):
+    quoted = [s.text for s in ev.sentences if "[" in s.text]
+    for d in draft_sentences(draft, len(ev.hits), quoted):
         scores = support(ev, d.text)
         valid = [n for n in d.cited if 1 <= n <= len(ev.hits) and scores[n - 1][0] >= threshold]
         if not valid:  # uncited, or every citation failed: find the passage that supports it

@@ -197,3 +197,36 @@ def test_a_title_line_is_never_a_citation_span(two_files):
     assert v.supported
     (n, (a, b)), = v.spans
     assert a >= 27 and FILM[a:b].startswith("Snow White and the Huntsman is a 2012")
+
+
+def passage_texts():
+    """Every sentence of every SQuAD paragraph and of the real PDFs, as the engines see them."""
+    from conftest import SHARED_EVAL, need_shared
+
+    from rag.evaluation import load_squad
+    from rag.evidence import passage_sentences
+    from rag.loaders import load
+
+    paragraphs, _ = load_squad(need_shared(SHARED_EVAL / "squad2" / "dev-v2.0.json"))
+    texts = [[s.text for s in passage_sentences([hit(1, t)])] for t in paragraphs.values()]
+    for pdf in sorted(need_shared(SHARED_EVAL / "pdfs").glob("*.pdf")):
+        for p in load(pdf):
+            h = Hit(chunk_id=1, path=str(pdf), page=p.page, start=0, end=len(p.text),
+                    text=p.text, score=1.0, structure=p.structure)
+            texts.append([s.text for s in passage_sentences([h]) if not s.structural])
+    return texts
+
+
+def test_every_passage_sentence_comes_back_whole_from_a_cited_draft():
+    """The extractive guarantee's parsing half: quoting passage sentences with their markers
+    and parsing the draft gives back exactly those sentences and citations."""
+    from rag.citations import DraftSentence, draft_sentences, drop_repeats
+
+    pairs = 0
+    for sentences in passage_texts():
+        for a, b in zip(sentences, sentences[1:]):
+            got = [(d.text, d.cited) for d in draft_sentences(f"{a} [1] {b} [2]", 5, [a, b])]
+            repeat = len(drop_repeats([DraftSentence(a, ()), DraftSentence(b, ())])) == 1
+            assert got == [(a, (1,))] + ([] if repeat else [(b, (2,))])
+            pairs += not repeat
+    assert pairs > 4000
