@@ -5,7 +5,6 @@ Whitespace is compared collapsed: an answer sentence is shown on one line."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 from conftest import SHARED_EVAL, need_shared

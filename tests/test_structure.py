@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import SHARED_EVAL, need_shared
 
 from rag.chunking import chunk_pages, index_text
