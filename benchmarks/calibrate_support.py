@@ -12,13 +12,13 @@ import random, numpy as np
 from pathlib import Path
 from rag.evaluation import load_squad
 from rag.embedding import Embedder
-from rag.evidence import cache_for, passage_sentences
+from rag.evidence import build_evidence
 from rag.citations import support
 from rag.sentences import split_sentences
 from rag.types import Hit
 paras,_=load_squad(Path(__file__).resolve().parents[2].joinpath("shared/eval/squad2/dev-v2.0.json"))
 ids=sorted(paras); rng=random.Random(1)
-cache=cache_for(Embedder.shared("all-MiniLM-L6-v2"))
+emb=Embedder.shared("all-MiniLM-L6-v2")
 neg=[]; pos=[]
 for _ in range(400):
     i=rng.randrange(len(ids)-1); a,b=ids[i],ids[i+1]
@@ -26,13 +26,13 @@ for _ in range(400):
     sents=split_sentences(paras[a]); s=rng.choice(sents)
     if s in paras[b]: continue
     hb=Hit(1,"b",1,0,len(paras[b]),paras[b],1.0)
-    neg.append(support(cache,s,passage_sentences([hb]),[hb])[0][0])
+    neg.append(support(build_evidence(emb,s,[hb]),s)[0][0])
     # a weak "positive": the sentence with its first clause dropped / words reordered is still supported by a
     words=s.split(); 
     if len(words)>8:
         para=" ".join(words[len(words)//3:])
         ha=Hit(1,"a",1,0,len(paras[a]),paras[a],1.0)
-        pos.append(support(cache,para,passage_sentences([ha]),[ha])[0][0])
+        pos.append(support(build_evidence(emb,para,[ha]),para)[0][0])
 neg=np.array(neg); pos=np.array(pos)
 print(len(neg), "neg pcts", {p: round(float(np.percentile(neg,p)),3) for p in (50,90,95,98,99)})
 print(len(pos), "pos pcts", {p: round(float(np.percentile(pos,p)),3) for p in (1,5,10,50)})

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from rag.citations import number_sources, render_markers, verify
-from rag.engines import get_engine
+from rag.engines import Engine, get_engine
 from rag.errors import QuestionError
-from rag.evidence import cache_for, passage_sentences, question_scores
+from rag.evidence import Evidence, build_evidence
+from rag.retrieval import recent_turns
 from rag.settings import Settings
 from rag.types import CANNOT_ANSWER, Answer, Hit
 
@@ -28,10 +29,14 @@ def check_question(question: str, max_chars: int) -> str:
 
 def evidence(index, question: str, hits: Sequence[Hit]) -> float:
     """The best match between the question and any sentence of the retrieved passages."""
-    sents = passage_sentences(hits)
-    if not sents:
-        return 0.0
-    return float(question_scores(cache_for(index.embedder()), question, sents).max())
+    return build_evidence(index.embedder(), question, hits).best
+
+
+#: An extra abstention rule run on the draft's verified answer (e.g. answerability): given
+#: the evidence and the answer, the reason to abstain, or None to keep the answer.
+Check = Callable[[Evidence, Answer], "str | None"]
+#: The check every ``ask`` runs (none yet: the answerability classifier plugs in here).
+ANSWER_CHECK: Check | None = None
 
 
 def ask(index, question: str, history: History = (), engine: str | None = None,
@@ -56,24 +61,38 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     q = check_question(question, settings.max_question_chars)
     engine_name = engine or settings.engine
     eng = get_engine(engine_name, settings)  # unknown engine: fail before any work
-    hits = index.search(q, k or settings.top_k, history=[u for u, _ in history])
-    score = evidence(index, q, hits)
+    users = [u for u, _ in history]
+    hits = index.search(q, k or settings.top_k, history=users)
+    ev = build_evidence(index.embedder(), q, hits, recent_turns(users, settings.history_turns))
+    yield from answer_stream(ev, eng, history, settings, t0, check=ANSWER_CHECK)
+
+
+def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Settings,
+                  t0: float | None = None, check: Check | None = None
+                  ) -> Iterator[str | Answer]:
+    """The part of ``ask_stream`` after retrieval: abstain on weak evidence, else stream the
+    engine's draft and yield the verified Answer. ``check`` may still turn it into an
+    abstention (see ``Check``)."""
+    t0 = time.perf_counter() if t0 is None else t0
+    q, hits, score = ev.question, ev.hits, ev.best
     if score < settings.abstain_threshold:
-        yield _abstain(q, hits, engine_name, score, t0, "below the evidence threshold")
+        yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold")
         return
     pieces = []
-    for piece in eng.draft(q, hits, history):
+    for piece in eng.draft(q, ev, history):
         pieces.append(piece)
         yield piece
     draft = "".join(pieces).strip()
     if not draft or CANNOT_ANSWER.lower().rstrip(".") in draft.lower():
-        yield _abstain(q, hits, engine_name, score, t0, "the engine found no answer")
+        yield _abstain(q, hits, eng.name, score, t0, "the engine found no answer")
         return
-    verified = verify(cache_for(index.embedder()), draft, hits, settings.support_threshold)
+    verified = verify(ev, draft, settings.support_threshold)
     sentences, sources = number_sources(verified, hits)
-    yield Answer(question=q, answer=render_markers(sentences), abstained=False,
-                 sentences=tuple(sentences), sources=tuple(sources), engine=engine_name,
-                 evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4))
+    answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
+                    sentences=tuple(sentences), sources=tuple(sources), engine=eng.name,
+                    evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4))
+    why = check(ev, answer) if check is not None else None
+    yield _abstain(q, hits, eng.name, score, t0, why) if why else answer
 
 
 def _abstain(q: str, hits: Sequence[Hit], engine: str, score: float, t0: float,

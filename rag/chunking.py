@@ -25,19 +25,43 @@ class _Unit:
 
 def chunk_pages(pages: Sequence[Page], offsets: TokenOffsets, max_tokens: int,
                 overlap: int) -> list[Chunk]:
-    return [c for p in pages for c in chunk_page(p, offsets, max_tokens, overlap)]
+    """The chunks of a file's pages; each knows the heading path above it ("Title >
+    Section"), carried over from page to page."""
+    out: list[Chunk] = []
+    path: list[tuple[int, str]] = []  # (level, text) of the open headings
+    for p in pages:
+        out.extend(chunk_page(p, offsets, max_tokens, overlap, path))
+        path = _path_at(p, len(p.text) + 1, path)
+    return out
 
 
-def chunk_page(page: Page, offsets: TokenOffsets, max_tokens: int, overlap: int) -> list[Chunk]:
-    units = _units(page.text, offsets, max_tokens)
+def chunk_page(page: Page, offsets: TokenOffsets, max_tokens: int, overlap: int,
+               above: Sequence[tuple[int, str]] = ()) -> list[Chunk]:
+    """``above``: the heading path open where the page starts (from earlier pages)."""
+    units = _units(page.text, offsets, max_tokens, page.structure)
     windows = _windows(units, max_tokens, overlap)
-    return [Chunk(page=page.page, start=s, end=e, text=page.text[s:e], label=page.label)
+    return [Chunk(page=page.page, start=s, end=e, text=page.text[s:e], label=page.label,
+                  context=" > ".join(t for _, t in _path_at(page, s, above)),
+                  structure=tuple(x for x in page.structure if s <= x[0] and x[1] <= e))
             for s, e in windows]
 
 
-def _units(text: str, offsets: TokenOffsets, max_tokens: int) -> list[_Unit]:
+def _path_at(page: Page, at: int, above: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The headings (levels 0-6) open at offset ``at``: each heading closes the ones of its
+    level and below. Headings starting at ``at`` or later are not included."""
+    path = list(above)
+    for start, end, level in page.structure:
+        if start >= at or level > 6:
+            continue
+        path = [(lv, t) for lv, t in path if lv < level]
+        path.append((level, " ".join(page.text[start:end].lstrip("#").split())))
+    return path
+
+
+def _units(text: str, offsets: TokenOffsets, max_tokens: int,
+           structure: Sequence[tuple[int, int, int]] = ()) -> list[_Unit]:
     """Sentences, with any sentence longer than ``max_tokens`` cut at token boundaries."""
-    spans = sentence_spans(text)
+    spans = sentence_spans(text, structure)
     toks = offsets([text[s:e] for s, e in spans])
     units: list[_Unit] = []
     for (s, e), tok in zip(spans, toks):

@@ -130,6 +130,7 @@ def sample(questions: list[dict], limit: int | None, seed: int = 13) -> list[dic
 def run_squad(path: Path, settings: Settings, limit: int | None = None,
               engine: str | None = None) -> dict:
     from rag.answer import ask
+    from rag.evaluation_answers import answer_shape
     from rag.evaluation_qa import score_answers
 
     paragraphs, questions = load_squad(path)
@@ -140,6 +141,7 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
         answer = ask(idx, q["question"], engine=engine)
         rows.append((q, answer, time.perf_counter() - t))
     result = score_answers(rows)
+    result.update(answer_shape([a for _, a, _ in rows]))
     result.update({"questions": len(rows), "engine": engine or settings.engine,
                    "abstain_threshold": settings.abstain_threshold,
                    "chunks": summary.chunks})

@@ -1,14 +1,14 @@
-"""Sentences of retrieved passages and how well they match a question or a claim.
-
-Used by the extractive engine (which sentences answer), by citation verification (does a
-passage support a sentence) and by the abstention rule (is there evidence at all).
+"""A question's evidence: the sentences of its retrieved passages, their vectors and how well
+each matches the question. Built once per question (``build_evidence``) and handed to the
+engine, to verification and to the abstention rule; nothing here is cached between questions
+except sentence vectors, which the embedder's own ``SentenceVectors`` keeps by text.
 """
 from __future__ import annotations
 
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +19,9 @@ from rag.types import Hit
 
 _CACHE_SIZE = 20000
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+#: Relevance of a passage sentence to the question: this share semantic similarity, the rest
+#: content-word overlap.
+SEMANTIC_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -26,32 +29,40 @@ class PassageSentence:
     passage: int  # 0-based position among the hits
     start: int  # page offsets
     end: int
-    text: str
+    text: str  # the page text of [start, end) with its whitespace collapsed
+    structural: bool = False  # a heading, title or other non-prose line: never an answer alone
 
 
 def passage_sentences(hits: Sequence[Hit]) -> list[PassageSentence]:
+    """The sentences of each passage, split around its structural lines (Hit.structure)."""
     out = []
     for i, h in enumerate(hits):
-        for s, e in sentence_spans(h.text):
+        lines = [(a - h.start, b - h.start) for a, b, _ in h.structure
+                 if a < h.end and b > h.start]
+        for s, e in sentence_spans(h.text, lines):
             raw = h.text[s:e]
             text = raw.strip()
             if len(words(text)) == 0:
                 continue
             lead = len(raw) - len(raw.lstrip())
-            out.append(PassageSentence(i, h.start + s + lead, h.start + s + lead + len(text),
-                                       " ".join(text.split())))
+            a = s + lead
+            b = a + len(text)
+            structural = any(x <= a and b <= y for x, y in lines)
+            out.append(PassageSentence(i, h.start + a, h.start + b, " ".join(text.split()),
+                                       structural))
     return out
 
 
-class VectorCache:
-    """Sentence embeddings by text, so a passage seen again is not encoded again."""
+class SentenceVectors:
+    """Sentence embeddings by text, so a passage seen again is not encoded again. One per
+    embedder, held by the embedder itself (``vectors_for``)."""
 
     def __init__(self, embedder) -> None:
         self.embedder = embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
@@ -68,14 +79,62 @@ class VectorCache:
                 np.zeros((0, self.embedder.dim), dtype=np.float32)
 
 
-_caches: dict[int, VectorCache] = {}
+def vectors_for(embedder) -> SentenceVectors:
+    """The embedder's sentence-vector memo (an attribute of that embedder, not a global)."""
+    memo = getattr(embedder, "sentence_vectors", None)
+    if memo is None:
+        memo = SentenceVectors(embedder)
+        try:
+            embedder.sentence_vectors = memo
+        except AttributeError:  # an embedder that refuses attributes: memo per question
+            pass
+    return memo
 
 
-def cache_for(embedder) -> VectorCache:
-    key = id(embedder)
-    if key not in _caches:
-        _caches[key] = VectorCache(embedder)
-    return _caches[key]
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """Everything an engine and verification need about a question's passages."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    sentences: tuple[PassageSentence, ...]
+    vectors: np.ndarray  # one row per sentence
+    scores: np.ndarray  # relevance of each sentence to the question alone (abstention)
+    ranking: np.ndarray  # the same, averaged with the recent turns' for a follow-up (engines)
+    encode: SentenceVectors = field(repr=False)  # for claims verification has to embed
+
+    @property
+    def best(self) -> float:
+        """The best match between the question and any answerable (non-structural) sentence."""
+        ok = [float(s) for s, p in zip(self.scores, self.sentences) if not p.structural]
+        return max(ok) if ok else 0.0
+
+    def of_passage(self, i: int) -> list[int]:
+        return [j for j, s in enumerate(self.sentences) if s.passage == i]
+
+
+def build_evidence(embedder, question: str, hits: Sequence[Hit],
+                   recent: Sequence[str] = ()) -> Evidence:
+    """The evidence for ``question`` over ``hits``. ``recent`` are the user turns of the
+    conversation that count (already sliced): a follow-up's "it" means what they were about."""
+    encode = vectors_for(embedder)
+    sents = passage_sentences(hits)
+    texts = [s.text for s in sents]
+    context = " ".join([question, *recent]) if recent else ""
+    vecs = encode([question] + ([context] if context else []) + texts)
+    svecs = vecs[2 if context else 1:]
+    scores = _scores(vecs[0], question, svecs, texts)
+    ranking = (scores + _scores(vecs[1], context, svecs, texts)) / 2 if context else scores
+    return Evidence(question, tuple(hits), tuple(sents), svecs, scores, ranking, encode)
+
+
+def _scores(qvec: np.ndarray, question: str, svecs: np.ndarray, texts: Sequence[str]
+            ) -> np.ndarray:
+    if not texts:
+        return np.zeros(0, dtype=np.float32)
+    sem = svecs @ qvec
+    lex = np.array([overlap(question, t) for t in texts], dtype=np.float32)
+    return SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
 
 
 def overlap(claim: str, text: str) -> float:
@@ -90,17 +149,3 @@ def numbers_present(claim: str, text: str) -> bool:
     """Every number stated in the claim also appears in the text."""
     have = set(_NUMBER.findall(text))
     return all(n in have for n in _NUMBER.findall(claim))
-
-
-def question_scores(cache: VectorCache, question: str, sents: Sequence[PassageSentence]
-                    ) -> np.ndarray:
-    """Relevance of each sentence to the question: semantic similarity plus word overlap."""
-    if not sents:
-        return np.zeros(0, dtype=np.float32)
-    vecs = cache.vectors([question] + [s.text for s in sents])
-    sem = vecs[1:] @ vecs[0]
-    lex = np.array([overlap(question, s.text) for s in sents], dtype=np.float32)
-    return SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
-
-
-SEMANTIC_WEIGHT = 0.7

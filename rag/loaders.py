@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from rag import structure
 from rag.errors import LoadError
 from rag.formats import epub, html_text, ocr, office, sheets
 from rag.formats.pagetext import Deadline
@@ -92,7 +93,13 @@ def _control_share(text: str) -> float:
 
 
 def _load_text(path: str, data: bytes) -> list[Page]:
-    return [Page(path=path, page=1, text=decode_text(data))]
+    text = decode_text(data)
+    return [Page(path=path, page=1, text=text, structure=structure.plain_text(text))]
+
+
+def _load_markdown(path: str, data: bytes) -> list[Page]:
+    text = decode_text(data)
+    return [Page(path=path, page=1, text=text, structure=structure.markdown(text))]
 
 
 def _load_html(path: str, data: bytes) -> list[Page]:
@@ -167,7 +174,8 @@ def _load_pdf(path: str, data: bytes) -> list[Page]:
     labels = _page_labels(reader, n_pages)
     if not any(labels):
         labels = printed_numbers([t or "" for t in texts])
-    pages = [Page(path=path, page=i + 1, text=t, label=labels[i])
+    pages = [Page(path=path, page=i + 1, text=t, label=labels[i],
+                  structure=structure.pdf_page(t, first_page=i == 0))
              for i, t in enumerate(texts) if t is not None]
     pages, why = ocr.complete(path, data, pages, n_pages, _settings())
     if not any(p.text.strip() for p in pages):
@@ -221,8 +229,8 @@ def printed_numbers(texts: list[str], min_share: float = 0.6, slack: int = 5) ->
 
 _LOADERS: dict[str, Callable[[str, bytes], list[Page]]] = {
     ".txt": _load_text,
-    ".md": _load_text,
-    ".markdown": _load_text,
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
     ".html": _load_html,
     ".htm": _load_html,
     ".pdf": _load_pdf,

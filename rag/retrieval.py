@@ -1,11 +1,13 @@
 """Hybrid retrieval: dense (FAISS) + BM25, fused, de-duplicated, history-aware."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Sequence
 
 import numpy as np
 
+from rag.history import recent
 from rag.lexical import tokenize
 from rag.settings import Settings
 from rag.store import Snapshot
@@ -17,14 +19,18 @@ DUPLICATE_COSINE = 0.95  # chunks this similar say the same thing: keep the bett
 OVERLAP_SHARE = 0.5  # chunks of one page sharing more than this of their span are one passage
 
 
+def recent_turns(history: Sequence[str], turns: int) -> list[str]:
+    """The last ``turns`` non-empty user turns, oldest first (none for ``turns <= 0``)."""
+    return recent([h for h in history if h.strip()], turns)
+
+
 def retrieval_query(question: str, history: Sequence[str], turns: int) -> str:
     """The text BM25 searches with: the question, then the last ``turns`` user turns."""
-    recent = [h for h in history if h.strip()][-turns:] if turns else []
-    return " ".join([question, *recent])
+    return " ".join([question, *recent_turns(history, turns)])
 
 
 def query_vector(embedder, question: str, history: Sequence[str], turns: int) -> np.ndarray:
-    recent = [h for h in history if h.strip()][-turns:] if turns else []
+    recent = recent_turns(history, turns)
     vecs = embedder.encode([question, " ".join(recent)] if recent else [question])
     q = vecs[0] + (HISTORY_WEIGHT * vecs[1] if recent else 0)
     return (q / max(np.linalg.norm(q), 1e-9)).astype(np.float32)
@@ -87,11 +93,13 @@ def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[
     marks = ",".join("?" * len(ids))
     rows = snap.query(
         'SELECT c.id, (SELECT min(path) FROM files f WHERE f.sha = c.sha), c.page, c.start, '
-        f'c."end", c.text, c.label FROM chunks c WHERE c.id IN ({marks})', tuple(ids))
+        f'c."end", c.text, c.label, c.context, c.structure FROM chunks c '
+        f'WHERE c.id IN ({marks})', tuple(ids))
     by_id = {r[0]: r for r in rows}
     return [Hit(chunk_id=i, path=r[1], page=r[2], start=r[3], end=r[4], text=r[5],
                 score=round(fused[i], 6), label=r[6] or "", dense=round(d.get(i, 0.0), 6),
-                sparse=round(s.get(i, 0.0), 6))
+                sparse=round(s.get(i, 0.0), 6), context=r[7] or "",
+                structure=tuple(tuple(x) for x in json.loads(r[8])) if r[8] else ())
             for i in ids if (r := by_id.get(i)) is not None]
 
 

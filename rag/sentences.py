@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "e.g", "i.e", "cf",
@@ -17,10 +18,13 @@ _LINE = re.compile(r"\n(?=[ \t]*(?:#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s))")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}\s[^\n]*\n", re.M)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str, structure: Sequence[Sequence[int]] = ()
+                   ) -> list[tuple[int, int]]:
     """Return [(start, end)] covering ``text`` from 0 to len(text) without gaps or overlaps.
 
-    Each span holds one sentence plus the whitespace after it."""
+    Each span holds one sentence plus the whitespace after it. ``structure`` holds the
+    (start, end, ...) offsets of structural lines (headings, titles, TOC lines): each is a unit
+    of its own, never merged into the sentence after it, and nothing inside it is cut."""
     if not text:
         return []
     cuts = set()
@@ -32,6 +36,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             cuts.add(m.end() if rx is _PARA else _next_non_space(text, m.end()))
     for m in _HEADING_LINE.finditer(text):
         cuts.add(_next_non_space(text, m.end()))
+    for line in structure:
+        a, b = line[0], line[1]
+        cuts -= {c for c in cuts if a < c < b}
+        cuts.update((a, _next_non_space(text, b)))
     bounds = sorted(c for c in cuts if 0 < c < len(text))
     starts = [0] + bounds
     ends = bounds + [len(text)]

@@ -61,6 +61,10 @@ class Settings:
     openai_timeout: float = _f(30.0, "Seconds before an OpenAI-compatible request gives up.")
     llamacpp_model: str = _f("", "GGUF file for the llamacpp engine; empty: packaged SmolLM2.")
     llm_max_tokens: int = _f(256, "Most tokens an LLM engine may generate.")
+    llm_repeat_penalty: float = _f(
+        1.15, "llama.cpp repeat penalty: small models (SmolLM2) otherwise repeat one sentence; "
+        "higher values also penalise the repeated [n] markers. Loops that still start are "
+        "stopped by the draft's loop detector.")
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
     read_seconds: float = _f(
         60.0, "Reading one file may take this long; a file that takes longer is skipped with a "

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS contents(sha TEXT PRIMARY KEY, pages INTEGER, chunks 
 CREATE TABLE IF NOT EXISTS pages(sha TEXT, page INTEGER, label TEXT, text TEXT,
                                  PRIMARY KEY(sha, page));
 CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, sha TEXT NOT NULL, page INTEGER,
-                                  start INTEGER, "end" INTEGER, label TEXT, text TEXT);
+                                  start INTEGER, "end" INTEGER, label TEXT, text TEXT,
+                                  context TEXT DEFAULT '', structure TEXT DEFAULT '');
 CREATE INDEX IF NOT EXISTS chunks_sha ON chunks(sha);
 CREATE INDEX IF NOT EXISTS files_sha ON files(sha);
 CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, sha TEXT, reason TEXT);
@@ -166,6 +167,10 @@ def create_db(path: Path, source: Path | None) -> sqlite3.Connection:
         finally:
             src.close()
     db.executescript(SCHEMA)
+    have = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
+    for column in ("context", "structure"):  # a generation written before they existed
+        if column not in have:
+            db.execute(f"ALTER TABLE chunks ADD COLUMN {column} TEXT DEFAULT ''")
     return db
 
 

@@ -33,7 +33,10 @@ def write_generation(root: Path, manifest: dict, old: store.Snapshot | None, pla
         _insert(db, index, chunked, vectors)
         _files(db, plan)
         db.commit()
-        rows = db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        # the lexical text is rag.chunking.index_text's: heading path, then the chunk
+        rows = db.execute("SELECT id, CASE WHEN coalesce(context, '') = '' THEN trim(text) "
+                          "ELSE context || char(10) || trim(text) END FROM chunks "
+                          "ORDER BY id").fetchall()
         n_files = db.execute("SELECT count(*) FROM files f WHERE EXISTS "
                              "(SELECT 1 FROM contents c WHERE c.sha = f.sha)").fetchone()[0]
     finally:
@@ -73,9 +76,10 @@ def _insert(db, index, chunked: dict, vectors: np.ndarray | None) -> None:
         db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
                        [(sha, p.page, p.label, p.text) for p in pages])
         for c in chunks:
-            db.execute('INSERT INTO chunks (id, sha, page, start, "end", label, text) '
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (next_id, sha, c.page, c.start, c.end, c.label, c.text))
+            db.execute('INSERT INTO chunks (id, sha, page, start, "end", label, text, context, '
+                       "structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (next_id, sha, c.page, c.start, c.end, c.label, c.text, c.context,
+                        json.dumps(c.structure) if c.structure else ""))
             ids.append(next_id)
             next_id += 1
     if ids and index is not None and vectors is not None:

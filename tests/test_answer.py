@@ -133,3 +133,21 @@ def test_cli_ask_with_huge_question_fails_cleanly(seed_index):
     r = run_cli("ask", "why " * 25_000, "--index", str(seed_index.root))
     assert r.returncode == 1
     assert "limit" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("question, opening", [
+    ("Where were the gunmen trying to flee to?", "Ukraine"),
+    ("How many people died?", "133"),
+    ("How did Putin react to the attack?", "national day of mourning"),
+])
+def test_the_sentence_that_answers_comes_first(seed_index, question, opening):
+    a = ask(seed_index, question)
+    assert not a.abstained and a.sentences
+    assert opening in a.sentences[0].text, [s.text for s in a.sentences]
+
+
+def test_further_sentences_add_an_answer_part_and_none_repeats(seed_index):
+    a = ask(seed_index, "Which earlier attacks in Russia are mentioned?")
+    texts = [s.text for s in a.sentences]
+    assert len(texts) == len(set(texts))
+    assert "1999 apartment bombings" in texts[0]

@@ -81,7 +81,7 @@ def chunks_of(page: Page, budget: tuple[int, int]) -> list[Chunk]:
 
 
 def long_sentences(page: Page, max_tokens: int) -> list[tuple[int, int]]:
-    return [(s, e) for s, e in sentence_spans(page.text) if n_tokens(page.text[s:e]) > max_tokens]
+    return [(s, e) for s, e in sentence_spans(page.text, page.structure) if n_tokens(page.text[s:e]) > max_tokens]
 
 
 def inside(chunk: Chunk, spans: list[tuple[int, int]]) -> bool:
@@ -124,7 +124,7 @@ def test_chunks_fit_the_token_budget_of_the_model(source, budget):
 @pytest.mark.parametrize("source", SOURCES)
 def test_no_sentence_is_cut_unless_it_alone_exceeds_the_budget(source, budget):
     for page in pages_of(source):
-        bounds = {0, len(page.text)} | {e for _, e in sentence_spans(page.text)}
+        bounds = {0, len(page.text)} | {e for _, e in sentence_spans(page.text, page.structure)}
         too_long = long_sentences(page, budget[0])
         for c in chunks_of(page, budget):
             if inside(c, too_long):
@@ -140,7 +140,7 @@ def test_consecutive_chunks_overlap_by_whole_sentences_within_the_overlap(source
     max_tokens, overlap = budget
     expected = 0
     for page in pages_of(source):
-        spans = sentence_spans(page.text)
+        spans = sentence_spans(page.text, page.structure)
         chunks = chunks_of(page, budget)
         for a, b in zip(chunks, chunks[1:]):
             shared = page.text[b.start:a.end] if b.start < a.end else ""

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+import numpy as np
 import pytest
 
 from rag.engines import get_engine
 from rag.engines.openai import OpenAIEngine
 from rag.engines.prompt import build_messages, drop_think, strip_think
 from rag.errors import EngineError
+from rag.evidence import Evidence
 from rag.settings import Settings
 from rag.types import CANNOT_ANSWER, Hit
 from server import free_port
@@ -41,6 +43,12 @@ def hit(n: int, text: str) -> Hit:
 
 
 PASSAGES = [hit(i + 1, t) for i, t in enumerate(TEXTS)]
+
+
+# The LLM engines read only the evidence's passages; its sentence vectors and scores (which
+# need the embedding model) are left empty here.
+EVIDENCE = Evidence(QUESTION, tuple(PASSAGES), (), np.zeros((0, 384), np.float32),
+                    np.zeros(0), np.zeros(0), encode=None)
 
 
 def require_llama_cpp() -> None:
@@ -156,7 +164,7 @@ def test_reasoning_blocks_are_dropped_from_drafts():
 def test_openai_engine_streams_a_draft_from_a_real_server(server_url: str):
     engine = get_engine("openai", settings_for(server_url))
     assert isinstance(engine, OpenAIEngine) and engine.name == "openai"
-    pieces = list(engine.draft(QUESTION, PASSAGES, [("Where is Zorblax?", "Far away [2].")]))
+    pieces = list(engine.draft(QUESTION, EVIDENCE, [("Where is Zorblax?", "Far away [2].")]))
     assert len(pieces) > 1, pieces  # streamed, not one block at the end
     assert all(isinstance(p, str) for p in pieces)
     assert "".join(pieces).strip()
@@ -166,7 +174,7 @@ def test_openai_engine_streams_a_draft_from_a_real_server(server_url: str):
 def test_openai_engine_names_the_server_on_http_errors(server_url: str):
     engine = OpenAIEngine(settings_for(server_url.removesuffix("/v1") + "/nope"))
     with pytest.raises(EngineError, match=r"/nope.*HTTP 404"):
-        list(engine.draft(QUESTION, PASSAGES))
+        list(engine.draft(QUESTION, EVIDENCE))
 
 
 # -- failures: clear and fast ---------------------------------------------------------------
@@ -176,7 +184,7 @@ def test_unreachable_server_raises_an_error_naming_the_url():
     engine = OpenAIEngine(settings_for(url, openai_model="m", openai_timeout=2))
     t0 = time.monotonic()
     with pytest.raises(EngineError) as err:
-        list(engine.draft(QUESTION, PASSAGES))
+        list(engine.draft(QUESTION, EVIDENCE))
     assert time.monotonic() - t0 < 5
     msg = str(err.value)
     assert url in msg and "connection refused" in msg and "\n" not in msg
@@ -186,7 +194,7 @@ def test_unknown_host_raises_an_error_naming_the_url():
     url = "http://no-such-host.invalid:8000/v1"
     engine = OpenAIEngine(settings_for(url, openai_model="m", openai_timeout=2))
     with pytest.raises(EngineError, match=r"cannot reach .*no-such-host\.invalid"):
-        list(engine.draft(QUESTION, PASSAGES))
+        list(engine.draft(QUESTION, EVIDENCE))
 
 
 @pytest.mark.parametrize("model", ["m", ""])  # chat request / model discovery
@@ -194,7 +202,7 @@ def test_a_server_that_never_answers_fails_within_the_timeout(silent_server: str
     engine = OpenAIEngine(settings_for(silent_server, openai_model=model, openai_timeout=2))
     t0 = time.monotonic()
     with pytest.raises(EngineError) as err:
-        list(engine.draft(QUESTION, PASSAGES))
+        list(engine.draft(QUESTION, EVIDENCE))
     elapsed = time.monotonic() - t0
     assert elapsed < 10, f"took {elapsed:.1f}s with openai_timeout=2"
     assert silent_server in str(err.value) and "did not answer within 2s" in str(err.value)
@@ -207,7 +215,7 @@ def test_llamacpp_engine_drafts_in_process_and_loads_once(gguf: Path):
     engine = get_engine("llamacpp", settings)
     assert engine.name == "llamacpp"
     assert get_engine("llamacpp", settings) is engine  # the model is loaded once per process
-    pieces = list(engine.draft(QUESTION, PASSAGES))
+    pieces = list(engine.draft(QUESTION, EVIDENCE))
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
@@ -218,7 +226,7 @@ def test_llamacpp_engine_serializes_concurrent_drafts(gguf: Path):
 
     def run() -> None:
         try:
-            results.append("".join(engine.draft(QUESTION, PASSAGES)))
+            results.append("".join(engine.draft(QUESTION, EVIDENCE)))
         except BaseException as exc:  # noqa: BLE001 -- reported below
             errors.append(exc)
 

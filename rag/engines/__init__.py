@@ -1,15 +1,18 @@
 """Answer engines behind one protocol.
 
-An engine turns a question and numbered passages into a *draft*: plain text whose sentences
-carry ``[n]`` markers, n being the 1-based position of a passage in ``passages``. It streams
-the draft as text pieces. Verification of the draft (rag.citations) is the same for all engines.
+An engine turns a question and its evidence (the numbered passages, their sentences and
+scores, computed once: rag.evidence) into a *draft*: plain text whose sentences carry ``[n]``
+markers, n being the 1-based position of a passage in ``evidence.hits``. It streams the draft
+as text pieces. Verification of the draft (rag.citations) is the same for all engines.
 """
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from rag.settings import Settings
-from rag.types import Hit
+
+if TYPE_CHECKING:
+    from rag.evidence import Evidence
 
 ENGINES = ("extractive", "openai", "llamacpp")
 
@@ -17,7 +20,7 @@ ENGINES = ("extractive", "openai", "llamacpp")
 class Engine(Protocol):
     name: str
 
-    def draft(self, question: str, passages: Sequence[Hit],
+    def draft(self, question: str, evidence: "Evidence",
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
         """Yield the draft answer piece by piece (concatenated: the whole draft)."""
         ...

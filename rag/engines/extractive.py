@@ -1,62 +1,58 @@
 """The default engine: no LLM. Picks the sentences of the passages that best answer the
-question, gathers them from several passages when more than one is relevant (list questions),
-drops repeats, orders them as the documents do, and cites each one."""
+question and cites each one, verbatim. The best-scoring sentence comes first; a further
+sentence joins only when it scores close to it and adds words the answer does not have yet
+(the other parts of a list answer); those follow in reading order. Structural lines
+(titles, headings, TOC lines) are never picked."""
 from __future__ import annotations
 
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from rag.evidence import cache_for, passage_sentences, question_scores
-from rag.retrieval import retrieval_query
+from rag.evidence import Evidence
+from rag.lexical import words
 from rag.settings import Settings
-from rag.types import Hit
 
 REPEAT_COSINE = 0.9  # sentences this similar say the same thing
+NEW_WORDS = 2  # a further sentence must bring at least this many content words not yet said
 
 
 class ExtractiveEngine:
     name = "extractive"
 
-    def __init__(self, settings: Settings, embedder=None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._embedder = embedder
 
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from rag.embedding import Embedder
-
-            self._embedder = Embedder.shared(self.settings.embed_model,
-                                             self.settings.embed_batch)
-        return self._embedder
-
-    def draft(self, question: str, passages: Sequence[Hit],
+    def draft(self, question: str, evidence: Evidence,
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
-        cache = cache_for(self.embedder)
-        sents = passage_sentences(passages)
-        if not sents:
-            return
-        scores = question_scores(cache, question, sents)
-        recent = [u for u, _ in history][-self.settings.history_turns:]
-        if recent:  # a follow-up: "it" means what the conversation was about
-            context = retrieval_query(question, recent, len(recent))
-            scores = (scores + question_scores(cache, context, sents)) / 2
-        vecs = cache.vectors([s.text for s in sents])
-        chosen: list[int] = []
-        for i in np.argsort(-scores, kind="stable"):
-            if chosen and scores[i] < self.settings.extractive_keep * scores[chosen[0]]:
-                break
-            if any(float(vecs[i] @ vecs[j]) > REPEAT_COSINE or sents[i].text == sents[j].text
-                   for j in chosen):
-                continue
-            chosen.append(int(i))
-            if len(chosen) >= self.settings.max_answer_sentences:
-                break
-        # passages in order of their best chosen sentence; sentences in document order
-        first = {}
-        for i in chosen:
-            first.setdefault(sents[i].passage, len(first))
-        chosen.sort(key=lambda i: (first[sents[i].passage], sents[i].start))
+        chosen = choose(evidence, self.settings.extractive_keep,
+                        self.settings.max_answer_sentences)
+        sents = evidence.sentences
         for n, i in enumerate(chosen):
             yield ("" if n == 0 else " ") + f"{sents[i].text} [{sents[i].passage + 1}]"
+
+
+def choose(ev: Evidence, keep: float, most: int) -> list[int]:
+    """Indices of the answer sentences: the best first, then the parts it lacks in reading
+    order (passage rank, then position in the passage)."""
+    sents, scores, vecs = ev.sentences, ev.ranking, ev.vectors
+    chosen: list[int] = []
+    said: set[str] = set(words(ev.question))
+    for i in np.argsort(-scores, kind="stable"):
+        i = int(i)
+        if sents[i].structural:
+            continue
+        if chosen and scores[i] < keep * scores[chosen[0]]:
+            break
+        if any(float(vecs[i] @ vecs[j]) > REPEAT_COSINE or sents[i].text == sents[j].text
+               for j in chosen):
+            continue
+        new = set(words(sents[i].text)) - said
+        if chosen and len(new) < NEW_WORDS:
+            continue
+        chosen.append(i)
+        said |= new
+        if len(chosen) >= most:
+            break
+    rest = sorted(chosen[1:], key=lambda i: (sents[i].passage, sents[i].start))
+    return chosen[:1] + rest

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
-from rag.engines.prompt import build_messages, drop_think
+from rag.engines.prompt import build_messages, drop_think, stop_loops
 from rag.errors import EngineError
 from rag.settings import Settings
-from rag.types import Hit
+from rag.evidence import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +97,17 @@ class LlamaCppEngine:
                 engine.settings = settings  # max_tokens etc. may change; the model does not
             return engine
 
-    def draft(self, question: str, passages: Sequence[Hit],
+    def draft(self, question: str, evidence: Evidence,
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
-        yield from drop_think(self._generate(build_messages(question, passages, history)))
+        yield from stop_loops(drop_think(
+            self._generate(build_messages(question, evidence.hits, history))))
 
     def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
         with self._lock:
             try:
                 stream = self._llm.create_chat_completion(
                     messages=messages, stream=True, temperature=0,
+                    repeat_penalty=self.settings.llm_repeat_penalty,
                     max_tokens=self.settings.llm_max_tokens)
                 for chunk in stream:
                     piece = chunk["choices"][0].get("delta", {}).get("content")

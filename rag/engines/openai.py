@@ -11,10 +11,10 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from rag.engines.prompt import build_messages, drop_think
+from rag.engines.prompt import build_messages, drop_think, stop_loops
 from rag.errors import EngineError
 from rag.settings import Settings
-from rag.types import Hit
+from rag.evidence import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,17 @@ class OpenAIEngine:
         self.base_url = settings.openai_base_url.rstrip("/")
         self._model = settings.openai_model
 
-    def draft(self, question: str, passages: Sequence[Hit],
+    def draft(self, question: str, evidence: Evidence,
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
         payload = {
             "model": self.model(),
-            "messages": build_messages(question, passages, history),
+            "messages": build_messages(question, evidence.hits, history),
             "stream": True,
             "temperature": 0,
             "max_tokens": self.settings.llm_max_tokens,
         }
-        yield from drop_think(self._stream(f"{self.base_url}/chat/completions", payload))
+        yield from stop_loops(drop_think(
+            self._stream(f"{self.base_url}/chat/completions", payload)))
 
     def model(self) -> str:
         """The configured model, else the first one the server lists."""
