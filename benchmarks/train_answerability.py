@@ -60,17 +60,27 @@ def run(idx, question: str, settings: Settings) -> dict:
 
 
 def cached_rows(name: str, idx, questions: list[str], settings: Settings) -> list[dict]:
-    key = hashlib.sha1(json.dumps([FEATURE_NAMES, questions, settings.abstain_threshold,
-                                   settings.top_k]).encode()).hexdigest()[:12]
-    path = CACHE / f"{name}-{key}.json"
+    """Rows for ``questions``, each computed once: appended to build/answerability/ as it is
+    computed, so an interrupted run loses nothing."""
+    key = hashlib.sha1(json.dumps([FEATURE_NAMES, settings.abstain_threshold, settings.top_k,
+                                   settings.support_threshold]).encode()).hexdigest()[:12]
+    path = CACHE / f"{name}-{key}.jsonl"
+    done: dict[str, dict] = {}
     if path.exists():
-        return json.loads(path.read_text())
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            done[row["question"]] = row
+    todo = [q for q in dict.fromkeys(questions) if q not in done]
     t0 = time.perf_counter()
-    rows = [run(idx, q, settings) for q in questions]
-    print(f"  {name}: {len(questions)} questions in {time.perf_counter() - t0:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows))
-    return rows
+    with open(path, "a", encoding="utf-8") as f:
+        for q in todo:
+            done[q] = {"question": q, **run(idx, q, settings)}
+            f.write(json.dumps(done[q]) + "\n")
+            f.flush()
+    if todo:
+        print(f"  {name}: {len(todo)} questions in {time.perf_counter() - t0:.0f} s", flush=True)
+    return [done[q] for q in questions]
 
 
 def fit(x: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.1) -> dict:

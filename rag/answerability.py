@@ -6,8 +6,8 @@ text gives another year), so this module looks at the chosen answer sentences th
 
 * the expected answer type (who/when/how many/where) is present in them (rag.answer_types);
 * the question's key terms (its words beyond the topic shared by all retrieved passages) are in
-  the cited passage, stemmed, or paraphrased there (a word of the passage whose MiniLM vector is
-  close to the term's);
+  the cited passage, stemmed, or paraphrased in the answer (a word of the answer whose MiniLM
+  vector is close to the term's);
 * names and numbers of the question are in the cited passage;
 * the evidence score and the retrieval signal of the cited passage (rank, dense, BM25 share).
 
@@ -53,8 +53,8 @@ class Features:
     sparse_share: float  # best BM25 score of a cited passage / best BM25 score of any hit
     cover_sentence: float  # share of the question's key terms in the answer sentences
     cover_passage: float  # share of the key terms in the cited passages
-    paraphrased: float  # share of the key terms present or paraphrased in the cited passages
-    worst_term: float  # lowest best-cosine of a key term to a cited-passage word (1: all there)
+    paraphrased: float  # share of the key terms in the cited passages or paraphrased in the answer
+    worst_term: float  # lowest best-cosine of a missing key term to an answer word (1: none)
     missing_names: float  # capitalised question words absent from the cited passages
     missing_numbers: float  # numbers of the question absent from the cited passages
     type_asked: float  # 1 when the question asks for a type (who/when/how many/where)
@@ -122,8 +122,8 @@ def features(vectors: Vectors, question: str,
     in_pass = [t for t in terms if _present(t, p_stems)]
     missing = [t for t in terms if t not in in_pass]
     worst, paraphrased = 1.0, len(in_pass)
-    if missing:
-        pwords = _surface(passages)
+    if missing:  # paraphrased in the answer? (its words only: a passage's words cost too much)
+        pwords = _surface(answer)
         if pwords:
             sims = vectors(missing) @ vectors(pwords).T
             best = sims.max(axis=1)
