@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Iterator, Sequence
 
+from rag.answerability import judge
 from rag.citations import number_sources, render_markers, verify
 from rag.engines import get_engine
 from rag.errors import QuestionError
@@ -69,7 +70,15 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     if not draft or CANNOT_ANSWER.lower().rstrip(".") in draft.lower():
         yield _abstain(q, hits, engine_name, score, t0, "the engine found no answer")
         return
-    verified = verify(cache_for(index.embedder()), draft, hits, settings.support_threshold)
+    cache = cache_for(index.embedder())
+    verified = verify(cache, draft, hits, settings.support_threshold)
+    if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
+        p = judge(cache.vectors, q, [(v.text, v.cited, v.supported) for v in verified], hits,
+                  score).probability
+        if p < settings.answerable_threshold:
+            yield _abstain(q, hits, engine_name, score, t0,
+                           f"the answer does not fit the question (answerability {p:.2f})")
+            return
     sentences, sources = number_sources(verified, hits)
     yield Answer(question=q, answer=render_markers(sentences), abstained=False,
                  sentences=tuple(sentences), sources=tuple(sources), engine=engine_name,

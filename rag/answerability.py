@@ -38,8 +38,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(not|never|no|none|nor|without|n't)\b|n't\b", re.I)
 #: A passage word this close (cosine of MiniLM word vectors) to a question term paraphrases it.
 PARAPHRASE_COSINE = 0.6
-#: A question word found in at least this share of the retrieved passages is the topic.
-TOPIC_SHARE = 0.6
+#: A question word found in every retrieved passage (of at least this many) is the topic.
+TOPIC_MIN_PASSAGES = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class Features:
     type_asked: float  # 1 when the question asks for a type (who/when/how many/where)
     type_found: float  # 1 when it does and an answer sentence holds a new candidate of it
     negation_mismatch: float  # the question is negated and no cited passage is
+    negated: float  # the question holds a negation (not, never, no...)
+    unseen_terms: float  # question words in no retrieved passage and not paraphrased in the answer
     unsupported: float  # share of answer sentences that verification did not support
     key_terms: float  # how many key terms the question has
 
@@ -94,11 +96,11 @@ def key_terms(question: str, hits: Sequence[Hit]) -> list[str]:
     A word stated by most retrieved passages is what they are all about, not what the
     question asks of them; when every word is such a topic word, they are all kept."""
     terms = _surface(question)
-    if len(hits) < 2:
+    if len(hits) < TOPIC_MIN_PASSAGES:
         return terms
     passage_words = [set(words(h.text)) for h in hits]
     beyond = [t for t in terms if not words(t) or
-              sum(set(words(t)) <= pw for pw in passage_words) < TOPIC_SHARE * len(hits)]
+              not all(set(words(t)) <= pw for pw in passage_words)]
     return beyond or terms
 
 
@@ -121,16 +123,20 @@ def features(vectors: Vectors, question: str,
     in_sent = [t for t in terms if _present(t, s_stems)]
     in_pass = [t for t in terms if _present(t, p_stems)]
     missing = [t for t in terms if t not in in_pass]
-    worst, paraphrased = 1.0, len(in_pass)
-    if missing:  # paraphrased in the answer? (its words only: a passage's words cost too much)
+    all_stems = set(words(" ".join(h.text for h in hits)))
+    unseen = [t for t in _surface(question) if words(t) and not _present(t, all_stems)]
+    worst, paraphrased, unparaphrased = 1.0, len(in_pass), len(unseen)
+    if missing or unseen:  # paraphrased in the answer? (its words: a passage's cost too much)
         pwords = _surface(answer)
+        asked = list(dict.fromkeys(missing + unseen))
         if pwords:
-            sims = vectors(missing) @ vectors(pwords).T
-            best = sims.max(axis=1)
-            worst = float(best.min())
-            paraphrased += int((best >= PARAPHRASE_COSINE).sum())
+            best = dict(zip(asked, (vectors(asked) @ vectors(pwords).T).max(axis=1)))
         else:
-            worst = 0.0
+            best = dict.fromkeys(asked, 0.0)
+        if missing:
+            worst = float(min(best[t] for t in missing))
+            paraphrased += sum(best[t] >= PARAPHRASE_COSINE for t in missing)
+        unparaphrased = sum(best[t] < PARAPHRASE_COSINE for t in unseen)
     vecs = vectors([question] + [t for t, _, _ in sentences]) if sentences else None
     kind = expected_type(question)
     low = passages.lower()
@@ -153,6 +159,8 @@ def features(vectors: Vectors, question: str,
         type_found=float(any(has_type(kind, t, question) for t, _, _ in sentences)),
         negation_mismatch=float(bool(_NEGATION.search(question)) and
                                 not any(_NEGATION.search(hits[i].text) for i in cited)),
+        negated=float(bool(_NEGATION.search(question))),
+        unseen_terms=float(unparaphrased),
         unsupported=sum(not s for _, _, s in sentences) / max(1, len(sentences)),
         key_terms=float(len(terms)),
     )
