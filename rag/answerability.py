@@ -178,12 +178,14 @@ class Model:
     threshold: float
 
     def probability(self, x: np.ndarray) -> np.ndarray:
-        z = self.bias + ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights
+        """``x``: full feature vectors (FEATURE_NAMES order); the model reads its own columns."""
+        cols = [FEATURE_NAMES.index(n) for n in self.names]
+        z = self.bias + ((np.atleast_2d(x)[:, cols] - self.mean) / self.scale) @ self.weights
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod
     def from_json(cls, data: dict) -> "Model":
-        if tuple(data["features"]) != FEATURE_NAMES:
+        if not set(data["features"]) <= set(FEATURE_NAMES):
             raise DocchatError(f"{MODEL_PATH.name} was trained on other features; retrain it: "
                                "python benchmarks/train_answerability.py")
         return cls(tuple(data["features"]), np.array(data["mean"]), np.array(data["scale"]),

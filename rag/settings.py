@@ -48,7 +48,7 @@ class Settings:
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     answerable_threshold: float = _f(
-        0.345, "A drafted answer whose answerability probability (rag.answerability: answer "
+        0.23, "A drafted answer whose answerability probability (rag.answerability: answer "
         "type, key terms, evidence, retrieval) is below this abstains; 0 turns the check off "
         "(learnt on SQuAD 2.0: docs/answerability.json).")
     support_threshold: float = _f(
