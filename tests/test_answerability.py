@@ -235,3 +235,10 @@ def test_paraphrased_questions_rarely_abstain(tmp_path):
     # answered ones mostly hold the reference answer (a loose check: paraphrases are hard)
     held = sum(normalise(r["gold"]) in normalise(a.answer) for r, a in answers)
     assert held / len(rows) >= 0.7
+
+
+def test_a_missing_model_file_is_one_clear_reason(tmp_path):
+    from rag.errors import DocchatError
+
+    with pytest.raises(DocchatError, match="cannot be read.*train_answerability"):
+        model(tmp_path / "answerability.json")
