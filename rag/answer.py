@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Callable, Iterator, Sequence
 
+from rag.answerability import judge
 from rag.citations import number_sources, render_markers, verify
 from rag.engines import Engine, get_engine
 from rag.errors import QuestionError
@@ -87,6 +88,13 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         yield _abstain(q, hits, eng.name, score, t0, "the engine found no answer")
         return
     verified = verify(ev, draft, settings.support_threshold)
+    if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
+        p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,
+                  score).probability
+        if p < settings.answerable_threshold:
+            yield _abstain(q, hits, eng.name, score, t0,
+                           f"the answer does not fit the question (answerability {p:.2f})")
+            return
     sentences, sources = number_sources(verified, hits)
     answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
                     sentences=tuple(sentences), sources=tuple(sources), engine=eng.name,

@@ -110,7 +110,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                      fusion=args.fusion, split=args.split)
     else:
         result = evaluation.run_squad(Path(args.squad), settings, limit=args.limit,
-                                      engine=settings.engine)
+                                      engine=settings.engine, articles=args.articles)
     print(json.dumps(result, indent=2) if args.json else evaluation.format_result(result))
     return 0
 
@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", default="test", help="BEIR qrels split (test, train)")
     sp.add_argument("--fusion", default="convex", choices=["convex", "rrf"])
     sp.add_argument("--limit", type=int, help="only the first N queries/questions")
+    sp.add_argument("--articles", default="all", choices=["all", "even", "odd"],
+                    help="SQuAD articles asked (odd: those the answerability model never saw)")
     common(sp)
     sp.add_argument("--engine", help="answer engine for qa")
     sp.add_argument("-k", type=int, help="passages to retrieve")

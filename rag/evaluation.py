@@ -127,14 +127,21 @@ def sample(questions: list[dict], limit: int | None, seed: int = 13) -> list[dic
     return rng.sample(questions, limit)
 
 
+ARTICLES = ("all", "even", "odd")  # odd articles: held out from answerability training
+
+
 def run_squad(path: Path, settings: Settings, limit: int | None = None,
-              engine: str | None = None) -> dict:
+              engine: str | None = None, articles: str = "all") -> dict:
     from rag.answer import ask
     from rag.evaluation_answers import answer_shape
     from rag.evaluation_qa import score_answers
 
     paragraphs, questions = load_squad(path)
     idx, summary = eval_index("squad2", paragraphs.items(), settings)
+    if articles not in ARTICLES:
+        raise ValueError(f"articles must be one of {', '.join(ARTICLES)}, not {articles!r}")
+    if articles != "all":  # pid "aNN_pMMM": NN is the article
+        questions = [q for q in questions if int(q["pid"][1:3]) % 2 == (articles == "odd")]
     rows = []
     for q in sample(questions, limit):
         t = time.perf_counter()
@@ -143,7 +150,8 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
     result = score_answers(rows)
     result.update(answer_shape([a for _, a, _ in rows]))
     result.update({"questions": len(rows), "engine": engine or settings.engine,
-                   "abstain_threshold": settings.abstain_threshold,
+                   "articles": articles, "abstain_threshold": settings.abstain_threshold,
+                   "answerable_threshold": settings.answerable_threshold,
                    "chunks": summary.chunks})
     return result
 

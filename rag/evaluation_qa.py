@@ -9,6 +9,9 @@ from pathlib import Path
 from rag.evidence import numbers_present, overlap
 from rag.types import Answer
 
+#: (short name, how the abstention note starts: rag.answer) for the abstention breakdown
+ABSTENTION_REASONS = (("evidence", "below the evidence"), ("answerability", "the answer does not"),
+                      ("engine", "the engine found"))
 STRICT_OVERLAP = 0.8  # independent of the verifier's threshold: most words must be in the source
 
 
@@ -31,6 +34,13 @@ def citation_ok(sentence: str, source_text: str) -> bool:
         numbers_present(sentence, source_text)
 
 
+def abstained_by(kind: str, answers: list[Answer]) -> dict[str, float]:
+    """Share of ``answers`` that abstained, per reason (the evidence rule, answerability...)."""
+    return {f"{kind}_abstained_by_{why}": round(sum(
+        a.abstained and any(n.startswith(note) for n in a.notes) for a in answers)
+        / max(1, len(answers)), 4) for why, note in ABSTENTION_REASONS}
+
+
 def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
     answerable = [(q, a) for q, a, _ in rows if not q["impossible"]]
     impossible = [(q, a) for q, a, _ in rows if q["impossible"]]
@@ -44,7 +54,7 @@ def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
     abst_ans = sum(a.abstained for _, a in answerable)
     abst_imp = sum(a.abstained for _, a in impossible)
     total_abst = abst_ans + abst_imp
-    cites = good = sentences = supported = gold = answered = 0
+    cites = good = sentences = supported = gold = answered = verbatim = 0
     for q, a, _ in rows:
         if a.abstained:
             continue
@@ -52,6 +62,8 @@ def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
         for s in a.sentences:
             sentences += 1
             supported += s.supported
+            verbatim += bool(s.citations) and all(
+                normalise(s.text) in normalise(by_n[n].text) for n in s.citations)
             for n in s.citations:
                 cites += 1
                 good += citation_ok(s.text, by_n[n].text)
@@ -68,6 +80,11 @@ def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
         "abstention_recall": round(abst_imp / max(1, len(impossible)), 4),
         "citation_precision": round(good / cites, 4) if cites else None,
         "sentences_supported": round(supported / sentences, 4) if sentences else None,
+        "sentences_verbatim": round(verbatim / sentences, 4) if sentences else None,
+        "answer_contains_gold_when_answered": round(
+            contains / max(1, len(answerable) - abst_ans), 4),
+        **abstained_by("answerable", [a for _, a in answerable]),
+        **abstained_by("unanswerable", [a for _, a in impossible]),
         "cites_gold_paragraph": round(gold / answered, 4) if answered else None,
         "sentences_per_answer": round(sentences / max(1, n - total_abst), 2),
         "median_seconds": round(statistics.median(t for _, _, t in rows), 4) if rows else None,

@@ -1,0 +1,244 @@
+"""Answerability decided per answer: features (fast), the learnt model, the hook in ask()."""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import CANNOT_ANSWER, Settings, ask
+from rag.answer_types import DATE, PERSON, PLACE, QUANTITY, expected_type, has_type
+from rag.answerability import FEATURE_NAMES, Model, features, key_terms, model
+from rag.evaluation_qa import normalise
+from rag.types import Hit
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "crocus-city-hall-attack.txt"
+PARAPHRASES = ROOT / "tests" / "data" / "paraphrase_questions.jsonl"
+SHARED_PDFS = ROOT.parent / "shared" / "eval" / "pdfs"
+
+#: On-topic questions the seed article does not answer (read from the article: it names no
+#: attacker, no date, no rescue figures, no concert act, no sentence).
+ABSENT_FROM_SEED = [
+    "What were the names of the four gunmen?",
+    "On what date did the attack take place?",
+    "Which band was due to play at the concert that night?",
+    "How many firefighters fought the blaze?",
+    "How long were the attackers sentenced to in prison?",
+    "Who owns the Crocus City Hall?",
+]
+#: Questions the seed article does answer, and a word each answer must hold.
+ANSWERED_BY_SEED = [
+    ("How many people died?", "133"),
+    ("Which group were the attackers affiliated with?", "Islamic State"),
+    ("Where were the gunmen trying to flee to?", "Ukraine"),
+    ("What did Putin declare after the attack?", "national day of mourning"),
+    ("Which earlier attacks in Russia are mentioned?", "Beslan"),
+]
+
+
+def hit(text: str, n: int = 0, dense: float = 0.6, sparse: float = 5.0) -> Hit:
+    return Hit(chunk_id=n, path=f"doc{n}.txt", page=1, start=0, end=len(text), text=text,
+               score=1.0, dense=dense, sparse=sparse)
+
+
+def fake_vectors(texts):
+    """A stand-in for the embedder (no model in the fast tier): a word's vector is one-hot on
+    its hash, so only identical words are similar."""
+    out = np.zeros((len(texts), 4096))
+    for i, t in enumerate(texts):
+        for w in t.lower().split():
+            out[i, zlib.crc32(w.encode()) % 4096] += 1
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1, norms)
+
+
+# ------------------------------------------------------------------ answer types (fast)
+@pytest.mark.parametrize("question, kind", [
+    ("Who founded the company?", PERSON), ("Whose idea was it?", PERSON),
+    ("When did the Normans arrive?", DATE), ("In what year was it built?", DATE),
+    ("How many people died?", QUANTITY), ("How much did the bridge cost?", QUANTITY),
+    ("Where is the hall?", PLACE), ("In which country is Normandy?", PLACE),
+    ("What is the boiling point of water?", None), ("Why did they leave?", None),
+])
+def test_expected_answer_type_of_a_question(question, kind):
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize("question, sentence, found", [
+    ("How many people died?", "The attack killed 133 people.", True),
+    ("How many people died?", "People mourned across the country.", False),
+    ("When did it open?", "The hall opened in March 2009.", True),
+    ("When did it open?", "The hall opened to great applause.", False),
+    ("Who founded Apple?", "Apple was founded by Steve Jobs.", True),
+    ("Who founded Apple?", "Apple was founded in a garage.", False),  # only the asked name
+    ("Where is the hall?", "The hall stands near Krasnogorsk.", True),
+    ("Where is the hall?", "The hall is very large.", False),
+    ("How many died in 1999?", "Bombings in 1999 shook the city.", False),  # number is asked
+])
+def test_a_candidate_of_the_expected_type_must_be_new_to_the_question(question, sentence, found):
+    assert has_type(expected_type(question), sentence, question) is found
+
+
+# ------------------------------------------------------------------ features (fast)
+def test_topic_words_shared_by_every_passage_are_not_key_terms():
+    hits = [hit("The Normans ruled Normandy in 1066.", 0), hit("The Normans were Vikings.", 1),
+            hit("Normans spoke French later.", 2)]
+    assert key_terms("What did the Normans rule in 1100?", hits) == ["rule", "1100"]
+    assert key_terms("What did the Normans rule in 1100?", hits[:2]) == ["normans", "rule", "1100"]
+
+
+def test_missing_number_and_name_are_counted_against_the_cited_passage():
+    hits = [hit("The Normans conquered England in 1066 under William.", 0)]
+    f = features(fake_vectors, "What did Harold conquer in 1100?",
+                 [("The Normans conquered England in 1066 under William.", (1,), True)], hits,
+                 0.5)
+    assert f.missing_numbers == 1 and f.missing_names == 1
+    g = features(fake_vectors, "What did William conquer in 1066?",
+                 [("The Normans conquered England in 1066 under William.", (1,), True)], hits,
+                 0.5)
+    assert g.missing_numbers == 0 and g.missing_names == 0
+    assert g.cover_passage == 1.0 and g.worst_term == 1.0
+
+
+def test_type_feature_and_retrieval_signal_of_the_cited_passage():
+    hits = [hit("Unrelated opening words.", 0, dense=0.7, sparse=10.0),
+            hit("The fire killed 12 people.", 1, dense=0.4, sparse=5.0)]
+    f = features(fake_vectors, "How many people did the fire kill?",
+                 [("The fire killed 12 people.", (2,), True)], hits, 0.6)
+    assert f.type_asked == 1 and f.type_found == 1
+    assert f.cited_rank == pytest.approx(0.5) and f.dense_cited == pytest.approx(0.4)
+    assert f.sparse_share == pytest.approx(0.5)
+    assert f.evidence == pytest.approx(0.6) and f.unsupported == 0
+
+
+def test_paraphrased_key_term_counts_when_a_passage_word_is_close():
+    hits = [hit("The gunmen tried to flee to Ukraine.", 0)]
+    sents = [("The gunmen tried to flee to Ukraine.", (1,), True)]
+
+    def close(texts):  # "escape" and "flee" get the same vector, as MiniLM makes them close
+        return fake_vectors([t.replace("escape", "flee") for t in texts])
+
+    literal = features(fake_vectors, "Where did the gunmen escape to?", sents, hits, 0.5)
+    para = features(close, "Where did the gunmen escape to?", sents, hits, 0.5)
+    assert literal.cover_passage == para.cover_passage < 1.0
+    assert para.paraphrased == 1.0 > literal.paraphrased
+
+
+def test_recorded_model_matches_the_features_and_the_setting():
+    recorded = json.loads((ROOT / "docs" / "answerability.json").read_text())
+    assert set(recorded["features"]) <= set(FEATURE_NAMES)
+    assert Settings().answerable_threshold == pytest.approx(recorded["threshold"], abs=1e-3)
+    m = model()
+    assert len(m.weights) == len(recorded["features"])
+    # loose sanity of what was learnt: on the held-out half it turns away more unanswerable
+    # than answerable questions, at the default and at the training rule's threshold
+    for held in (recorded["with_answerability"]["held_out"], recorded["rule_held_out"]):
+        assert held["unanswerable_abstained"] > 2 * held["answerable_abstained"]
+        assert held["answerable_abstained"] <= 0.2
+
+
+def test_a_model_trained_on_other_features_is_refused_with_a_reason():
+    from rag.errors import DocchatError
+
+    with pytest.raises(DocchatError, match="retrain"):
+        Model.from_json({"features": ["evidence", "a_feature_since_removed"], "mean": [0, 0],
+                         "scale": [1, 1], "weights": [1, 1], "bias": 0, "threshold": 0.5})
+
+
+# ------------------------------------------------------------------ the hook (slow)
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory):
+    from rag.index import Index
+
+    root = tmp_path_factory.mktemp("seed") / "index"
+    idx = Index.open(root, Settings.from_env(index_dir=str(root)), create=True)
+    idx.update([SEED])
+    return idx
+
+
+#: The stricter threshold docs/quality.md offers (the training rule's: at most 8% of answerable
+#: SQuAD questions turned away), against the default that protects paraphrased questions.
+STRICT = 0.345
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold, at_least", [(None, 2), (STRICT, 3)])
+def test_on_topic_questions_whose_answer_is_absent_abstain(seed_index, threshold, at_least):
+    settings = seed_index.settings.replace(answerable_threshold=threshold)
+    answers = {q: ask(seed_index, q, settings=settings) for q in ABSENT_FROM_SEED}
+    for a in answers.values():
+        assert a.answer == CANNOT_ANSWER or not a.abstained
+    abstained = [q for q, a in answers.items() if a.abstained]
+    # measured: 2 of 6 by default (the evidence rule), 3 of 6 strict (one more by
+    # answerability); the expected answer type is often present for another reason
+    # ("On what date...?" finds the years of earlier attacks): docs/quality.md
+    assert len(abstained) >= at_least, abstained
+    if threshold == STRICT:
+        assert any("answerability" in n for a in answers.values() for n in a.notes)
+
+
+@pytest.mark.slow
+def test_hook_abstains_below_the_threshold_and_says_why(seed_index):
+    strict = seed_index.settings.replace(answerable_threshold=0.999)
+    a = ask(seed_index, "How many people died?", settings=strict)
+    assert a.abstained and a.answer == CANNOT_ANSWER
+    assert a.notes and a.notes[0].startswith("the answer does not fit the question")
+    off = seed_index.settings.replace(answerable_threshold=0.0)
+    assert not ask(seed_index, "How many people died?", settings=off).abstained
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, gold", ANSWERED_BY_SEED)
+def test_seed_questions_are_still_answered(seed_index, question, gold):
+    a = ask(seed_index, question)
+    assert not a.abstained, a.notes
+    assert gold in a.answer
+
+
+def _paraphrases() -> list[dict]:
+    return [json.loads(line) for line in PARAPHRASES.read_text().splitlines() if line.strip()]
+
+
+def test_paraphrase_set_is_large_and_worded_apart_from_its_answers():
+    from rag.lexical import words
+
+    rows = _paraphrases()
+    assert len(rows) >= 40
+    for r in rows:  # the gold answer's words are not the question's words
+        assert not set(words(r["gold"])) & set(words(r["question"])), r
+
+
+@pytest.mark.slow
+def test_paraphrased_questions_rarely_abstain(tmp_path):
+    from conftest import need_shared
+
+    from rag.index import Index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    rows = _paraphrases()
+    for name in sorted({r["file"] for r in rows}):
+        src = SEED if name == SEED.name else need_shared(SHARED_PDFS / name)
+        (docs / name).write_bytes(src.read_bytes())
+    root = tmp_path / "index"
+    idx = Index.open(root, Settings.from_env(index_dir=str(root)), create=True)
+    idx.update([docs])
+    answers = [(r, ask(idx, r["question"])) for r in rows]
+    false_abstentions = [r["question"] for r, a in answers if a.abstained]
+    on_seed = [q for q in false_abstentions if any(r["question"] == q and r["file"] == SEED.name
+                                                   for r in rows)]
+    assert on_seed == []
+    assert len(false_abstentions) / len(rows) <= 0.05, false_abstentions
+    # answered ones mostly hold the reference answer (a loose check: paraphrases are hard)
+    held = sum(normalise(r["gold"]) in normalise(a.answer) for r, a in answers)
+    assert held / len(rows) >= 0.7
+
+
+def test_a_missing_model_file_is_one_clear_reason(tmp_path):
+    from rag.errors import DocchatError
+
+    with pytest.raises(DocchatError, match="cannot be read.*train_answerability"):
+        model(tmp_path / "answerability.json")
