@@ -6,22 +6,24 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from rag import builder, retrieval, store
+from rag import builder, retrieval
 from rag.errors import IndexNotFoundError
 from rag.settings import Settings
-from rag.types import Hit, Skipped, Status, UpdateSummary
+from rag.store import Document, Reader, open_store
+from rag.types import Hit, Status, UpdateSummary
 
 log = logging.getLogger(__name__)
 
 
 class Index:
-    """A handle on an index directory. Readers always see a complete generation; when another
-    process (or an upload) publishes a new one, the next call picks it up by itself."""
+    """A handle on an index directory. Readers always see a complete committed state; when
+    another process (or an upload) commits a new one, the next call picks it up by itself."""
 
     def __init__(self, root: str | Path, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.root = Path(root)
-        self._snap: store.Snapshot | None = None
+        self.store = open_store(self.root, self.settings)
+        self._snap: Reader | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -30,21 +32,22 @@ class Index:
         """Open the index at ``root``; with ``create=False`` a missing index is an error."""
         settings = settings or Settings.from_env()
         idx = cls(root if root is not None else settings.index_dir, settings)
-        if not create and store.current_generation(idx.root) is None:
+        if not create and not idx.exists:
             raise IndexNotFoundError(f"no index at {idx.root}: build one with 'docchat index'")
         return idx
 
     @property
     def exists(self) -> bool:
-        return store.current_generation(self.root) is not None
+        return self.store.exists()
 
-    def snapshot(self) -> store.Snapshot:
-        gen = store.current_generation(self.root)
-        if gen is None:
+    def snapshot(self) -> Reader:
+        """A consistent view of the latest committed state (renewed when a newer one exists)."""
+        gen = self.store.generation()
+        if gen == 0:
             raise IndexNotFoundError(f"no index at {self.root}: build one with 'docchat index'")
         with self._lock:
-            if self._snap is None or self._snap.path != gen:
-                self._snap = store.Snapshot(gen)  # the old one closes when garbage-collected
+            if self._snap is None or self._snap.generation != gen:
+                self._snap = self.store.reader()  # the old one closes when garbage-collected
             return self._snap
 
     def update(self, paths: Sequence[str | Path] | None = None, *, full: bool = False,
@@ -73,16 +76,13 @@ class Index:
         if not self.exists:
             return Status(exists=False)
         snap = self.snapshot()
-        m = snap.manifest
-        skipped = tuple(Skipped(p, r) for p, r in
-                        snap.query("SELECT path, reason FROM skipped ORDER BY path"))
-        return Status(exists=True, files=m.get("files", 0), chunks=m.get("chunks", 0),
-                      model=m.get("model", ""), dim=m.get("dim", 0),
-                      built_at=m.get("built_at", ""), roots=tuple(m.get("roots", [])),
-                      skipped=skipped)
+        m, st = snap.manifest, snap.stats()
+        return Status(exists=True, files=st.files, chunks=st.chunks, model=m.model, dim=m.dim,
+                      built_at=st.built_at, roots=m.roots, skipped=snap.skipped())
 
     def page_text(self, path: str, page: int) -> str:
-        rows = self.snapshot().query(
-            "SELECT p.text FROM pages p JOIN files f ON f.sha = p.sha "
-            "WHERE f.path = ? AND p.page = ?", (path, page))
-        return rows[0][0] if rows else ""
+        return self.snapshot().page_text(path, page)
+
+    def documents(self) -> list[Document]:
+        """The indexed files (path, sha, pages, chunks, size, indexed_at), by path."""
+        return self.snapshot().documents()
