@@ -7,6 +7,7 @@ same text must get the same vector whatever batch it is encoded in).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import shutil
 from pathlib import Path
@@ -249,3 +250,18 @@ def test_large_segments_get_hnsw_with_high_recall_and_deletes_respected(tmp_path
     assert snap.segments()[0][0].hnsw is not None  # still the HNSW segment, with a tombstone
     found = snap.chunks(list(snap.search_dense(qvec, 5)))
     assert not any(Path(r.path).name == victim.name for r in found)
+
+
+def test_a_format_1_index_is_rebuilt_from_its_own_folders_and_its_files_removed(tmp_path):
+    docs, root = tmp_path / "docs", tmp_path / "index"
+    write_docs(docs, 3, seed=11)
+    gen = root / "gen-000004"  # the generation-copy layout of format 1, as it left it
+    gen.mkdir(parents=True)
+    (gen / "manifest.json").write_text(json.dumps(
+        {"format": 1, "model": "all-MiniLM-L6-v2", "dim": 384, "roots": [str(docs)],
+         "chunker": {"version": 3, "tokens": 200, "overlap": 40}}))
+    (root / "CURRENT").write_text("gen-000004\n")
+    s = builder.update(root, settings(root), None, embedder_factory=lambda _: HashEmbedder())
+    assert s.full_rebuild and s.reason.startswith("format changed") and len(s.added) == 3
+    assert not gen.exists() and not (root / "CURRENT").exists()
+    assert Index.open(root, settings(root)).status().roots == (str(docs.resolve()),)

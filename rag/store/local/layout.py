@@ -12,6 +12,7 @@ Layout::
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -70,3 +71,14 @@ def remove_legacy(root: Path) -> None:
     for p in root.iterdir():
         if p.name.startswith(("gen-", ".build-")) and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
+
+
+def legacy_manifest(root: Path):
+    """The manifest of a format-1 index at ``root`` (None when there is none)."""
+    from rag.store.protocol import Manifest
+
+    try:
+        name = (root / "CURRENT").read_text().strip()
+        return Manifest.from_json(json.loads((root / name / "manifest.json").read_text()))
+    except (OSError, ValueError):
+        return None

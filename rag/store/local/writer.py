@@ -29,7 +29,7 @@ from rag.chunking import index_text
 from rag.lexical import tokenize
 from rag.store.local import db as dbmod
 from rag.store.local import segment as segmod
-from rag.store.local.layout import (DB, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree, remove_legacy,
+from rag.store.local.layout import (DB, legacy_manifest, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree, remove_legacy,
                                     segment_dirs, segment_name)
 from rag.store.local.reader import read_bookkeeping
 from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
@@ -74,8 +74,12 @@ class LocalWriter:
         return read_bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
 
     def manifest(self) -> Manifest | None:
+        """The committed manifest; for a format-1 index (generation copies) its old manifest,
+        so that the builder rebuilds it from the same folders ("format changed")."""
         text = dbmod.get_meta(self.db, "manifest")
-        return Manifest.from_json(json.loads(text)) if text else None
+        if text:
+            return Manifest.from_json(json.loads(text))
+        return legacy_manifest(self.root)
 
     # -- changes (visible only after commit) --------------------------------------------------
     def upsert(self, sha: str, pages: Sequence[Page], chunks: Sequence[Chunk],
