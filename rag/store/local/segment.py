@@ -56,7 +56,9 @@ class Segment:
         if (path / HNSW_FILE).exists():
             import faiss
 
-            self.hnsw = faiss.read_index(str(path / HNSW_FILE))
+            # the graph's copy of the vectors is memory-mapped, not read into RAM
+            flag = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
+            self.hnsw = faiss.read_index(str(path / HNSW_FILE), flag)
 
     def __len__(self) -> int:
         return len(self.ids)
