@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import clean_env, docchat
 
 from rag import builder
 from rag.index import Index
@@ -265,3 +266,9 @@ def test_a_format_1_index_is_rebuilt_from_its_own_folders_and_its_files_removed(
     assert s.full_rebuild and s.reason.startswith("format changed") and len(s.added) == 3
     assert not gen.exists() and not (root / "CURRENT").exists()
     assert Index.open(root, settings(root)).status().roots == (str(docs.resolve()),)
+
+
+def test_a_merge_factor_below_two_is_refused_in_one_line_naming_the_variable(tmp_path):
+    proc = docchat("status", "--index", tmp_path / "i", env=clean_env(DOCCHAT_MERGE_FACTOR="1"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "docchat: error: DOCCHAT_MERGE_FACTOR=1 is out of range"

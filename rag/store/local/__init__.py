@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from rag.errors import DocchatError
 from rag.settings import Settings
 from rag.store.local import db as dbmod
 from rag.store.local.bm25 import BM25Params
@@ -24,6 +25,12 @@ class LocalStore:
         self._ann = AnnSettings(s.ann_min_vectors, s.hnsw_m, s.hnsw_ef_construction,
                                 s.hnsw_ef_search)
         self._policy = MergePolicy(s.merge_factor, s.merge_floor, s.merge_deletes)
+        for name, ok in (("merge_factor", s.merge_factor >= 2), ("merge_floor", s.merge_floor >= 1),
+                         ("merge_deletes", 0 < s.merge_deletes <= 1),
+                         ("ann_min_vectors", s.ann_min_vectors >= 1),
+                         ("hnsw_m", s.hnsw_m >= 2), ("hnsw_ef_search", s.hnsw_ef_search >= 1)):
+            if not ok:
+                raise DocchatError(f"DOCCHAT_{name.upper()}={getattr(s, name)!r} is out of range")
 
     def generation(self) -> int:
         """The latest committed generation (0: no index). Cheap: one small query."""

@@ -10,6 +10,7 @@ first searches: on Linux a mapped or open file stays readable after it is unlink
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -46,16 +47,9 @@ class LocalReader:
             self._tombstones = np.asarray(
                 [r[0] for r in self.db.execute("SELECT id FROM tombstones ORDER BY id")],
                 np.int64)
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, sqlite3.Error) as e:
             raise IndexCorruptError(f"{root}: cannot read the index ({e}); rebuild it with "
                                     "'docchat index --full'") from e
-        except Exception as e:
-            import sqlite3
-
-            if isinstance(e, sqlite3.Error):
-                raise IndexCorruptError(f"{root}: cannot read the index ({e}); rebuild it "
-                                        "with 'docchat index --full'") from e
-            raise
         self._lock = threading.Lock()
         self._segments: list[tuple[Segment, np.ndarray]] | None = None
 
