@@ -260,17 +260,19 @@ class LocalWriter:
             self.db.execute(f"DELETE FROM {table}")
 
     def _write_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
+        """Write only the file rows that changed (a content change restamps indexed_at)."""
         stamp = now()
         current = {f.path: f for f in files}
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS keep(path TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM keep")
-        self.db.executemany("INSERT INTO keep VALUES (?)", [(p,) for p in current])
-        self.db.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM keep)")
+        before = {p: (sha, size) for p, sha, size in
+                  self.db.execute("SELECT path, sha, size FROM files")}
+        self.db.executemany("DELETE FROM files WHERE path = ?",
+                            [(p,) for p in before if p not in current])
         self.db.executemany(
             "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
             "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
             "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size",
-            [(f.path, f.sha, f.size, stamp) for f in current.values()])
+            [(f.path, f.sha, f.size, stamp) for f in current.values()
+             if before.get(f.path) != (f.sha, f.size)])
         self.db.execute("DELETE FROM skipped")
         self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
                             [(s.path, current[s.path].sha if s.path in current else None,
