@@ -272,3 +272,15 @@ def test_a_merge_factor_below_two_is_refused_in_one_line_naming_the_variable(tmp
     proc = docchat("status", "--index", tmp_path / "i", env=clean_env(DOCCHAT_MERGE_FACTOR="1"))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "docchat: error: DOCCHAT_MERGE_FACTOR=1 is out of range"
+
+
+def test_the_merge_policy_folds_a_full_tier_and_rewrites_segments_full_of_deletes():
+    from rag.store.local.merge_policy import MergePolicy, SegmentSize, candidates
+
+    p = MergePolicy(factor=3, floor=100, deletes=0.3)
+    small = [SegmentSize(f"s{i}", 50, 0) for i in range(2)]
+    big = [SegmentSize(f"b{i}", 400, 10) for i in range(3)]  # tier 2: 390 live > 100 * 3
+    assert candidates(small, p) == []
+    assert candidates(small + [SegmentSize("s2", 100, 0)], p) == ["s0", "s1", "s2"]
+    assert candidates(big + small, p) == ["b0", "b1", "b2"]
+    assert candidates(small + [SegmentSize("d", 10, 3)], p) == ["d"]

@@ -12,7 +12,8 @@ from rag.store.local.bm25 import BM25Params
 from rag.store.local.layout import DB, segment_dirs, writer_lock
 from rag.store.local.reader import LocalReader
 from rag.store.local.segment import AnnSettings
-from rag.store.local.writer import LocalWriter, MergePolicy
+from rag.store.local.merge_policy import MergePolicy
+from rag.store.local.writer import LocalWriter
 
 
 class LocalStore:

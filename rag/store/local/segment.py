@@ -155,7 +155,7 @@ def merge(path: Path, sources: Sequence[tuple[Segment, np.ndarray]], dim: int,
     _write_arrays(path, np.concatenate(ids_l), vectors, np.concatenate(len_l), vocab,
                   np.concatenate(term_l), np.concatenate(doc_l), np.concatenate(tf_l))
     if ann is not None and offset >= ann.min_vectors:
-        _write_hnsw(path, vectors, ann)
+        write_hnsw(path, vectors, ann)
     return offset
 
 
@@ -173,7 +173,7 @@ def _write_arrays(path: Path, ids, vectors, doclen, vocab, terms, docs, tf) -> N
     (path / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
 
 
-def _write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
+def write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
     import faiss
 
     index = faiss.IndexHNSWFlat(vectors.shape[1], ann.m, faiss.METRIC_INNER_PRODUCT)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -29,8 +28,10 @@ from rag.chunking import index_text
 from rag.lexical import tokenize
 from rag.store.local import db as dbmod
 from rag.store.local import segment as segmod
-from rag.store.local.layout import (DB, legacy_manifest, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree, remove_legacy,
-                                    segment_dirs, segment_name)
+from rag.store.local.layout import (DB, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree,
+                                    legacy_manifest, remove_legacy, segment_dirs,
+                                    segment_name)
+from rag.store.local.merge_policy import MergePolicy, SegmentSize, candidates
 from rag.store.local.reader import read_bookkeeping
 from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
 from rag.types import Chunk, Page, Skipped
@@ -40,13 +41,6 @@ log = logging.getLogger(__name__)
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class MergePolicy:
-    factor: int  # this many segments of one size tier are merged into one
-    floor: int  # segments up to this many live chunks are all in the lowest tier
-    deletes: float  # a segment with this share of tombstoned rows is rewritten
 
 
 @dataclass
@@ -154,18 +148,7 @@ class LocalWriter:
     def _merge_candidates(self) -> list[str]:
         rows = self.db.execute("SELECT name, rows FROM segments ORDER BY name").fetchall()
         dead = self._dead_per_segment([r[0] for r in rows])
-        tiers: dict[int, list[str]] = {}
-        p = self.policy
-        for name, n in rows:
-            live = n - dead.get(name, 0)
-            if n and dead.get(name, 0) / n >= p.deletes:
-                return [name]
-            tier = 0 if live <= p.floor else 1 + int(math.log(live / p.floor, p.factor))
-            tiers.setdefault(tier, []).append(name)
-        for tier in sorted(tiers):
-            if len(tiers[tier]) >= p.factor:
-                return tiers[tier]
-        return []
+        return candidates([SegmentSize(n, r, dead.get(n, 0)) for n, r in rows], self.policy)
 
     def _dead_per_segment(self, names: list[str]) -> dict[str, int]:
         dead = np.asarray([r[0] for r in self.db.execute("SELECT id FROM tombstones")], np.int64)
@@ -228,7 +211,7 @@ class LocalWriter:
         tmp = self.root / (name + TMP_SUFFIX)
         segmod.write(tmp, ids, vectors, tokenize([index_text(c) for c in chunks]))
         if len(ids) >= self.ann.min_vectors:
-            segmod._write_hnsw(tmp, vectors, self.ann)
+            segmod.write_hnsw(tmp, vectors, self.ann)
         self._publish_folder(tmp, self.root / name)
         return name, ids
 
