@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
 	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
-.PHONY: setup run index test test-fast bench eval llamacpp browser ocr screenshots clean
+.PHONY: setup run index test test-fast bench bench-scale eval llamacpp browser ocr screenshots clean
 
 # OCR of scanned PDF pages is on by default (DOCCHAT_OCR), so setup brings Tesseract too.
 setup: $(VENV)/.installed ocr
@@ -68,9 +68,13 @@ bench: setup
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_ocr.py
 
+# Store figures at 10k and 100k chunks (synthetic vectors, real text); SCALE_ARGS=--million
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py $(SCALE_ARGS)
+
 eval: setup
 	$(BIN)/docchat eval retrieval --beir ../shared/eval/beir_scifact
 	$(BIN)/docchat eval qa --squad ../shared/eval/squad2/dev-v2.0.json --limit 600
 
 clean:
-	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT $(INDEX)/.lock $(INDEX)/.build-*
+	rm -rf $(VENV) $(INDEX)/seg-* $(INDEX)/meta.sqlite* $(INDEX)/.lock $(INDEX)/gen-* $(INDEX)/CURRENT

@@ -35,8 +35,12 @@ def main() -> None:
     corpus, queries, _ = load_beir(folder, "test")
     idx, _ = eval_index(folder.name, corpus.items(), settings)
     snap, emb = idx.snapshot(), idx.embedder()
-    doc_of = {cid: Path(p).stem for cid, p in snap.query(
-        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.sha = c.sha")}
+    doc_of: dict[int, str] = {}
+
+    def docs(ids) -> None:
+        todo = [i for i in ids if i not in doc_of]
+        doc_of.update({r.id: Path(r.path).stem for r in snap.chunks(todo)})
+
     for split in ("train", "test"):
         _, _, qrels = load_beir(folder, split)
         runs = []
@@ -44,6 +48,7 @@ def main() -> None:
             q = queries[qid]
             d = retrieval.dense(snap, retrieval.query_vector(emb, q, [], 0), 300)
             s = retrieval.sparse(snap, q, 300)
+            docs(list(d) + list(s))
             runs.append((qrels[qid], d, s))
         variants = {"dense": lambda d, s: d, "bm25": lambda d, s: s,
                     "rrf60": lambda d, s: retrieval.rrf(d, s, 60)}

@@ -1,24 +1,22 @@
-"""Incremental (re)building of an index generation. Content hashes are identity: a content
+"""Incremental (re)building of an index over any Store. Content hashes are identity: a content
 already embedded is never embedded again, whatever its name."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
 from rag import exclusions, files as filesmod
-from rag import store
 from rag.chunking import chunk_pages, index_text
 from rag.errors import LoadError
 from rag.loaders import load
-from rag.store_write import write_generation
 from rag.settings import Settings
+from rag.store import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, FileRecord, Manifest,
+                       open_store)
 from rag.types import Chunk, Page, Skipped, UpdateSummary
 
 log = logging.getLogger(__name__)
@@ -35,33 +33,16 @@ class _Plan:
     old_bad: dict[str, str] = field(default_factory=dict)  # sha -> reason it failed to load
 
 
-def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> dict:
-    return {"format": store.FORMAT_VERSION, "model": settings.embed_model, "dim": dim,
-            "chunker": {"version": CHUNKER_VERSION, "tokens": settings.chunk_tokens,
-                        "overlap": settings.chunk_overlap},
-            "roots": roots}
+def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> Manifest:
+    return Manifest(format=FORMAT_VERSION, model=settings.embed_model, dim=dim,
+                    chunker=ChunkerSettings(CHUNKER_VERSION, settings.chunk_tokens,
+                                            settings.chunk_overlap),
+                    roots=tuple(roots))
 
 
-def rebuild_reason(old: dict | None, settings: Settings) -> str:
-    """Why the existing generation cannot be updated in place ('' when it can)."""
-    if old is None:
-        return ""
-    want = wanted_manifest(settings, [])
-    for key in ("format", "model", "chunker"):
-        if old.get(key) != want[key]:
-            return f"{key} changed: {old.get(key)!r} -> {want[key]!r}"
-    return ""
-
-
-@contextmanager
-def writer_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def rebuild_reason(old: Manifest | None, settings: Settings) -> str:
+    """Why the existing index cannot be updated in place ('' when it can)."""
+    return old.rebuild_reason(wanted_manifest(settings, [])) if old is not None else ""
 
 
 def update(root: Path, settings: Settings, paths: list[str] | None, *, full: bool = False,
@@ -74,34 +55,42 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         if on_progress:
             on_progress(fraction, message)
 
-    with writer_lock(root):
-        gen = store.current_generation(root)
-        old = store.Snapshot(gen) if gen else None
-        try:
-            old_manifest = old.manifest if old else None
-            roots = _roots(old_manifest, settings, paths, add)
-            reason = "--full" if full and old else rebuild_reason(old_manifest, settings)
-            report(0.0, "reading files")
-            plan = _plan(roots, old if not reason else None, exclusions.read(root))
-            summary = _classify(plan)
-            if old and not reason and not _changed(summary, plan, roots, old_manifest):
-                return _summary(summary, plan, old.query("SELECT count(*) FROM chunks")[0][0],
-                                0, "", t0)
-            new_shas = _to_embed(plan)
-            loaded = _load_contents(plan, new_shas, progress)
-            chunked = _chunk(loaded, settings)
-            n_new = sum(len(chunks) for _, chunks in chunked.values())
-            report(0.1, f"embedding {n_new} chunks")
-            embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
-            vectors = _embed(embedder, chunked, progress, report if on_progress else None)
-            report(0.9, "writing the index")
-            total = write_generation(root, wanted_manifest(settings, roots),
-                                     old if not reason else None, plan, chunked, vectors)
-            report(1.0, "done")
-            return _summary(summary, plan, total, n_new, reason, t0)
-        finally:
-            if old:
-                old.close()
+    with open_store(root, settings).writer() as w:
+        old = w.manifest()
+        roots = _roots(old, settings, paths, add)
+        reason = "--full" if full and old else rebuild_reason(old, settings)
+        report(0.0, "reading files")
+        plan = _plan(roots, w.bookkeeping() if old and not reason else None,
+                     exclusions.read(root))
+        summary = _classify(plan)
+        if old and not reason and not _changed(summary, plan, roots, old):
+            w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
+            return _summary(summary, plan, w.stats().chunks, 0, "", t0)
+        new_shas = _to_embed(plan)
+        loaded = _load_contents(plan, new_shas, progress)
+        chunked = _chunk(loaded, settings)
+        n_new = sum(len(chunks) for _, chunks in chunked.values())
+        report(0.1, f"embedding {n_new} chunks")
+        embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
+        vectors = _embed(embedder, chunked, progress, report if on_progress else None)
+        report(0.9, "writing the index")
+        if reason:
+            w.reset()
+        keep = {f.sha for f in plan.files.values()}
+        for sha in sorted(plan.old_contents - keep):
+            w.delete(sha)
+        at = 0
+        for sha, (pages, chunks) in chunked.items():
+            w.upsert(sha, pages, chunks, vectors[at:at + len(chunks)] if chunks else
+                     np.zeros((0, 0), np.float32))
+            at += len(chunks)
+        w.set_files([FileRecord(f.path, f.sha, f.size) for f in plan.files.values()],
+                    plan.skipped)
+        dim = int(vectors.shape[1]) if vectors is not None else \
+            (old.dim if old and not reason else 0)
+        stats = w.commit(wanted_manifest(settings, roots, dim))
+        report(1.0, "done")
+        return _summary(summary, plan, stats.chunks, n_new, reason, t0)
 
 
 #: Texts per progress report while embedding for a caller that watches (the page's uploads):
@@ -115,8 +104,9 @@ def _default_embedder(settings: Settings):
     return Embedder.shared(settings.embed_model, settings.embed_batch)
 
 
-def _roots(old: dict | None, settings: Settings, paths: list[str] | None, add: bool) -> list[str]:
-    previous = list(old.get("roots", [])) if old else []
+def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
+           add: bool) -> list[str]:
+    previous = list(old.roots) if old else []
     if paths is None:
         chosen = previous or list(settings.docs)
     elif add:
@@ -127,8 +117,8 @@ def _roots(old: dict | None, settings: Settings, paths: list[str] | None, add: b
     return list(dict.fromkeys(resolved))
 
 
-def _plan(roots: list[str], old: store.Snapshot | None, excluded: frozenset[str] = frozenset()
-          ) -> _Plan:
+def _plan(roots: list[str], old: Bookkeeping | None,
+          excluded: frozenset[str] = frozenset()) -> _Plan:
     found, skipped = filesmod.discover(roots)
     found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
@@ -139,10 +129,9 @@ def _plan(roots: list[str], old: store.Snapshot | None, excluded: frozenset[str]
             skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
     plan = _Plan(files=files, skipped=skipped)
     if old is not None:
-        plan.old_files = dict(old.query("SELECT path, sha FROM files"))
-        plan.old_contents = {r[0] for r in old.query("SELECT sha FROM contents")}
-        plan.old_bad = {sha: reason for sha, reason in
-                        old.query("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")}
+        plan.old_files = dict(old.files)
+        plan.old_contents = set(old.contents)
+        plan.old_bad = dict(old.bad)
         plan.skipped += [Skipped(f.path, plan.old_bad[f.sha]) for f in files.values()
                          if f.sha in plan.old_bad]
     return plan
@@ -158,10 +147,10 @@ def _classify(plan: _Plan) -> dict[str, list[str]]:
     return out
 
 
-def _changed(summary: dict, plan: _Plan, roots: list[str], old_manifest: dict) -> bool:
+def _changed(summary: dict, plan: _Plan, roots: list[str], old: Manifest) -> bool:
     if summary["added"] or summary["updated"] or summary["removed"]:
         return True
-    if old_manifest.get("roots") != roots:
+    if list(old.roots) != roots:
         return True
     # a file that failed to load before and is still there: nothing to redo
     return any(f.sha not in plan.old_contents and f.sha not in plan.old_bad

@@ -8,22 +8,24 @@ from typing import Sequence
 
 import os
 
-from rag import builder, exclusions, retrieval, store
+from rag import builder, exclusions, retrieval
 from rag.errors import IndexNotFoundError
 from rag.settings import Settings
-from rag.types import Document, Hit, Skipped, Status, UpdateSummary, document_id
+from rag.store import Reader, open_store
+from rag.types import Document, Hit, Status, UpdateSummary, document_id
 
 log = logging.getLogger(__name__)
 
 
 class Index:
-    """A handle on an index directory. Readers always see a complete generation; when another
-    process (or an upload) publishes a new one, the next call picks it up by itself."""
+    """A handle on an index directory. Readers always see a complete committed state; when
+    another process (or an upload) commits a new one, the next call picks it up by itself."""
 
     def __init__(self, root: str | Path, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.root = Path(root)
-        self._snap: store.Snapshot | None = None
+        self.store = open_store(self.root, self.settings)
+        self._snap: Reader | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -32,21 +34,22 @@ class Index:
         """Open the index at ``root``; with ``create=False`` a missing index is an error."""
         settings = settings or Settings.from_env()
         idx = cls(root if root is not None else settings.index_dir, settings)
-        if not create and store.current_generation(idx.root) is None:
+        if not create and not idx.exists:
             raise IndexNotFoundError(f"no index at {idx.root}: build one with 'docchat index'")
         return idx
 
     @property
     def exists(self) -> bool:
-        return store.current_generation(self.root) is not None
+        return self.store.exists()
 
-    def snapshot(self) -> store.Snapshot:
-        gen = store.current_generation(self.root)
-        if gen is None:
+    def snapshot(self) -> Reader:
+        """A consistent view of the latest committed state (renewed when a newer one exists)."""
+        gen = self.store.generation()
+        if gen == 0:
             raise IndexNotFoundError(f"no index at {self.root}: build one with 'docchat index'")
         with self._lock:
-            if self._snap is None or self._snap.path != gen:
-                self._snap = store.Snapshot(gen)  # the old one closes when garbage-collected
+            if self._snap is None or self._snap.generation != gen:
+                self._snap = self.store.reader()  # the old one closes when garbage-collected
             return self._snap
 
     def update(self, paths: Sequence[str | Path] | None = None, *, full: bool = False,
@@ -75,35 +78,26 @@ class Index:
         if not self.exists:
             return Status(exists=False)
         snap = self.snapshot()
-        m = snap.manifest
-        skipped = tuple(Skipped(p, r) for p, r in
-                        snap.query("SELECT path, reason FROM skipped ORDER BY path"))
-        return Status(exists=True, files=m.get("files", 0), chunks=m.get("chunks", 0),
-                      model=m.get("model", ""), dim=m.get("dim", 0),
-                      built_at=m.get("built_at", ""), roots=tuple(m.get("roots", [])),
-                      skipped=skipped)
+        m, st = snap.manifest, snap.stats()
+        return Status(exists=True, files=st.files, chunks=st.chunks, model=m.model, dim=m.dim,
+                      built_at=st.built_at, roots=m.roots, skipped=snap.skipped())
 
     def page_text(self, path: str, page: int) -> str:
-        rows = self.snapshot().query(
-            "SELECT p.text FROM pages p JOIN files f ON f.sha = p.sha "
-            "WHERE f.path = ? AND p.page = ?", (path, page))
-        return rows[0][0] if rows else ""
+        return self.snapshot().page_text(path, page)
 
     def documents(self) -> list[Document]:
         """Every indexed file and every file the last update skipped, sorted by path."""
         if not self.exists:
             return []
         snap = self.snapshot()
-        rows = snap.query("SELECT f.path, f.size, f.indexed_at, c.pages, c.chunks FROM files f "
-                          "LEFT JOIN contents c ON c.sha = f.sha")
-        skipped = snap.query("SELECT path, reason FROM skipped")
-        gone = {p for p, _ in skipped}  # a skipped file may still have a files row
-        docs = [_document(p, size=size or 0, indexed_at=when or "", pages=pages or 0,
-                          chunks=chunks or 0) for p, size, when, pages, chunks in rows
-                if p not in gone]
-        for p, reason in skipped:
-            docs.append(_document(p, size=os.path.getsize(p) if os.path.isfile(p) else 0,
-                                  status="skipped", reason=reason))
+        skipped = snap.skipped()
+        gone = {s.path for s in skipped}  # a skipped file may still have a files row
+        docs = [_document(d.path, size=d.size, indexed_at=d.indexed_at, pages=d.pages,
+                          chunks=d.chunks) for d in snap.documents() if d.path not in gone]
+        for s in skipped:
+            docs.append(_document(s.path, size=os.path.getsize(s.path)
+                                  if os.path.isfile(s.path) else 0,
+                                  status="skipped", reason=s.reason))
         return sorted(docs, key=lambda d: (d.path, d.status))
 
     def exclude(self, path: str) -> None:

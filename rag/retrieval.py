@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) + BM25, fused, de-duplicated, history-aware."""
+"""Hybrid retrieval over a store Reader: dense + BM25, fused, de-duplicated, history-aware."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,8 @@ from typing import Sequence
 import numpy as np
 
 from rag.history import recent
-from rag.lexical import tokenize
 from rag.settings import Settings
-from rag.store import Snapshot
+from rag.store import Reader
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -36,21 +35,12 @@ def query_vector(embedder, question: str, history: Sequence[str], turns: int) ->
     return (q / max(np.linalg.norm(q), 1e-9)).astype(np.float32)
 
 
-def dense(snap: Snapshot, qvec: np.ndarray, n: int) -> dict[int, float]:
-    index = snap.faiss if (snap.path / "vectors.faiss").exists() else None
-    if index is None or index.ntotal == 0:
-        return {}
-    scores, ids = index.search(qvec.reshape(1, -1), min(n, index.ntotal))
-    return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+def dense(snap: Reader, qvec: np.ndarray, n: int) -> dict[int, float]:
+    return snap.search_dense(qvec, n)
 
 
-def sparse(snap: Snapshot, text: str, n: int) -> dict[int, float]:
-    bm25, ids = snap.bm25()
-    toks = tokenize([text])
-    if bm25 is None or not toks[0] or len(ids) == 0:
-        return {}
-    docs, scores = bm25.retrieve(toks, k=min(n, len(ids)), show_progress=False, n_threads=1)
-    return {int(ids[d]): float(s) for d, s in zip(docs[0], scores[0]) if s > 0}
+def sparse(snap: Reader, text: str, n: int) -> dict[int, float]:
+    return snap.search_lexical(text, n)
 
 
 def fuse(d: dict[int, float], s: dict[int, float], weight: float) -> dict[int, float]:
@@ -74,7 +64,7 @@ def rrf(d: dict[int, float], s: dict[int, float], k: int) -> dict[int, float]:
     return out
 
 
-def search(snap: Snapshot, embedder, question: str, k: int, settings: Settings,
+def search(snap: Reader, embedder, question: str, k: int, settings: Settings,
            history: Sequence[str] = (), fusion: str = "convex") -> list[Hit]:
     """The ``k`` best passages for ``question`` (and the recent turns), best first."""
     qvec = query_vector(embedder, question, history, settings.history_turns)
@@ -86,27 +76,19 @@ def search(snap: Snapshot, embedder, question: str, k: int, settings: Settings,
     return collapse(snap, hits, k)
 
 
-def fetch_hits(snap: Snapshot, ids: list[int], fused: dict[int, float], d: dict[int, float],
+def fetch_hits(snap: Reader, ids: list[int], fused: dict[int, float], d: dict[int, float],
                s: dict[int, float]) -> list[Hit]:
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
-    rows = snap.query(
-        'SELECT c.id, (SELECT min(path) FROM files f WHERE f.sha = c.sha), c.page, c.start, '
-        f'c."end", c.text, c.label, c.context, c.structure FROM chunks c '
-        f'WHERE c.id IN ({marks})', tuple(ids))
-    by_id = {r[0]: r for r in rows}
-    return [Hit(chunk_id=i, path=r[1], page=r[2], start=r[3], end=r[4], text=r[5],
-                score=round(fused[i], 6), label=r[6] or "", dense=round(d.get(i, 0.0), 6),
-                sparse=round(s.get(i, 0.0), 6), context=r[7] or "",
-                structure=tuple(tuple(x) for x in json.loads(r[8])) if r[8] else ())
-            for i in ids if (r := by_id.get(i)) is not None]
+    return [Hit(chunk_id=r.id, path=r.path, page=r.page, start=r.start, end=r.end, text=r.text,
+                score=round(fused[r.id], 6), label=r.label, dense=round(d.get(r.id, 0.0), 6),
+                sparse=round(s.get(r.id, 0.0), 6), context=r.context, structure=r.structure)
+            for r in snap.chunks(ids)]
 
 
-def collapse(snap: Snapshot, hits: list[Hit], k: int) -> list[Hit]:
+def collapse(snap: Reader, hits: list[Hit], k: int) -> list[Hit]:
     """Drop passages that overlap a better one on the same page, or that say the same thing."""
-    index = snap.faiss if (snap.path / "vectors.faiss").exists() else None
-    vecs = _vectors(index, [h.chunk_id for h in hits])
+    vecs = snap.vectors([h.chunk_id for h in hits])
     sims = vecs @ vecs.T if vecs is not None else None
     kept: list[int] = []
     by_page: dict[tuple[str, int], list[Hit]] = {}
@@ -127,12 +109,3 @@ def _overlaps(a: Hit, b: Hit) -> bool:
         return False
     shared = min(a.end, b.end) - max(a.start, b.start)
     return shared > OVERLAP_SHARE * min(a.end - a.start, b.end - b.start)
-
-
-def _vectors(index, ids: list[int]) -> np.ndarray | None:
-    if index is None or not ids:
-        return None
-    try:
-        return index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-    except RuntimeError:
-        return None

@@ -43,6 +43,20 @@ class Settings:
     fetch_k: int = _f(100, "Candidates taken from each retriever before fusion.")
     rrf_k: int = _f(60, "Reciprocal-rank-fusion constant.")
     dense_weight: float = _f(0.5, "Weight of dense vs BM25 scores in fusion (0..1).")
+    bm25_k1: float = _f(1.5, "BM25 term-frequency saturation (Lucene's and bm25s's default).")
+    bm25_b: float = _f(0.75, "BM25 length normalisation (Lucene's and bm25s's default).")
+    merge_factor: int = _f(
+        10, "Index segments of one size tier merged into one (size-tiered, as Lucene's).")
+    merge_floor: int = _f(
+        1000, "Segments up to this many chunks form the lowest merge tier.")
+    merge_deletes: float = _f(
+        0.3, "A segment with this share of deleted chunks is rewritten without them.")
+    ann_min_vectors: int = _f(
+        50000, "A segment with at least this many chunks gets an HNSW graph (approximate "
+        "search); smaller ones are scanned exactly (recall: docs/store.md).")
+    hnsw_m: int = _f(32, "HNSW links per vector (memory vs recall).")
+    hnsw_ef_construction: int = _f(200, "HNSW build-time candidate list (build time vs recall).")
+    hnsw_ef_search: int = _f(128, "HNSW query-time candidate list (speed vs recall@10).")
     history_turns: int = _f(2, "Previous user turns added to a follow-up question for retrieval.")
     engine: str = _f("extractive", "Answer engine: extractive, openai or llamacpp.")
     max_answer_sentences: int = _f(4, "Most sentences the extractive engine puts in an answer.")

@@ -1,5 +1,6 @@
 """A build killed at any moment (kill -9) leaves the previous index complete and usable, and the
-next run finishes the job. Tested by killing a real ``python -m rag index`` process."""
+next run finishes the job. Tested by killing a real ``python -m rag index`` process: while it
+loads, embeds, writes its segment, and merges segments."""
 from __future__ import annotations
 
 import random
@@ -16,7 +17,7 @@ from conftest import clean_env, docchat
 
 from rag.index import Index
 from rag.settings import Settings
-from rag.store import Snapshot, current_generation
+from rag.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -49,11 +50,12 @@ def write_corpus(folder: Path, n_files: int, sentences: int, word: str, seed: in
 class Build:
     """A running ``docchat -v index`` whose log lines are timestamped as they arrive."""
 
-    def __init__(self, docs: Path, root: Path) -> None:
+    def __init__(self, docs: Path, root: Path, env: dict[str, str] | None = None) -> None:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rag", "-v", "index", str(docs), "--index", str(root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=clean_env())
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env or clean_env())
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -82,8 +84,22 @@ def kill_when(build: Build, ready) -> bool:
     return build.kill()
 
 
-def assert_previous_index_intact(root: Path, previous_gen: str, before) -> None:
-    assert current_generation(root).name == previous_gen, "a partial generation went live"
+def generation(root: Path) -> int:
+    return open_store(root).generation()
+
+
+def assert_consistent(root: Path) -> None:
+    """SQLite, the segment list and the tombstones describe the same chunks."""
+    snap = open_store(root).reader()
+    st = snap.stats()
+    assert st.chunks == snap.count_chunks() == st.vectors
+    assert sum(int(live.sum()) for _, live in snap.segments()) == st.vectors
+    snap.close()
+
+
+def assert_previous_index_intact(root: Path, previous_gen: int, before) -> None:
+    assert generation(root) == previous_gen, "a partial state went live"
+    assert_consistent(root)
     idx = Index.open(root, Settings(index_dir=str(root)))
     status = idx.status()
     assert (status.files, status.chunks) == (before.files, before.chunks)
@@ -99,46 +115,50 @@ def test_a_build_killed_at_any_moment_leaves_the_previous_index_and_the_next_run
     write_corpus(docs, 20, 8, OLD_WORD, seed=1)
     first = docchat("index", docs, "--index", root)
     assert first.returncode == 0, first.stderr
-    previous_gen = current_generation(root).name
+    previous_gen = generation(root)
     before = Index.open(root, Settings(index_dir=str(root))).status()
 
     write_corpus(docs, N_FILES, 40, NEW_WORD, seed=2)
     existing: set[Path] = set()
 
-    def new_entry(prefix: str, inside: str = "") -> bool:
+    def new_entry(prefix: str, complete: bool = False) -> bool:
+        """A new segment folder: being written (``seg-N.tmp``) or, with ``complete``, synced
+        and renamed but not yet listed by a committed transaction."""
         return any(p not in existing and p.name.startswith(prefix) and
-                   (not inside or (p / inside).exists()) for p in root.iterdir())
+                   (not complete or not p.name.endswith(".tmp")) for p in root.iterdir())
 
     moments = {"0.5 s": lambda b: time.monotonic() - b.t0 >= 0.5,
                "2 s": lambda b: time.monotonic() - b.t0 >= 2,
                # the weights load in under a second; encoding the corpus takes several more
                "embedding": lambda b: (t := b.seen("loading embedding model")) is not None and
                time.monotonic() - b.t0 >= t + 1.5,
-               "writing starts": lambda b: new_entry(".build-"),
-               "writing ends": lambda b: new_entry(".build-", "manifest.json") or new_entry("gen-")}
+               "writing starts": lambda b: new_entry("seg-"),
+               "writing ends": lambda b: new_entry("seg-", complete=True)}
     backup = tmp_path / "backup"
     shutil.copytree(root, backup)
     for moment, ready in moments.items():
         for _ in range(3):
             existing = set(root.iterdir())
             build = Build(docs, root)
-            if kill_when(build, lambda: ready(build)):
+            if kill_when(build, lambda: ready(build)) and generation(root) == previous_gen:
                 break
-            shutil.rmtree(root)  # the build won the race: put the previous index back, retry
+            # the build won the race (it committed, or finished, before the signal): put the
+            # previous index back and retry
+            shutil.rmtree(root)
             shutil.copytree(backup, root)
         else:
             pytest.fail(f"could not catch the build at '{moment}' in 3 attempts")
         if not moment.startswith("writing"):
-            assert not new_entry(".build-"), f"'{moment}' came too late: the build was writing"
+            assert not new_entry("seg-"), f"'{moment}' came too late: the build was writing"
         assert_previous_index_intact(root, previous_gen, before)
 
     final = Build(docs, root)
     seen = set()
-    while final.proc.poll() is None:  # a reader meanwhile only ever sees a whole generation
-        snap = Snapshot.open(root)
-        rows = snap.query("SELECT count(*) FROM chunks")[0][0]
-        seen.add((snap.manifest["files"], snap.manifest["chunks"]))
-        assert rows == snap.manifest["chunks"]
+    while final.proc.poll() is None:  # a reader meanwhile only ever sees a whole state
+        snap = open_store(root).reader()
+        st = snap.stats()
+        seen.add((st.files, st.chunks))
+        assert snap.count_chunks() == st.chunks == st.vectors
         snap.close()
         time.sleep(0.05)
     assert final.kill() is False and final.proc.returncode == 0
@@ -149,5 +169,46 @@ def test_a_build_killed_at_any_moment_leaves_the_previous_index_and_the_next_run
     hits = idx.search(f"the {NEW_WORD} number 77 was seen", k=3)
     assert any(f"{NEW_WORD} number 77 " in h.text for h in hits)
     assert not any(OLD_WORD in h.text for h in idx.search(f"the {OLD_WORD} was seen", k=5))
-    assert not list(root.glob(".build-*")), "temporary build folders were left behind"
-    assert len(list(root.glob("gen-*"))) <= 2
+    assert not list(root.glob("seg-*.tmp")), "unfinished segments of killed builds were left"
+    assert_consistent(root)
+
+
+MERGE_ENV = {"DOCCHAT_MERGE_FACTOR": "3", "DOCCHAT_MERGE_FLOOR": "100000",
+             # an HNSW graph for the merged segment, built slowly enough to be caught
+             "DOCCHAT_ANN_MIN_VECTORS": "50", "DOCCHAT_HNSW_M": "64",
+             "DOCCHAT_HNSW_EF_CONSTRUCTION": "800"}
+
+
+def test_a_build_killed_while_merging_segments_leaves_the_last_commit_and_is_cleaned_up(
+        tmp_path):
+    docs, root = tmp_path / "docs", tmp_path / "index"
+    env = clean_env(**MERGE_ENV)
+    write_corpus(docs / "a", 20, 8, OLD_WORD, seed=1)
+    assert docchat("index", docs, "--index", root, env=env).returncode == 0
+    write_corpus(docs / "b", 1, 8, OLD_WORD, seed=3)
+    assert docchat("index", docs, "--index", root, env=env).returncode == 0
+    write_corpus(docs / "c", N_FILES, 40, NEW_WORD, seed=2)  # its commit makes a third segment
+    backup = tmp_path / "backup"
+    shutil.copytree(root, backup)
+    committed = generation(root) + 1  # the generation of the commit that precedes the merge
+    for _ in range(3):
+        build = Build(docs, root, env)
+        killed = kill_when(build, lambda: build.seen("merging") is not None)
+        if killed and generation(root) == committed:
+            break
+        shutil.rmtree(root)  # the merge finished before the signal: retry
+        shutil.copytree(backup, root)
+    else:
+        pytest.fail("could not catch the build while merging in 3 attempts")
+    assert open_store(root).reader().stats().segments == 3, "the merge must not have landed"
+    assert_consistent(root)
+    idx = Index.open(root, Settings(index_dir=str(root)))
+    assert idx.status().files == 21 + N_FILES
+    assert any(f"{NEW_WORD} number 77 " in h.text
+               for h in idx.search(f"the {NEW_WORD} number 77 was seen", k=3))
+    rerun = docchat("index", docs, "--index", root, "--json", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert open_store(root).unreferenced() == [] and not list(root.glob("seg-*.tmp"))
+    snap = open_store(root).reader()
+    assert snap.stats().segments == 1 and snap.stats().files == 21 + N_FILES
+    assert_consistent(root)

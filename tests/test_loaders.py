@@ -12,9 +12,9 @@ from pypdf import PdfReader, PdfWriter
 
 from rag import builder
 from rag.errors import LoadError
+from rag.index import Index
 from rag.loaders import load
 from rag.settings import Settings
-from rag.store import Snapshot
 
 FRENCH = "Le café crème coûte 5 € à Zürich – « très cher », dit-elle. Voilà, c’est naïf.\n"
 GERMAN = "Die Größe der Straße überrascht. Schöne Grüße aus München – bis bald!\n"
@@ -155,12 +155,10 @@ def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(
                        ("broken.docx", "corrupt"), ("broken.pdf", "corrupt"),
                        ("secret.pdf", "encrypted"), ("scan.pdf", "no text")]:
         assert word in reasons[name], (name, reasons[name])
-    snap = Snapshot.open(root)
-    indexed = {Path(p).name for (p,) in snap.query(
-        "SELECT path FROM files f WHERE EXISTS (SELECT 1 FROM contents c WHERE c.sha = f.sha)")}
-    assert indexed == set(good)
-    assert snap.manifest["files"] == len(good)
-    snap.close()
+    idx = Index.open(root, Settings(index_dir=str(root)))
+    assert {Path(d.path).name for d in idx.documents() if d.status == "indexed"} == set(good)
+    assert {Path(d.path).name for d in idx.documents() if d.status == "skipped"} == set(bad)
+    assert idx.status().files == len(good)
     again = run()  # nothing changed: the same files are reported skipped, nothing re-embedded
     assert again.embedded == 0 and not again.added
     assert {Path(s.path).name: s.reason for s in again.skipped} == reasons

@@ -1,0 +1,285 @@
+"""Store figures at scale (printed, never asserted), as issue 8 asks.
+
+For each size (10,000 and 100,000 chunks by default; --million adds 1,000,000) a fresh build
+process indexes real text (SciFact abstracts, repeated and shuffled, each copy made unique by
+a numbered line, so that BM25 is real) with SYNTHETIC vectors: a deterministic function of the
+text (one of 256 random topic centroids plus noise, normalised; 384 dimensions like MiniLM), so
+only the store's write path is timed, not the model. Then it times, through the product's own
+builder: adding one file, changing it, deleting it, and a no-change re-run over all files.
+A fresh query process then times hybrid search (Index.search, k=5, warm, the question vector
+synthetic too), and measures recall@10 of the dense search against an exact scan over the
+same live vectors (queries: perturbed copies of stored vectors), and both peak RSS figures.
+
+The same script drives the OLD store for the ratio: run it with PYTHONPATH pointing at a
+checkout of the commit before the segment store (it uses only builder.update and Index).
+
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000 100000] [--million] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SCIFACT = ROOT.parent / "shared" / "eval" / "beir_scifact"
+DIM = 384
+CENTROIDS = 256
+QUERIES = 100
+
+
+class SyntheticEmbedder:
+    """Normalised vectors that depend only on the text: a topic centroid plus noise."""
+
+    def __init__(self) -> None:
+        self.centroids = np.random.default_rng(0).standard_normal((CENTROIDS, DIM)).astype(
+            np.float32)
+
+    def encode(self, texts, progress=False, **_):
+        out = np.empty((len(texts), DIM), np.float32)
+        for i, t in enumerate(texts):
+            h = int(hashlib.sha1(t.encode()).hexdigest()[:12], 16)
+            noise = np.random.default_rng(h).standard_normal(DIM).astype(np.float32)
+            v = self.centroids[h % CENTROIDS] + 0.8 * noise
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+
+def abstracts() -> list[str]:
+    with (SCIFACT / "corpus.jsonl").open() as f:
+        docs = [json.loads(line) for line in f]
+    return [f"{d['title']}\n\n{d['text']}" for d in docs if d["text"].strip()]
+
+
+def write_corpus(folder: Path, n_files: int) -> None:
+    texts = abstracts()
+    rng = random.Random(0)
+    folder.mkdir(parents=True)
+    for i in range(n_files):
+        sub = folder / f"{i // 1000:04d}"
+        if i % 1000 == 0:
+            sub.mkdir()
+        (sub / f"doc-{i:07d}.txt").write_text(f"Record {i}.\n{rng.choice(texts)}\n")
+
+
+def settings(index: Path):
+    from rag.settings import Settings
+
+    return Settings(index_dir=str(index))
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - t, 3)
+
+
+def worker_build(work: Path, chunks: int) -> dict:
+    from rag import builder
+
+    docs, index = work / "docs", work / "index"
+    per_file = 2.44  # SciFact abstracts: 2,440 chunks of 200 tokens per 1,000 files
+    write_corpus(docs, max(1, int(chunks / per_file)))
+    s = settings(index)
+    emb = lambda _: SyntheticEmbedder()  # noqa: E731
+
+    commit_s = _time_commits()
+
+    def run():
+        commit_s.clear()
+        return builder.update(index, s, [str(docs)], embedder_factory=emb)
+
+    def step(name: str) -> None:
+        out[name + "_s"] = timed(run)
+        if commit_s:  # the store's own part: the commit (segment, transaction, merges)
+            out[name + "_commit_s"] = round(sum(commit_s), 3)
+
+    t = time.perf_counter()
+    first = run()
+    out = {"chunks": first.chunks, "files": len(first.added),
+           "build_s": round(time.perf_counter() - t, 1)}
+    extra = docs / "extra.txt"
+    extra.write_text("Record extra.\nA brand new note about quokka migration in winter.\n")
+    step("add")
+    extra.write_text("Record extra.\nThe note now speaks of aardvark burrows instead.\n")
+    step("change")
+    extra.unlink()
+    step("delete")
+    out["nochange_s"] = timed(run)
+    out["disk_mb"] = round(sum(p.stat().st_size for p in index.rglob("*") if p.is_file())
+                           / 2**20, 1)
+    out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def _time_commits() -> list[float]:
+    """Seconds spent in the new store's commit per run (absent from the old store)."""
+    spent: list[float] = []
+    try:
+        from rag.store.local.writer import LocalWriter
+    except ImportError:
+        return spent
+    commit = LocalWriter.commit
+
+    def timed_commit(self, manifest):
+        t = time.perf_counter()
+        try:
+            return commit(self, manifest)
+        finally:
+            spent.append(time.perf_counter() - t)
+
+    LocalWriter.commit = timed_commit
+    return spent
+
+
+def worker_query(work: Path) -> dict:
+    from rag.index import Index
+
+    with (SCIFACT / "queries.jsonl").open() as f:
+        questions = [json.loads(line)["text"] for line in f][:QUERIES]
+    emb = SyntheticEmbedder()
+    Index.embedder = lambda self: emb  # the model is not what is measured here
+    idx = Index.open(work / "index", settings(work / "index"))
+    idx.search(questions[0], k=5)  # warm: open the snapshot, map the segments
+    lat = []
+    for q in questions:
+        t = time.perf_counter()
+        idx.search(q, k=5)
+        lat.append(time.perf_counter() - t)
+    lat_ms = np.asarray(lat) * 1000
+    return {"query_p50_ms": round(float(np.percentile(lat_ms, 50)), 1),
+            "query_p95_ms": round(float(np.percentile(lat_ms, 95)), 1),
+            "recall_at_10": recall(idx),
+            "query_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def recall(idx) -> float | str:
+    snap = idx.snapshot()
+    if not hasattr(snap, "segments"):
+        return "exact (flat)"
+    segs = snap.segments()
+    if not any(seg.hnsw is not None for seg, _ in segs):
+        return 1.0  # every segment is scanned exactly
+    ids = np.concatenate([np.asarray(seg.ids)[live] for seg, live in segs])
+    vecs = np.concatenate([np.asarray(seg.vectors)[live] for seg, live in segs])
+    return dense_recall(snap, vecs, np.random.default_rng(1))
+
+
+def dense_recall(snap, vecs: np.ndarray, rng) -> float:
+    """recall@10 of ``snap.search_dense`` against an exact scan, tie-aware: a returned chunk
+    counts when its exact score reaches the exact 10th best (repeated abstracts give identical
+    vectors, and which of several equal ones a search returns is arbitrary)."""
+    import faiss
+
+    hits = []
+    for row in rng.choice(len(vecs), size=QUERIES, replace=False):
+        q = vecs[row] + 0.05 * rng.standard_normal(vecs.shape[1]).astype(np.float32)
+        q /= np.linalg.norm(q)
+        kth = faiss.knn(q[None], vecs, 10, metric=faiss.METRIC_INNER_PRODUCT)[0][0][-1]
+        got = snap.search_dense(q, 10)
+        hits.append(sum(1 for s in got.values() if s >= kth - 1e-5) / 10)
+    return round(float(np.mean(hits)), 3)
+
+
+def worker_ann(work: Path, n: int) -> dict:
+    """An index of ``n`` unique synthetic vectors written through the store's own writer (one
+    segment, HNSW when n >= ann_min_vectors): recall@10, dense query time, memory."""
+    from rag.settings import Settings
+    from rag.store import ChunkerSettings, FileRecord, Manifest, open_store
+    from rag.types import Chunk, Page
+
+    s = Settings(index_dir=str(work / "ann"))
+    store = open_store(work / "ann", s)
+    rng = np.random.default_rng(0)
+    cents = SyntheticEmbedder().centroids
+    vecs = cents[rng.integers(0, CENTROIDS, n)] + 0.8 * rng.standard_normal((n, DIM)).astype(
+        np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    words = ["alpha", "beta", "gamma", "delta", "omega"]
+    chunks = [Chunk(page=1, start=0, end=5, text=words[i % 5]) for i in range(n)]
+    t = time.perf_counter()
+    with store.writer() as w:
+        w.upsert("sha", [Page("a", 1, "alpha")], chunks, vecs)
+        w.set_files([FileRecord("a", "sha", 5)], [])
+        w.commit(Manifest(2, "synthetic", DIM, ChunkerSettings(0, 0, 0), ()))
+    build = time.perf_counter() - t
+    del vecs
+    snap = store.reader()
+    (seg, _), = snap.segments()
+    lat = []
+    vecs = np.asarray(seg.vectors)
+    for row in rng.choice(n, size=QUERIES, replace=False):
+        t = time.perf_counter()
+        snap.search_dense(vecs[row], 10)
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"vectors": n, "hnsw": seg.hnsw is not None, "write_s": round(build, 1),
+            "recall_at_10": dense_recall(snap, vecs, np.random.default_rng(1)),
+            "dense_p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "disk_mb": round(sum(p.stat().st_size for p in (work / "ann").rglob("*")
+                                 if p.is_file()) / 2**20, 1),
+            "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def run_worker(kind: str, work: Path, chunks: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", kind, "--work", str(work),
+                           "--chunks", str(chunks)], capture_output=True, text=True,
+                          env=dict(os.environ))
+    if proc.returncode:
+        raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--million", action="store_true", help="also 1,000,000 chunks (hours)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ann", type=int, default=0,
+                    help="only the dense ANN figures for this many unique synthetic vectors")
+    ap.add_argument("--worker", choices=["build", "query", "ann"])
+    ap.add_argument("--work")
+    ap.add_argument("--chunks", type=int, default=0)
+    args = ap.parse_args()
+    if args.worker:
+        work = Path(args.work)
+        res = {"build": lambda: worker_build(work, args.chunks), "query": lambda: worker_query(work),
+               "ann": lambda: worker_ann(work, args.chunks)}[args.worker]()
+        print(json.dumps(res))
+        return
+    if args.ann:
+        work = Path(tempfile.mkdtemp(prefix="bench-ann-"))
+        try:
+            print(json.dumps(run_worker("ann", work, args.ann)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    sizes = args.sizes + ([1_000_000] if args.million else [])
+    rows = []
+    for n in sizes:
+        work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
+        try:
+            row = {"target": n, **run_worker("build", work, n), **run_worker("query", work, n)}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        rows.append(row)
+        if not args.json:
+            print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"uptime: {os.getloadavg()}  store: {sys.modules['rag'].__file__ if 'rag' in sys.modules else 'see PYTHONPATH'}")
+
+
+if __name__ == "__main__":
+    main()

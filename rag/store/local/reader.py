@@ -1,0 +1,160 @@
+"""A consistent snapshot of the embedded store.
+
+Consistency: the reader opens one SQLite read transaction and keeps it for its lifetime, so
+every query it makes (chunks, pages, files, the segment list, the tombstones) sees the same
+committed state, whatever the writer commits meanwhile (WAL). The segments it lists are
+immutable. A merge retires its source segments but their folders are removed only by a later
+writer, after a further commit (see writer.py), and a reader maps each segment's files when it
+first searches: on Linux a mapped or open file stays readable after it is unlinked.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexNotFoundError
+from rag.lexical import words
+from rag.store.local import bm25, db as dbmod
+from rag.store.local.layout import DB
+from rag.store.local.segment import Segment
+from rag.store.protocol import Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats
+from rag.types import Skipped
+
+
+class LocalReader:
+    def __init__(self, root: Path, params: bm25.BM25Params, ef_search: int) -> None:
+        self.root = root
+        self._params = params
+        self._ef_search = ef_search
+        if not (root / DB).exists():
+            raise IndexNotFoundError(f"no index at {root}: build one with 'docchat index'")
+        try:
+            self.db = dbmod.connect_reader(root / DB)
+            self.db.execute("BEGIN")  # the snapshot: one read transaction for our lifetime
+            self.generation = dbmod.generation(self.db)
+            if self.generation == 0:
+                raise IndexNotFoundError(f"no index at {root}: build one with 'docchat index'")
+            self.manifest = Manifest.from_json(json.loads(dbmod.get_meta(self.db, "manifest")))
+            self._stats = json.loads(dbmod.get_meta(self.db, "stats", "{}"))
+            listed = self.db.execute("SELECT name, rows FROM segments ORDER BY name").fetchall()
+            self._segment_names = [r[0] for r in listed]
+            self._segment_rows = sum(r[1] for r in listed)
+            self._tombstones = np.asarray(
+                [r[0] for r in self.db.execute("SELECT id FROM tombstones ORDER BY id")],
+                np.int64)
+        except (OSError, ValueError, KeyError, sqlite3.Error) as e:
+            raise IndexCorruptError(f"{root}: cannot read the index ({e}); rebuild it with "
+                                    "'docchat index --full'") from e
+        self._lock = threading.Lock()
+        self._segments: list[tuple[Segment, np.ndarray]] | None = None
+
+    # -- segments ---------------------------------------------------------------------------
+    def segments(self) -> list[tuple[Segment, np.ndarray]]:
+        """The snapshot's segments with their live masks (opened on first use)."""
+        with self._lock:
+            if self._segments is None:
+                out = []
+                for name in self._segment_names:
+                    try:
+                        seg = Segment(self.root / name, self._ef_search)
+                    except FileNotFoundError as e:
+                        raise IndexCorruptError(f"{self.root}: segment {name} is missing ({e})")
+                    live = np.ones(len(seg), bool)
+                    rows = seg.rows(self._tombstones)
+                    live[rows[rows >= 0]] = False
+                    out.append((seg, live))
+                self._segments = out
+            return self._segments
+
+    def search_dense(self, vec: np.ndarray, n: int) -> dict[int, float]:
+        q = np.asarray(vec, np.float32).reshape(-1)
+        ids_l, sc_l = [], []
+        for seg, live in self.segments():
+            rows, scores = seg.search_dense(q, n, live)
+            ids_l.append(np.asarray(seg.ids)[rows])
+            sc_l.append(scores)
+        if not ids_l:
+            return {}
+        ids, scores = np.concatenate(ids_l), np.concatenate(sc_l)
+        if len(ids) > n:
+            top = np.argpartition(-scores, n - 1)[:n]
+            ids, scores = ids[top], scores[top]
+        return {int(i): float(s) for i, s in zip(ids, scores)}
+
+    def search_lexical(self, text: str, n: int) -> dict[int, float]:
+        return bm25.search(self.segments(), words(text), n, self._params)
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray | None:
+        want = np.asarray(ids, np.int64)
+        if not len(want):
+            return None
+        out = np.zeros((len(want), self.manifest.dim), np.float32)
+        found = np.zeros(len(want), bool)
+        for seg, _ in self.segments():
+            rows = seg.rows(want)
+            hit = rows >= 0
+            out[hit] = seg.vectors[rows[hit]]
+            found |= hit
+        return out if found.all() else None
+
+    # -- SQLite -----------------------------------------------------------------------------
+    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._q(
+            'SELECT c.id, (SELECT min(path) FROM files f WHERE f.sha = c.sha), c.page, c.start, '
+            'c."end", c.text, c.label, c.context, c.structure FROM chunks c '
+            f"WHERE c.id IN ({marks})", tuple(int(i) for i in ids))
+        by_id = {r[0]: ChunkRecord(id=r[0], path=r[1], page=r[2], start=r[3], end=r[4],
+                                   text=r[5], label=r[6] or "", context=r[7] or "",
+                                   structure=dbmod.structure_of(r[8])) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def page_text(self, path: str, page: int) -> str:
+        rows = self._q("SELECT p.text FROM pages p JOIN files f ON f.sha = p.sha "
+                       "WHERE f.path = ? AND p.page = ?", (path, page))
+        return rows[0][0] if rows else ""
+
+    def stats(self) -> Stats:
+        return Stats(files=int(self._stats.get("files", 0)),
+                     chunks=int(self._stats.get("chunks", 0)),
+                     built_at=self._stats.get("built_at", ""), generation=self.generation,
+                     segments=len(self._segment_names),
+                     vectors=self._segment_rows - len(self._tombstones),
+                     deleted=len(self._tombstones))
+
+    def count_chunks(self) -> int:
+        """Chunks as SQLite holds them (a consistency check against ``stats().vectors``)."""
+        return self._q("SELECT count(*) FROM chunks")[0][0]
+
+    def skipped(self) -> tuple[Skipped, ...]:
+        return tuple(Skipped(p, r) for p, r in
+                     self._q("SELECT path, reason FROM skipped ORDER BY path"))
+
+    def documents(self) -> list[DocumentRecord]:
+        return [DocumentRecord(*r) for r in self._q(
+            "SELECT f.path, f.sha, c.pages, c.chunks, f.size, f.indexed_at FROM files f "
+            "JOIN contents c ON c.sha = f.sha ORDER BY f.path")]
+
+    def bookkeeping(self) -> Bookkeeping:
+        return read_bookkeeping(self._q)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+
+def read_bookkeeping(q) -> Bookkeeping:
+    return Bookkeeping(files=dict(q("SELECT path, sha FROM files")),
+                       contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
+                       bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")))

@@ -1,0 +1,182 @@
+"""An immutable segment: the vectors and lexical postings of a set of chunks, written once.
+
+Files (numpy arrays are memory-mapped by readers)::
+
+    ids.npy      int64 (n,)      chunk ids, ascending
+    vectors.npy  float32 (n, d)  normalised embeddings
+    doclen.npy   int32 (n,)      tokens per chunk (BM25 length)
+    vocab.txt    sorted terms, one a line
+    indptr.npy   int64 (V+1,)    CSR: postings of term t are [indptr[t], indptr[t+1])
+    docs.npy     int32 (P,)      row (position in ids) of each posting, ascending per term
+    tf.npy       int32 (P,)      term frequency of each posting
+    hnsw.faiss   optional        an HNSW graph over the vectors (large merged segments)
+
+Deletes never touch a segment: they are tombstones in SQLite, applied as a live mask.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+HNSW_FILE = "hnsw.faiss"
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    min_vectors: int  # a merged segment at least this large gets an HNSW graph
+    m: int
+    ef_construction: int
+    ef_search: int
+
+
+class Segment:
+    """A read-only open segment. Opening maps every file, so that a writer removing the folder
+    later (after a merge) cannot pull it from under a reader that already holds it."""
+
+    def __init__(self, path: Path, ef_search: int = 64) -> None:
+        self.path = path
+        self.name = path.name
+        self.ids = np.load(path / "ids.npy", mmap_mode="r")
+        self.vectors = np.load(path / "vectors.npy", mmap_mode="r")
+        self.doclen = np.load(path / "doclen.npy")
+        self.indptr = np.load(path / "indptr.npy", mmap_mode="r")
+        self.docs = np.load(path / "docs.npy", mmap_mode="r")
+        self.tf = np.load(path / "tf.npy", mmap_mode="r")
+        text = (path / "vocab.txt").read_text(encoding="utf-8")
+        self.vocab = text.split("\n") if text else []
+        self.term_index = {t: i for i, t in enumerate(self.vocab)}
+        self.ef_search = ef_search
+        self.hnsw = None
+        if (path / HNSW_FILE).exists():
+            import faiss
+
+            # the graph's copy of the vectors is memory-mapped, not read into RAM
+            flag = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
+            self.hnsw = faiss.read_index(str(path / HNSW_FILE), flag)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of ``ids`` in this segment (-1 for an id it does not hold)."""
+        if len(self.ids) == 0:
+            return np.full(len(ids), -1, np.int64)
+        pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self.ids) - 1)
+        return np.where(np.asarray(self.ids)[pos] == ids, pos, -1)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        t = self.term_index.get(term)
+        if t is None:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        a, b = int(self.indptr[t]), int(self.indptr[t + 1])
+        return np.asarray(self.docs[a:b]), np.asarray(self.tf[a:b])
+
+    def search_dense(self, q: np.ndarray, n: int, live: np.ndarray) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+        """(rows, scores) of the ``n`` best live rows by inner product."""
+        if len(self) == 0 or n <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self.hnsw is not None:
+            return self._search_hnsw(q, n, live)
+        n_live = int(live.sum())
+        if n_live == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        # an exact scan by faiss (numpy's BLAS matvec can be 100x slower on a busy machine when
+        # it spreads over threads); tombstoned rows are over-fetched, then dropped
+        import faiss
+
+        want = min(len(self), n + (len(self) - n_live))
+        scores, rows = faiss.knn(q.reshape(1, -1), self.vectors, want,
+                                 metric=faiss.METRIC_INNER_PRODUCT)
+        rows, scores = rows[0], scores[0]
+        keep = (rows >= 0) & live[np.maximum(rows, 0)]
+        return rows[keep][:n].astype(np.int64), scores[keep][:n]
+
+    def _search_hnsw(self, q, n, live):
+        import faiss
+
+        dead = np.flatnonzero(~live).astype(np.int64)
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, n)
+        if len(dead):
+            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(dead))
+        scores, rows = self.hnsw.search(q.reshape(1, -1).astype(np.float32), n, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+
+def write(path: Path, ids: np.ndarray, vectors: np.ndarray,
+          tokens: Sequence[Sequence[str]]) -> None:
+    """Write a segment for chunks ``ids`` (ascending) from their vectors and lexical tokens."""
+    counts = [Counter(t) for t in tokens]
+    vocab = sorted(set().union(*counts)) if counts else []
+    index = {t: i for i, t in enumerate(vocab)}
+    term_l, doc_l, tf_l = [], [], []
+    for row, c in enumerate(counts):
+        for t, f in c.items():
+            term_l.append(index[t])
+            doc_l.append(row)
+            tf_l.append(f)
+    doclen = np.asarray([len(t) for t in tokens], np.int32)
+    _write_arrays(path, np.asarray(ids, np.int64), vectors, doclen, vocab,
+                  np.asarray(term_l, np.int64), np.asarray(doc_l, np.int32),
+                  np.asarray(tf_l, np.int32))
+
+
+def merge(path: Path, sources: Sequence[tuple[Segment, np.ndarray]], dim: int,
+          ann: AnnSettings | None) -> int:
+    """Write one segment holding the live rows of ``sources`` (segment, live mask), ids kept
+    ascending. Tombstoned rows are dropped. Returns the merged segment's size."""
+    sources = sorted(sources, key=lambda s: int(s[0].ids[0]) if len(s[0]) else 0)
+    vocab = sorted(set().union(*(s.vocab for s, _ in sources)))
+    index = {t: i for i, t in enumerate(vocab)}
+    ids_l, vec_l, len_l, term_l, doc_l, tf_l = [], [], [], [], [], []
+    offset = 0
+    for seg, live in sources:
+        remap = np.cumsum(live) - 1 + offset  # new row of each live old row
+        ids_l.append(np.asarray(seg.ids)[live])
+        vec_l.append(np.asarray(seg.vectors)[live])
+        len_l.append(seg.doclen[live])
+        tmap = np.asarray([index[t] for t in seg.vocab], np.int64)
+        terms = np.repeat(tmap, np.diff(np.asarray(seg.indptr)))
+        docs = np.asarray(seg.docs)
+        keep = live[docs]
+        term_l.append(terms[keep])
+        doc_l.append(remap[docs[keep]].astype(np.int32))
+        tf_l.append(np.asarray(seg.tf)[keep])
+        offset += int(live.sum())
+    vectors = np.concatenate(vec_l) if vec_l else np.zeros((0, dim), np.float32)
+    _write_arrays(path, np.concatenate(ids_l), vectors, np.concatenate(len_l), vocab,
+                  np.concatenate(term_l), np.concatenate(doc_l), np.concatenate(tf_l))
+    if ann is not None and offset >= ann.min_vectors:
+        write_hnsw(path, vectors, ann)
+    return offset
+
+
+def _write_arrays(path: Path, ids, vectors, doclen, vocab, terms, docs, tf) -> None:
+    path.mkdir(parents=True)
+    order = np.lexsort((docs, terms))
+    indptr = np.zeros(len(vocab) + 1, np.int64)
+    np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+    np.save(path / "ids.npy", ids)
+    np.save(path / "vectors.npy", np.ascontiguousarray(vectors, np.float32))
+    np.save(path / "doclen.npy", doclen.astype(np.int32))
+    np.save(path / "indptr.npy", indptr)
+    np.save(path / "docs.npy", docs[order].astype(np.int32))
+    np.save(path / "tf.npy", tf[order].astype(np.int32))
+    (path / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+
+
+def write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], ann.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ann.ef_construction
+    index.add(np.ascontiguousarray(vectors, np.float32))
+    faiss.write_index(index, str(path / HNSW_FILE))

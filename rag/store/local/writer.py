@@ -1,0 +1,287 @@
+"""The one writer of the embedded store: a commit writes only what changed.
+
+Crash argument. A commit (1) writes the new chunks' segment into ``seg-N.tmp``, fsyncs it,
+renames it to ``seg-N`` and fsyncs the index folder; (2) runs ONE SQLite transaction that adds
+the chunks, pages, contents and files, lists ``seg-N`` in ``segments``, turns replaced and
+removed contents into tombstones and bumps the generation. The transaction's commit is the
+publish point: killed before it, SQLite rolls back (WAL) and ``seg-N`` is an orphan that the
+next writer removes before doing anything; killed after it, the new state is complete.
+A merge is the same: the merged segment is written and synced first, then one transaction
+swaps it for its sources. Sources leave the ``segments`` list at once but their folders are
+only removed by a writer that starts after a further commit (``retired``), so a reader still
+holding the state before the merge keeps its files.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.chunking import index_text
+from rag.lexical import tokenize
+from rag.store.local import db as dbmod
+from rag.store.local import segment as segmod
+from rag.store.local.layout import (DB, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree,
+                                    legacy_manifest, remove_legacy, segment_dirs,
+                                    segment_name)
+from rag.store.local.merge_policy import MergePolicy, SegmentSize, candidates
+from rag.store.local.reader import read_bookkeeping
+from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
+from rag.types import Chunk, Page, Skipped
+
+log = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Pending:
+    sha: str
+    pages: Sequence[Page]
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+
+
+class LocalWriter:
+    def __init__(self, root: Path, policy: MergePolicy, ann: segmod.AnnSettings) -> None:
+        self.root = root
+        self.policy = policy
+        self.ann = ann
+        self.db = dbmod.connect_writer(root / DB)
+        self._pending: list[_Pending] = []
+        self._deletes: set[str] = set()
+        self._reset = False
+        self._files: tuple[Sequence[FileRecord], Sequence[Skipped]] | None = None
+        self._clean()
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def bookkeeping(self) -> Bookkeeping:
+        return read_bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
+
+    def manifest(self) -> Manifest | None:
+        """The committed manifest; for a format-1 index (generation copies) its old manifest,
+        so that the builder rebuilds it from the same folders ("format changed")."""
+        text = dbmod.get_meta(self.db, "manifest")
+        if text:
+            return Manifest.from_json(json.loads(text))
+        return legacy_manifest(self.root)
+
+    # -- changes (visible only after commit) --------------------------------------------------
+    def upsert(self, sha: str, pages: Sequence[Page], chunks: Sequence[Chunk],
+               vectors: np.ndarray) -> None:
+        if len(chunks) != (0 if vectors is None else len(vectors)):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors for {sha}")
+        self._pending.append(_Pending(sha, pages, chunks, vectors))
+
+    def delete(self, sha: str) -> None:
+        self._deletes.add(sha)
+
+    def reset(self) -> None:
+        """Drop everything at the next commit (a full rebuild); readers keep the old state."""
+        self._reset = True
+
+    def set_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
+        self._files = (files, skipped)
+
+    def commit(self, manifest: Manifest) -> Stats:
+        gen = dbmod.generation(self.db) + 1
+        next_id = int(dbmod.get_meta(self.db, "next_id", "1"))
+        name, ids = self._write_new_segment(next_id, manifest.dim)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            if self._reset:
+                self._drop_all(gen)
+            for sha in sorted(self._deletes):
+                self.db.execute("INSERT OR IGNORE INTO tombstones SELECT id FROM chunks "
+                                "WHERE sha = ?", (sha,))
+                for table in ("chunks", "pages", "contents"):
+                    self.db.execute(f"DELETE FROM {table} WHERE sha = ?", (sha,))
+            if name:
+                self._insert(name, ids)
+                dbmod.set_meta(self.db, "next_segment", str(int(name[len(SEGMENT_PREFIX):]) + 1))
+                dbmod.set_meta(self.db, "next_id", str(int(ids[-1]) + 1))
+            if self._files is not None:
+                self._write_files(*self._files)
+            stats = self._stats()
+            dbmod.set_meta(self.db, "manifest", manifest.to_json())
+            dbmod.set_meta(self.db, "stats", stats)
+            dbmod.set_meta(self.db, "generation", str(gen))
+            self.db.execute("COMMIT")  # the publish point
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self._pending, self._deletes, self._reset, self._files = [], set(), False, None
+        remove_legacy(self.root)
+        self.merge()
+        return self.stats()
+
+    def stats(self) -> Stats:
+        s = json.loads(dbmod.get_meta(self.db, "stats", "{}"))
+        listed = self.db.execute("SELECT count(*), coalesce(sum(rows), 0) FROM segments")
+        n_seg, rows = listed.fetchone()
+        dead = self.db.execute("SELECT count(*) FROM tombstones").fetchone()[0]
+        return Stats(files=s.get("files", 0), chunks=s.get("chunks", 0),
+                     built_at=s.get("built_at", ""), generation=dbmod.generation(self.db),
+                     segments=n_seg, vectors=rows - dead, deleted=dead)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- merges -------------------------------------------------------------------------------
+    def merge(self) -> None:
+        """Size-tiered merging (as Lucene's): while some tier holds ``factor`` segments, merge
+        them into one; a segment with many tombstones is rewritten. Each merge is its own
+        crash-safe commit."""
+        while (group := self._merge_candidates()):
+            self._merge(group)
+
+    def _merge_candidates(self) -> list[str]:
+        rows = self.db.execute("SELECT name, rows FROM segments ORDER BY name").fetchall()
+        dead = self._dead_per_segment([r[0] for r in rows])
+        return candidates([SegmentSize(n, r, dead.get(n, 0)) for n, r in rows], self.policy)
+
+    def _dead_per_segment(self, names: list[str]) -> dict[str, int]:
+        dead = np.asarray([r[0] for r in self.db.execute("SELECT id FROM tombstones")], np.int64)
+        if not len(dead):
+            return {}
+        out = {}
+        for name in names:
+            ids = np.load(self.root / name / "ids.npy", mmap_mode="r")
+            out[name] = int(np.isin(dead, ids).sum()) if len(ids) else 0
+        return out
+
+    def _merge(self, names: list[str]) -> None:
+        number = int(dbmod.get_meta(self.db, "next_segment", "1"))
+        target = segment_name(number)
+        dead = np.asarray([r[0] for r in self.db.execute("SELECT id FROM tombstones")], np.int64)
+        sources = []
+        for name in names:
+            seg = segmod.Segment(self.root / name)
+            live = np.ones(len(seg), bool)
+            rows = seg.rows(dead)
+            live[rows[rows >= 0]] = False
+            sources.append((seg, live))
+        dim = sources[0][0].vectors.shape[1]
+        tmp = self.root / (target + TMP_SUFFIX)
+        log.info("merging %d segments (%d live chunks) into %s", len(names),
+                 sum(int(l.sum()) for _, l in sources), target)
+        n = segmod.merge(tmp, sources, dim, self.ann)
+        gone = np.concatenate([np.asarray(s.ids)[~l] for s, l in sources])
+        self._publish_folder(tmp, self.root / target)
+        gen = dbmod.generation(self.db) + 1
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(names))
+            self.db.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)
+            self.db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
+                                [(s, gen) for s in names])
+            self.db.executemany("DELETE FROM tombstones WHERE id = ?",
+                                [(int(i),) for i in gone])
+            if n:
+                self.db.execute("INSERT INTO segments VALUES (?, ?)", (target, n))
+            dbmod.set_meta(self.db, "next_segment", str(number + 1))
+            dbmod.set_meta(self.db, "generation", str(gen))
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
+    # -- internals ----------------------------------------------------------------------------
+    def _write_new_segment(self, next_id: int, dim: int) -> tuple[str, np.ndarray]:
+        chunks = [c for p in self._pending for c in p.chunks]
+        if not chunks:
+            return "", np.zeros(0, np.int64)
+        number = int(dbmod.get_meta(self.db, "next_segment", "1"))
+        name = segment_name(number)
+        ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
+        vectors = np.concatenate([p.vectors for p in self._pending if len(p.chunks)])
+        if vectors.shape[1] != dim:
+            raise ValueError(f"vector dimension {vectors.shape[1]} != index dimension {dim}")
+        tmp = self.root / (name + TMP_SUFFIX)
+        segmod.write(tmp, ids, vectors, tokenize([index_text(c) for c in chunks]))
+        if len(ids) >= self.ann.min_vectors:
+            segmod.write_hnsw(tmp, vectors, self.ann)
+        self._publish_folder(tmp, self.root / name)
+        return name, ids
+
+    def _publish_folder(self, tmp: Path, final: Path) -> None:
+        fsync_tree(tmp)
+        tmp.rename(final)
+        fsync_dir(self.root)
+
+    def _insert(self, name: str, ids: np.ndarray) -> None:
+        it = iter(int(i) for i in ids)
+        for p in self._pending:
+            self.db.execute("INSERT OR REPLACE INTO contents VALUES (?, ?, ?)",
+                            (p.sha, len(p.pages), len(p.chunks)))
+            self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+                                [(p.sha, pg.page, pg.label, pg.text,
+                                  dbmod.structure_json(pg.structure)) for pg in p.pages])
+            self.db.executemany(
+                'INSERT INTO chunks (id, sha, page, start, "end", label, text, context, '
+                "structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(next(it), p.sha, c.page, c.start, c.end, c.label, c.text, c.context,
+                  dbmod.structure_json(c.structure)) for c in p.chunks])
+        self.db.execute("INSERT INTO segments VALUES (?, ?)", (name, len(ids)))
+
+    def _drop_all(self, gen: int) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
+                            [(r[0], gen) for r in self.db.execute("SELECT name FROM segments")])
+        for table in ("segments", "tombstones", "chunks", "pages", "contents", "files",
+                      "skipped"):
+            self.db.execute(f"DELETE FROM {table}")
+
+    def _write_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
+        """Write only the file rows that changed (a content change restamps indexed_at)."""
+        stamp = now()
+        current = {f.path: f for f in files}
+        before = {p: (sha, size) for p, sha, size in
+                  self.db.execute("SELECT path, sha, size FROM files")}
+        self.db.executemany("DELETE FROM files WHERE path = ?",
+                            [(p,) for p in before if p not in current])
+        self.db.executemany(
+            "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
+            "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size",
+            [(f.path, f.sha, f.size, stamp) for f in current.values()
+             if before.get(f.path) != (f.sha, f.size)])
+        self.db.execute("DELETE FROM skipped")
+        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
+                            [(s.path, current[s.path].sha if s.path in current else None,
+                              s.reason) for s in skipped])
+
+    def _stats(self) -> dict:
+        files = self.db.execute("SELECT count(*) FROM files f WHERE EXISTS "
+                                "(SELECT 1 FROM contents c WHERE c.sha = f.sha)").fetchone()[0]
+        chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return {"files": files, "chunks": chunks, "built_at": now()}
+
+    def _clean(self) -> None:
+        """Remove what no committed state references: segments of killed builds and merges,
+        and segments retired before the latest commit (no new reader can list them)."""
+        gen = dbmod.generation(self.db)
+        listed = {r[0] for r in self.db.execute("SELECT name FROM segments")}
+        retired = dict(self.db.execute("SELECT name, generation FROM retired").fetchall())
+        for p in segment_dirs(self.root):
+            if p.name in listed:
+                continue
+            if p.name in retired and retired[p.name] >= gen:
+                continue  # retired by the latest commit: a reader may still hold it
+            shutil.rmtree(p, ignore_errors=True)
+        gone = [(n,) for n, g in retired.items() if g < gen]
+        if gone:
+            try:
+                self.db.executemany("DELETE FROM retired WHERE name = ?", gone)
+            except sqlite3.Error:
+                log.warning("could not forget retired segments", exc_info=True)
