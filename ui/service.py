@@ -114,8 +114,10 @@ class Service:
         return stop
 
     def _watch(self, stop: threading.Event) -> None:
-        last = fingerprint(self.watched_paths())
-        while not stop.wait(self.settings.watch_seconds):
+        # None: the first look refreshes at once, so files added, changed or removed while
+        # the server was down are taken in at start (an unchanged folder costs a no-op run)
+        last = None
+        while True:
             try:
                 now = fingerprint(self.watched_paths())
                 if now != last:
@@ -125,6 +127,8 @@ class Service:
                     last = now
             except Exception:  # a bad moment (file half-written, disk full) must not kill it
                 log.exception("watching the document folders failed; trying again")
+            if stop.wait(self.settings.watch_seconds):
+                return
 
     def add_files(self, files: Iterable[tuple[str, BinaryIO]],
                   on_progress: OnProgress | None = None) -> tuple[list[str], UpdateSummary]:
