@@ -84,6 +84,10 @@ class Settings:
         "higher values also penalise the repeated [n] markers. Loops that still start are "
         "stopped by the draft's loop detector.")
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
+    upload_max_request_mb: float = _f(
+        100.0, "Largest upload request (all files of one upload together), in MiB: refused "
+        "from its Content-Length before any byte is stored, and a body sent without one is "
+        "cut off at this size.")
     read_seconds: float = _f(
         60.0, "Reading one file may take this long; a file that takes longer is skipped with a "
         "reason instead of stalling the update (0: no limit).")
@@ -198,6 +202,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "openai_timeout": _at_least(0.1),
     "llm_max_tokens": _at_least(1),
     "upload_max_mb": _at_least(0.001),
+    "upload_max_request_mb": _at_least(0.001),
     "port": _between(0, 65535),
     "watch_seconds": _at_least(0),
 }

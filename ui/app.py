@@ -24,6 +24,7 @@ from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
 from ui import api  # noqa: E402
+from ui.body_cap import BodyCap  # noqa: E402
 from ui.gradio_inputs import Endpoint, GradioInputs  # noqa: E402
 from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
@@ -423,6 +424,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     page_app.extend(r.app for r in mounted.routes
                     if isinstance(r, Mount) and hasattr(r.app, "tokens"))
     mounted.add_middleware(GradioInputs, endpoints={"ask": ASK_API_INPUTS})
+    mounted.add_middleware(BodyCap, max_bytes=int(settings.upload_max_request_mb * 2**20))
     return mounted
 
 
