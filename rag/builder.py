@@ -20,7 +20,7 @@ from rag.store import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, FileRecord,
 from rag.types import Chunk, Page, Skipped, UpdateSummary
 
 log = logging.getLogger(__name__)
-CHUNKER_VERSION = 4  # bump when loaders or chunking change what is stored
+CHUNKER_VERSION = 5  # bump when loaders or chunking change what is stored
 OnProgress = Callable[[float, str], None]
 
 
@@ -61,7 +61,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         reason = "--full" if full and old else rebuild_reason(old, settings)
         report(0.0, "reading files")
         plan = _plan(roots, w.bookkeeping() if old and not reason else None,
-                     exclusions.read(root))
+                     exclusions.read(root), settings)
         summary = _classify(plan)
         if old and not reason and not _changed(summary, plan, roots, old):
             w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
@@ -118,12 +118,16 @@ def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
 
 
 def _plan(roots: list[str], old: Bookkeeping | None,
-          excluded: frozenset[str] = frozenset()) -> _Plan:
+          excluded: frozenset[str] = frozenset(), settings: Settings | None = None) -> _Plan:
     found, skipped = filesmod.discover(roots)
     found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
     for p in found:
         try:
+            too_big = filesmod.too_large(p, settings) if settings is not None else ""
+            if too_big:
+                skipped.append(Skipped(str(p), too_big))
+                continue
             files[str(p)] = filesmod.read(p)
         except OSError as e:
             skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))

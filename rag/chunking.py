@@ -71,7 +71,29 @@ def _units(text: str, offsets: TokenOffsets, max_tokens: int,
         cuts = [s] + [s + c for c in _long_cuts(text[s:e], tok, max_tokens)] + [e]
         for a, b in zip(cuts, cuts[1:]):
             units.append(_Unit(a, b, max_tokens))
-    return units
+    return _char_capped(text, units, max_tokens * MAX_CHARS_PER_TOKEN, max_tokens)
+
+
+#: A chunk holds at most this many characters per token of its budget. The tokenizer maps a
+#: word it cannot split (a 5 MB line without spaces, base64) to one unknown token, so the
+#: token budget alone would let such a "sentence" become a 5 MB chunk and a 5 MB answer.
+MAX_CHARS_PER_TOKEN = 12
+
+
+def _char_capped(text: str, units: list[_Unit], max_chars: int, max_tokens: int
+                 ) -> list[_Unit]:
+    """Units longer than ``max_chars`` characters cut into pieces of at most that many (at a
+    space when one is close); each piece fills a whole chunk."""
+    out: list[_Unit] = []
+    for u in units:
+        a = u.start
+        while u.end - a > max_chars:
+            cut = a + _cut_at(text[a:a + max_chars], max_chars)
+            cut = cut if cut > a else a + max_chars
+            out.append(_Unit(a, cut, max_tokens))
+            a = cut
+        out.append(u if a == u.start else _Unit(a, u.end, max_tokens))
+    return out
 
 
 def _long_cuts(sentence: str, tok: list[tuple[int, int]], max_tokens: int) -> list[int]:

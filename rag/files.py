@@ -155,3 +155,21 @@ def fingerprint(paths: Iterable[str | Path]) -> int:
 def read(path: Path) -> FoundFile:
     data = path.read_bytes()
     return FoundFile(str(path), hashlib.sha256(data).hexdigest(), len(data), data)
+
+
+#: Formats that are plain text: their size is their chunk count (see Settings.max_text_file_mb).
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".csv"})
+
+
+def too_large(path: Path, settings) -> str:
+    """The reason ``path`` is too large to index under ``settings``, or "" when it is not."""
+    text = path.suffix.lower() in TEXT_SUFFIXES
+    cap_mb = settings.max_text_file_mb if text else settings.max_file_mb
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return ""  # read() reports it
+    if size <= cap_mb * 2**20:
+        return ""
+    var = "DOCCHAT_MAX_TEXT_FILE_MB" if text else "DOCCHAT_MAX_FILE_MB"
+    return f"too large: {size / 2**20:.1f} MiB, the limit is {cap_mb:g} MiB ({var})"

@@ -84,6 +84,12 @@ class Settings:
         "higher values also penalise the repeated [n] markers. Loops that still start are "
         "stopped by the draft's loop detector.")
     upload_max_mb: float = _f(25.0, "Largest file accepted for upload, in MiB.")
+    max_text_file_mb: float = _f(
+        10.0, "Larger plain-text files (.txt .md .html .csv) are skipped with a reason: 10 MiB "
+        "of text is about 13,000 chunks, half an hour of embedding on 2 cores.")
+    max_file_mb: float = _f(
+        200.0, "Larger files of the other formats (PDF, office, e-books) are skipped with a "
+        "reason.")
     upload_max_request_mb: float = _f(
         100.0, "Largest upload request (all files of one upload together), in MiB: refused "
         "from its Content-Length before any byte is stored, and a body sent without one is "
@@ -203,6 +209,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "llm_max_tokens": _at_least(1),
     "upload_max_mb": _at_least(0.001),
     "upload_max_request_mb": _at_least(0.001),
+    "max_text_file_mb": _at_least(0.001),
+    "max_file_mb": _at_least(0.001),
     "port": _between(0, 65535),
     "watch_seconds": _at_least(0),
 }
