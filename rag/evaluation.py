@@ -84,13 +84,24 @@ def doc_ranking(idx, query: str, n_docs: int, fusion: str) -> list[str]:
 
 
 def run_beir(folder: Path, settings: Settings, limit: int | None = None,
-             fusion: str = "convex", split: str = "test") -> dict:
+             fusion: str = "convex", split: str = "test", distractors: int | None = None
+             ) -> dict:
+    """BEIR metrics over the first ``limit`` queries (all by default). With ``distractors``
+    the corpus is cut down to the documents relevant to those queries plus that many others
+    (the first in corpus order): a smaller, harder-to-compare but much cheaper run for tests;
+    the published-comparable figure is the full corpus (``make eval``)."""
     corpus, queries, qrels = load_beir(folder, split)
     settings = settings.replace(fetch_k=max(settings.fetch_k, 300))
-    t0 = time.perf_counter()
-    idx, summary = eval_index(folder.name, corpus.items(), settings)
-    t_index = time.perf_counter() - t0
     qids = sorted(qrels)[:limit] if limit else sorted(qrels)
+    name = folder.name
+    if distractors is not None:
+        relevant = {d for q in qids for d in qrels[q]}
+        others = [d for d in corpus if d not in relevant][:distractors]
+        corpus = {d: corpus[d] for d in corpus if d in relevant or d in set(others)}
+        name = f"{folder.name}-{len(qids)}q-{distractors}d"
+    t0 = time.perf_counter()
+    idx, summary = eval_index(name, corpus.items(), settings)
+    t_index = time.perf_counter() - t0
     t1 = time.perf_counter()
     nd, rc = [], []
     for qid in qids:
@@ -98,7 +109,8 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
         nd.append(ndcg_at(ranked, qrels[qid], 10))
         rc.append(recall_at(ranked, qrels[qid], 100))
     t_q = time.perf_counter() - t1
-    return {"dataset": folder.name, "split": split, "queries": len(qids), "fusion": fusion,
+    return {"dataset": name, "split": split, "queries": len(qids), "fusion": fusion,
+            "documents": len(corpus),
             "dense_weight": settings.dense_weight, "ndcg@10": round(statistics.mean(nd), 4),
             "recall@100": round(statistics.mean(rc), 4), "chunks": summary.chunks,
             "embedded_this_run": summary.embedded, "index_seconds": round(t_index, 1),

@@ -23,11 +23,18 @@ def test_recall_counts_relevant_documents_within_the_cutoff():
 
 
 @pytest.mark.slow
-def test_scifact_hybrid_retrieval_beats_the_published_baselines():
-    r = run_beir(need_shared(SHARED_EVAL / "beir_scifact"), Settings.from_env())
-    assert r["queries"] == 300
-    assert r["ndcg@10"] >= 0.72, r  # published: MiniLM 0.645, BM25 0.687
-    assert r["recall@100"] >= 0.92, r
+def test_scifact_hybrid_retrieval_end_to_end_on_a_subset():
+    """The real pipeline (files, index, hybrid search) on 100 SciFact test queries over their
+    relevant abstracts plus 1,000 others: a fifth of the corpus, so `make test` embeds ~2,500
+    chunks instead of ~12,000. The full-corpus figure (0.734, vs published MiniLM 0.645 and
+    BM25 0.687) is `make eval`'s, in docs/quality.md. On this subset hybrid measured nDCG@10
+    0.833 / recall@100 0.99; dense only 0.784 / 0.98 and BM25 only 0.713 / 0.92 (so a broken
+    fusion fails the bounds below)."""
+    r = run_beir(need_shared(SHARED_EVAL / "beir_scifact"), Settings.from_env(), limit=100,
+                 distractors=1000)
+    assert r["queries"] == 100 and r["documents"] > 1000
+    assert r["ndcg@10"] >= 0.80, r
+    assert r["recall@100"] >= 0.97, r
 
 
 @pytest.mark.slow
