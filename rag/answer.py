@@ -76,7 +76,8 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     abstention (see ``Check``)."""
     t0 = time.perf_counter() if t0 is None else t0
     q, hits, score = ev.question, ev.hits, ev.best
-    if score < settings.abstain_threshold:
+    close = max((h.dense for h in hits), default=0.0) >= settings.paraphrase_dense
+    if score < settings.abstain_threshold and not close:
         yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold")
         return
     pieces = []

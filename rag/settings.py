@@ -63,6 +63,12 @@ class Settings:
     extractive_keep: float = _f(
         0.85, "A further sentence joins an extractive answer when it scores at least this "
         "share of the best one (SQuAD trade-off: docs/answers.md).")
+    paraphrase_dense: float = _f(
+        0.35, "Evidence below abstain_threshold still goes on to the engine (and the "
+        "answerability check) when a retrieved passage's dense cosine to the question reaches "
+        "this: an answer worded apart from its question has little sentence overlap but a close "
+        "passage (seed paraphrases: dense 0.29-0.62; hand-written off-topic questions: median "
+        "0.16, 95th percentile 0.27).")
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     answerable_threshold: float = _f(
@@ -203,6 +209,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_answer_sentences": _at_least(1),
     "extractive_keep": _between(0.0, 1.0),
     "abstain_threshold": _between(0.0, 1.0),
+    "paraphrase_dense": _between(0.0, 1.01),
     "support_threshold": _between(0.0, 1.0),
     "max_question_chars": _at_least(1),
     "openai_timeout": _at_least(0.1),
