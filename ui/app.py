@@ -10,6 +10,8 @@ import html
 import logging
 import os
 import socket
+import sys
+import threading
 from pathlib import Path
 
 from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_ENABLED first
@@ -31,6 +33,11 @@ from ui.render import (CSS, HEAD_JS, answer_html, draft_html, error_html,  # noq
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: Seconds the server gives requests in flight after SIGTERM / Ctrl-C before it stops anyway;
+#: an index update still running then is abandoned (a killed update leaves the last complete
+#: state, by the store's crash guarantee).
+SHUTDOWN_SECONDS = 3
+
 #: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
 #: the rest take these defaults when a client leaves them out.
 ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
@@ -444,4 +451,12 @@ def serve(settings: Settings, auth: str | None = None) -> None:
     app = create_app(settings, auth)
     print(f"docchat: chat page at http://{settings.host}:{settings.port}/ "
           f"(API docs at /docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    busy = [t for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if busy:  # an index update still running in a request thread: do not wait for it
+        print("docchat: stopped; an index update in progress was abandoned (the index "
+              "keeps its last complete state, the next update finishes the job)",
+              file=sys.stderr, flush=True)
+        os._exit(0)
