@@ -84,7 +84,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             w.upsert(sha, pages, chunks, vectors[at:at + len(chunks)] if chunks else
                      np.zeros((0, 0), np.float32))
             at += len(chunks)
-        w.set_files([FileRecord(f.path, f.sha, f.size) for f in plan.files.values()],
+        w.set_files([FileRecord(f.path, f.sha, f.size, f.mtime_ns) for f in plan.files.values()],
                     plan.skipped)
         dim = int(vectors.shape[1]) if vectors is not None else \
             (old.dim if old and not reason else 0)
@@ -128,7 +128,10 @@ def _plan(roots: list[str], old: Bookkeeping | None,
             if too_big:
                 skipped.append(Skipped(str(p), too_big))
                 continue
-            files[str(p)] = filesmod.read(p)
+            known = old.files.get(str(p)) if old is not None else None
+            same = filesmod.unchanged(p, known, old.stamps.get(str(p))) if known and (
+                known in old.contents or known in old.bad) else None
+            files[str(p)] = same or filesmod.read(p)
         except OSError as e:
             skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
     plan = _Plan(files=files, skipped=skipped)

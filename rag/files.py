@@ -5,6 +5,7 @@ import errno
 import hashlib
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -18,7 +19,8 @@ class FoundFile:
     path: str  # absolute, resolved
     sha: str
     size: int
-    data: bytes
+    data: bytes | None  # None: not read (unchanged since it was hashed; see stamp_matches)
+    mtime_ns: int = 0  # modification time when hashed; 0 when too recent to trust
 
 
 def discover(paths: Iterable[str | Path], follow_outside: bool | None = None
@@ -152,9 +154,33 @@ def fingerprint(paths: Iterable[str | Path]) -> int:
     return hash(tuple(state))
 
 
+#: A modification time this close to "now" is not trusted as a stamp: the file may change
+#: again within the clock's granularity without its size or time changing ("racy" in git).
+RACY_SECONDS = 2.0
+
+
 def read(path: Path) -> FoundFile:
+    before = path.stat()
     data = path.read_bytes()
-    return FoundFile(str(path), hashlib.sha256(data).hexdigest(), len(data), data)
+    after = path.stat()
+    fresh = time.time_ns() - after.st_mtime_ns < RACY_SECONDS * 1e9
+    stable = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    return FoundFile(str(path), hashlib.sha256(data).hexdigest(), len(data), data,
+                     0 if fresh or not stable else after.st_mtime_ns)
+
+
+def unchanged(path: Path, sha: str, stamp: tuple[int, int] | None) -> FoundFile | None:
+    """``path`` as it was hashed, without reading it, when its size and modification time are
+    still the recorded ``stamp``; None when it must be read."""
+    if stamp is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns) != stamp:
+        return None
+    return FoundFile(str(path), sha, st.st_size, None, st.st_mtime_ns)
 
 
 #: Formats that are plain text: their size is their chunk count (see Settings.max_text_file_mb).

@@ -73,6 +73,7 @@ class FileRecord:
     path: str
     sha: str
     size: int
+    mtime_ns: int = 0  # modification time when hashed; 0: unknown (hash it again next time)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ class Bookkeeping:
     files: dict[str, str] = field(default_factory=dict)  # path -> sha
     contents: frozenset[str] = frozenset()
     bad: dict[str, str] = field(default_factory=dict)  # sha -> why it failed to load
+    #: path -> (size, mtime_ns) of each file when it was hashed: an unchanged pair means an
+    #: unchanged file, so a no-change run stats files instead of reading them (as git does)
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class Reader(Protocol):

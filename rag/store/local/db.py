@@ -14,7 +14,7 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha TEXT NOT NULL, size INTEGER,
-                                 indexed_at TEXT);
+                                 indexed_at TEXT, mtime_ns INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS files_sha ON files(sha);
 CREATE TABLE IF NOT EXISTS contents(sha TEXT PRIMARY KEY, pages INTEGER, chunks INTEGER);
 CREATE TABLE IF NOT EXISTS pages(sha TEXT, page INTEGER, label TEXT, text TEXT,
@@ -35,6 +35,9 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(SCHEMA)
+    if "mtime_ns" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
+        # an index written before files kept their modification time: 0 = "read it again"
+        db.execute("ALTER TABLE files ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT 0")
     return db
 
 

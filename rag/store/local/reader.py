@@ -155,6 +155,12 @@ class LocalReader:
 
 
 def read_bookkeeping(q) -> Bookkeeping:
+    try:
+        stamps = {p: (size, mtime) for p, size, mtime in
+                  q("SELECT path, size, mtime_ns FROM files WHERE mtime_ns > 0")}
+    except sqlite3.OperationalError:  # read-only and written before mtime_ns existed
+        stamps = {}
     return Bookkeeping(files=dict(q("SELECT path, sha FROM files")),
                        contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
-                       bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")))
+                       bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")),
+                       stamps=stamps)

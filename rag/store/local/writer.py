@@ -246,16 +246,18 @@ class LocalWriter:
         """Write only the file rows that changed (a content change restamps indexed_at)."""
         stamp = now()
         current = {f.path: f for f in files}
-        before = {p: (sha, size) for p, sha, size in
-                  self.db.execute("SELECT path, sha, size FROM files")}
+        before = {p: (sha, size, mtime) for p, sha, size, mtime in
+                  self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
         self.db.executemany("DELETE FROM files WHERE path = ?",
                             [(p,) for p in before if p not in current])
         self.db.executemany(
-            "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "INSERT INTO files (path, sha, size, indexed_at, mtime_ns) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET "
             "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
-            "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size",
-            [(f.path, f.sha, f.size, stamp) for f in current.values()
-             if before.get(f.path) != (f.sha, f.size)])
+            "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns",
+            [(f.path, f.sha, f.size, stamp, f.mtime_ns) for f in current.values()
+             if before.get(f.path) != (f.sha, f.size, f.mtime_ns)])
         self.db.execute("DELETE FROM skipped")
         self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
                             [(s.path, current[s.path].sha if s.path in current else None,
