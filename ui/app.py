@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 #: state, by the store's crash guarantee).
 SHUTDOWN_SECONDS = 3
 
+#: Position of the question box among the outputs a conversation switch clears.
+CLEARED_QUESTION = 5
+
 #: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
 #: the rest take these defaults when a client leaves them out.
 ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
@@ -238,8 +241,10 @@ def build_blocks(service: Service) -> gr.Blocks:
         examples = service.example_questions(len(example_btns))
         buttons = [gr.update(value=q, visible=True) for q in examples] + \
             [gr.update(visible=False)] * (len(example_btns) - len(examples))
-        return (status_md(st, service.docs), skipped_md(st), *library(),
-                *on_open(last_conv or None, request), *buttons)
+        opened = list(on_open(last_conv or None, request))
+        opened[CLEARED_QUESTION] = gr.update(interactive=True)  # typing may start now: a
+        # question typed earlier would have been wiped by this reload of the conversation
+        return (status_md(st, service.docs), skipped_md(st), *library(), *opened, *buttons)
 
     def on_refresh(full, name_filter, progress=gr.Progress()):
         try:
@@ -306,7 +311,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                 with gr.Row():
                     question = gr.Textbox(elem_id="question", show_label=False, scale=6,
                                           placeholder="Ask a question about your documents",
-                                          max_length=s.max_question_chars, autofocus=True)
+                                          max_length=s.max_question_chars, autofocus=True,
+                                          interactive=False)  # enabled once the page loaded
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
                     stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
                 with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
@@ -356,6 +362,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                 api_visibility="private", concurrency_limit=4))
         stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
         cleared = [msgs, chat, history, answers, sources, question, conv]
+        assert cleared[CLEARED_QUESTION] is question
         new_outputs = [*cleared, conv_list, last_conv, conv_title]
         new_btn.click(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
                       api_visibility="private")
