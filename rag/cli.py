@@ -116,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import serve  # the UI is imported only when asked for
+    from ui.server import serve  # the UI is imported only when asked for
 
     settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
                                  upload_dir=args.docs)

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.store.local.segment import Segment
+from rag.store.local.segment import Segment, top_n
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,4 @@ def search(segments: Sequence[tuple[Segment, np.ndarray]], terms: Sequence[str],
             hit = hit[np.argpartition(-scores[hit], n - 1)[:n]]
         ids_l.append(np.asarray(seg.ids)[hit])
         score_l.append(scores[hit])
-    if not ids_l:
-        return {}
-    ids, scores = np.concatenate(ids_l), np.concatenate(score_l)
-    if len(ids) > n:
-        top = np.argpartition(-scores, n - 1)[:n]
-        ids, scores = ids[top], scores[top]
-    return {int(i): float(s) for i, s in zip(ids, scores)}
+    return top_n(ids_l, score_l, n)

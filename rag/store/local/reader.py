@@ -21,7 +21,7 @@ from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.lexical import words
 from rag.store.local import bm25, db as dbmod
 from rag.store.local.layout import DB
-from rag.store.local.segment import Segment
+from rag.store.local.segment import Segment, top_n
 from rag.store.protocol import Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats
 from rag.types import Skipped
 
@@ -78,13 +78,7 @@ class LocalReader:
             rows, scores = seg.search_dense(q, n, live)
             ids_l.append(np.asarray(seg.ids)[rows])
             sc_l.append(scores)
-        if not ids_l:
-            return {}
-        ids, scores = np.concatenate(ids_l), np.concatenate(sc_l)
-        if len(ids) > n:
-            top = np.argpartition(-scores, n - 1)[:n]
-            ids, scores = ids[top], scores[top]
-        return {int(i): float(s) for i, s in zip(ids, scores)}
+        return top_n(ids_l, sc_l, n)
 
     def search_lexical(self, text: str, n: int) -> dict[int, float]:
         return bm25.search(self.segments(), words(text), n, self._params)

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+
 log = logging.getLogger(__name__)
 HNSW_FILE = "hnsw.faiss"
 
@@ -180,3 +181,14 @@ def write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
     index.hnsw.efConstruction = ann.ef_construction
     index.add(np.ascontiguousarray(vectors, np.float32))
     faiss.write_index(index, str(path / HNSW_FILE))
+
+
+def top_n(ids: list[np.ndarray], scores: list[np.ndarray], n: int) -> dict[int, float]:
+    """The ``n`` best (chunk id -> score) over per-segment results (id and score arrays)."""
+    if not ids:
+        return {}
+    all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
+    if len(all_ids) > n:
+        top = np.argpartition(-all_scores, n - 1)[:n]
+        all_ids, all_scores = all_ids[top], all_scores[top]
+    return {int(i): float(s) for i, s in zip(all_ids, all_scores)}
