@@ -47,7 +47,11 @@ def rebuild_reason(old: Manifest | None, settings: Settings) -> str:
 
 def update(root: Path, settings: Settings, paths: list[str] | None, *, full: bool = False,
            add: bool = False, progress: bool = False,
-           on_progress: OnProgress | None = None, embedder_factory=None) -> UpdateSummary:
+           on_progress: OnProgress | None = None, embedder_factory=None,
+           recheck: frozenset[str] = frozenset()) -> UpdateSummary:
+    """Bring the index in line with ``paths``. Files in ``recheck`` are read and hashed even
+    when their size and mtime say unchanged, and loaded again if they failed before (the
+    library's "Re-index"); as always, only a content not embedded yet is embedded."""
     t0 = time.perf_counter()
 
     def report(fraction: float, message: str) -> None:
@@ -61,7 +65,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         reason = "--full" if full and old else rebuild_reason(old, settings)
         report(0.0, "reading files")
         plan = _plan(roots, w.bookkeeping() if old and not reason else None,
-                     exclusions.read(root), settings)
+                     exclusions.read(root), settings, recheck)
         summary = _classify(plan)
         if old and not reason and not _changed(summary, plan, roots, old):
             w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
@@ -118,7 +122,8 @@ def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
 
 
 def _plan(roots: list[str], old: Bookkeeping | None,
-          excluded: frozenset[str] = frozenset(), settings: Settings | None = None) -> _Plan:
+          excluded: frozenset[str] = frozenset(), settings: Settings | None = None,
+          recheck: frozenset[str] = frozenset()) -> _Plan:
     found, skipped = filesmod.discover(roots)
     found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
@@ -130,7 +135,7 @@ def _plan(roots: list[str], old: Bookkeeping | None,
                 continue
             known = old.files.get(str(p)) if old is not None else None
             same = filesmod.unchanged(p, known, old.stamps.get(str(p))) if known and (
-                known in old.contents or known in old.bad) else None
+                known in old.contents or known in old.bad) and str(p) not in recheck else None
             files[str(p)] = same or filesmod.read(p)
         except OSError as e:
             skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
@@ -139,6 +144,9 @@ def _plan(roots: list[str], old: Bookkeeping | None,
         plan.old_files = dict(old.files)
         plan.old_contents = set(old.contents)
         plan.old_bad = dict(old.bad)
+        for path in recheck:  # a file that failed to load is tried again
+            if path in files:
+                plan.old_bad.pop(files[path].sha, None)
         plan.skipped += [Skipped(f.path, plan.old_bad[f.sha]) for f in files.values()
                          if f.sha in plan.old_bad]
     return plan

@@ -1,6 +1,7 @@
 """Files the user removed from the index but that live in their own folders: they are left on
 disk and excluded from every later update. Kept as ``excluded.txt`` (one absolute path per
-line) in the index folder, beside the generations, so the exclusion survives refreshes."""
+line) in the index folder, beside the generations, so the exclusion survives refreshes.
+``remove`` undoes an exclusion (the library's "Include again")."""
 from __future__ import annotations
 
 import os
@@ -20,10 +21,22 @@ def read(root: str | Path) -> frozenset[str]:
 
 def add(root: str | Path, path: str) -> None:
     """Exclude ``path`` (written atomically: a crash leaves the old list or the new one)."""
-    root = Path(root)
+    _write(Path(root), read(root) | {str(Path(path).resolve())})
+
+
+def remove(root: str | Path, path: str) -> bool:
+    """Include ``path`` again; False when it was not excluded (nothing is written then)."""
+    paths = read(root)
+    gone = {path, str(Path(path).resolve())} & paths
+    if not gone:
+        return False
+    _write(Path(root), paths - gone)
+    return True
+
+
+def _write(root: Path, paths: frozenset[str]) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    paths = sorted(read(root) | {str(Path(path).resolve())})
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".excluded-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("".join(p + "\n" for p in paths))
+        fh.write("".join(p + "\n" for p in sorted(paths)))
     os.replace(tmp, root / FILE)

@@ -53,14 +53,17 @@ class Index:
             return self._snap
 
     def update(self, paths: Sequence[str | Path] | None = None, *, full: bool = False,
-               add: bool = False, progress: bool = False, on_progress=None) -> UpdateSummary:
+               add: bool = False, progress: bool = False, on_progress=None,
+               recheck: Sequence[str] = ()) -> UpdateSummary:
         """Bring the index in line with ``paths`` (default: the folders it was built from).
 
         Unchanged contents are not re-embedded; files gone from ``paths`` are removed; with
-        ``add=True`` the paths join the index's folders instead of replacing them."""
+        ``add=True`` the paths join the index's folders instead of replacing them; files in
+        ``recheck`` are read again even when they look unchanged (see builder.update)."""
         return builder.update(self.root, self.settings,
                               None if paths is None else [str(p) for p in paths],
-                              full=full, add=add, progress=progress, on_progress=on_progress)
+                              full=full, add=add, progress=progress, on_progress=on_progress,
+                              recheck=frozenset(recheck))
 
     def embedder(self):
         from rag.embedding import Embedder
@@ -86,24 +89,39 @@ class Index:
         return self.snapshot().page_text(path, page)
 
     def documents(self) -> list[Document]:
-        """Every indexed file and every file the last update skipped, sorted by path."""
+        """Every indexed file, every file the last update skipped and every file the user
+        excluded (see ``exclude``), sorted by path."""
         if not self.exists:
             return []
         snap = self.snapshot()
         skipped = snap.skipped()
-        gone = {s.path for s in skipped}  # a skipped file may still have a files row
+        excluded = exclusions.read(self.root)
+        gone = {s.path for s in skipped} | excluded  # may still have a files row
         docs = [_document(d.path, size=d.size, indexed_at=d.indexed_at, pages=d.pages,
                           chunks=d.chunks) for d in snap.documents() if d.path not in gone]
         for s in skipped:
-            docs.append(_document(s.path, size=os.path.getsize(s.path)
-                                  if os.path.isfile(s.path) else 0,
-                                  status="skipped", reason=s.reason))
+            if s.path not in excluded:
+                docs.append(_document(s.path, size=_size(s.path), status="skipped",
+                                      reason=s.reason))
+        for path in excluded:
+            docs.append(_document(path, size=_size(path), status="excluded", reason=(
+                "left out of the index by you" if os.path.isfile(path) else
+                "left out of the index by you; the file is no longer on disk")))
         return sorted(docs, key=lambda d: (d.path, d.status))
 
     def exclude(self, path: str) -> None:
         """Leave ``path`` out of this index from now on (it stays on disk); takes effect at
         the next update."""
         exclusions.add(self.root, path)
+
+    def include(self, path: str) -> bool:
+        """Undo ``exclude``: the next update indexes ``path`` again. False when it was not
+        excluded."""
+        return exclusions.remove(self.root, path)
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path) if os.path.isfile(path) else 0
 
 
 def _document(path: str, **fields) -> Document:

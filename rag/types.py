@@ -118,8 +118,8 @@ class Document:
     chunks: int = 0
     size: int = 0  # bytes
     indexed_at: str = ""  # UTC, ISO 8601; "" for a skipped file
-    status: str = "indexed"  # "indexed" or "skipped"
-    reason: str = ""  # why it was skipped
+    status: str = "indexed"  # "indexed", "skipped" or "excluded" (left out by the user)
+    reason: str = ""  # why it was skipped or excluded
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -113,8 +113,10 @@ class DocumentOut(BaseModel):
     chunks: int
     size: int = Field(description="Bytes.")
     indexed_at: str = Field(description="UTC, ISO 8601; empty for a skipped file.")
-    status: Literal["indexed", "skipped"]
-    reason: str = Field(description="Why the file was skipped.")
+    status: Literal["indexed", "skipped", "excluded"] = Field(
+        description="excluded: a file of your own folder that you removed from the index "
+                    "(POST /api/documents/{id}/include takes it back).")
+    reason: str = Field(description="Why the file was skipped or excluded.")
 
 
 class UploadOut(BaseModel):
@@ -129,6 +131,22 @@ class DeleteOut(BaseModel):
     action: Literal["deleted", "excluded"] = Field(
         description="deleted: the uploaded file was removed from the documents folder; "
                     "excluded: the file stays in its folder and is left out of the index.")
+    summary: SummaryOut
+
+
+class ReindexOut(BaseModel):
+    document: DocumentOut | None = Field(
+        description="The document as the library lists it now; null when the file is gone.")
+    reembedded: bool = Field(
+        description="True when its content had changed and was embedded again; an unchanged "
+                    "content keeps its vectors (the same text gives the same vectors).")
+    summary: SummaryOut
+
+
+class IncludeOut(BaseModel):
+    document: DocumentOut | None = Field(
+        description="The document as the library lists it now (indexed, or skipped with its "
+                    "reason); null when the file is no longer on disk.")
     summary: SummaryOut
 
 
@@ -224,6 +242,20 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
         doc, summary = service.delete_document(doc_id)
         return {"deleted": doc.to_dict(), "summary": summary.to_dict(),
                 "action": "deleted" if service.in_uploads(doc) else "excluded"}
+
+    @api.post("/documents/{doc_id}/reindex", summary="Read one document again now; it is "
+              "re-embedded only if its content changed", response_model=ReindexOut,
+              responses=errors(404))
+    def reindex(doc_id: str) -> dict:
+        doc, changed, summary = service.reindex_document(doc_id)
+        return {"document": doc.to_dict() if doc else None, "reembedded": changed,
+                "summary": summary.to_dict()}
+
+    @api.post("/documents/{doc_id}/include", summary="Undo an exclusion: index a document "
+              "of your own folder again", response_model=IncludeOut, responses=errors(404))
+    def include(doc_id: str) -> dict:
+        doc, summary = service.include_document(doc_id)
+        return {"document": doc.to_dict() if doc else None, "summary": summary.to_dict()}
 
     @api.get("/documents/{doc_id}/file", summary="The original file of an indexed document "
              "(add #page=N to open a PDF at a page)", response_class=FileResponse,

@@ -95,13 +95,15 @@ class Service:
             paths.append(str(self.docs.resolve()))
         return paths
 
-    def refresh(self, full: bool = False, on_progress: OnProgress | None = None
-                ) -> UpdateSummary:
-        """Re-read every indexed folder (and the documents folder, if it has files)."""
+    def refresh(self, full: bool = False, on_progress: OnProgress | None = None,
+                recheck: Sequence[str] = ()) -> UpdateSummary:
+        """Re-read every indexed folder (and the documents folder, if it has files); the
+        files in ``recheck`` are read and hashed even when they look unchanged."""
         with self._update_lock:
             if not self.index.exists:
                 return self.index.update(None, on_progress=on_progress)
-            return self.index.update(self.watched_paths(), full=full, on_progress=on_progress)
+            return self.index.update(self.watched_paths(), full=full, on_progress=on_progress,
+                                     recheck=recheck)
 
     def start_watching(self) -> threading.Event | None:
         """Update the index by itself when files change in the watched folders (every
@@ -157,10 +159,10 @@ class Service:
         return self.index.documents()
 
     def document(self, doc_id: str) -> Document:
-        for doc in self.index.documents():
-            if doc.id == doc_id:
-                return doc
-        raise NotFoundError(f"no document with id {doc_id!r}")
+        doc = self._find(doc_id)
+        if doc is None:
+            raise NotFoundError(f"no document with id {doc_id!r}")
+        return doc
 
     def in_uploads(self, doc: Document) -> bool:
         return Path(doc.path).resolve().parent == self.docs.resolve()
@@ -175,6 +177,34 @@ class Service:
         else:
             self.index.exclude(doc.path)
         return doc, self.refresh()
+
+    def reindex_document(self, doc_id: str, on_progress: OnProgress | None = None
+                         ) -> tuple[Document | None, bool, UpdateSummary]:
+        """Read one document again now: its file is hashed even if its size and time look
+        unchanged, and a file that failed to load is tried again. It is re-embedded only when
+        its content changed (content hashes are identity: the same text gives the same
+        vectors, so re-embedding it would change nothing). Returns the document as the
+        library now lists it (None when the file is gone), whether it was re-embedded, and
+        the update summary."""
+        doc = self.document(doc_id)
+        if doc.status == "excluded":
+            raise NotFoundError(f"{doc.name} is excluded from the index: include it again")
+        summary = self.refresh(on_progress=on_progress, recheck=[doc.path])
+        changed = doc.path in summary.added or doc.path in summary.updated
+        return self._find(doc_id), changed, summary
+
+    def include_document(self, doc_id: str, on_progress: OnProgress | None = None
+                         ) -> tuple[Document | None, UpdateSummary]:
+        """Undo an exclusion and index the file at once. Returns the document as the library
+        now lists it (None when the file is no longer on disk) and the update summary."""
+        doc = self.document(doc_id)
+        if doc.status != "excluded" or not self.index.include(doc.path):
+            raise NotFoundError(f"{doc.name} is not excluded from the index")
+        summary = self.refresh(on_progress=on_progress)
+        return self._find(doc_id), summary
+
+    def _find(self, doc_id: str) -> Document | None:
+        return next((d for d in self.index.documents() if d.id == doc_id), None)
 
     def example_questions(self, n: int = 3) -> list[str]:
         """Questions to start from, one per recently indexed document: about its first
