@@ -244,6 +244,8 @@ def test_auth_protects_the_page_and_the_api(tmp_path, server):
         for method, path in [("GET", "/api/documents"), ("DELETE", f"/api/documents/{doc}"),
                              ("GET", f"/api/documents/{doc}/file"),
                              ("GET", f"/api/documents/{doc}/pages/1.png"),
+                             ("POST", f"/api/documents/{doc}/reindex"),
+                             ("POST", f"/api/documents/{doc}/include"),
                              ("POST", "/api/ask")]:
             assert httpx.request(method, base + path).status_code == 401, path
         assert len(httpx.get(f"{base}/api/documents", auth=creds).json()) == len(docs)

@@ -72,6 +72,20 @@ def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
     return "\n".join(lines)
 
 
+def reindex_note(doc: Document | None, changed: bool,
+                 summary: UpdateSummary) -> str:
+    """What a re-index of one document did, in one line."""
+    if doc is None:
+        return "The file is no longer on disk: it was removed from the index."
+    name = f"**{text_html(doc.name)}**"
+    if doc.status != "indexed":
+        return f"Read {name} again: still not indexed: {text_html(doc.reason)}"
+    if changed:
+        return (f"Re-indexed {name}: its content had changed; {summary.embedded} chunks "
+                f"embedded ({summary.seconds:.1f} s).")
+    return f"Read {name} again: its content is unchanged, so nothing was re-embedded."
+
+
 def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:
     return [(f"{d.name} ({d.status})", d.id) for d in docs
             if name_filter.lower() in d.name.lower()]
@@ -252,6 +266,54 @@ def build_blocks(service: Service) -> gr.Blocks:
         return gr.update(visible=True), (f"Remove **{text_html(doc.name)}** from the index? "
                                          f"{what}")
 
+    def actions(doc_id):
+        """The library actions the chosen document allows (Re-index, Remove, Include again):
+        an excluded one can only be included again; the others re-indexed or removed."""
+        try:
+            status = service.document(doc_id).status if doc_id else ""
+        except DocchatError:
+            status = ""
+        return (gr.update(interactive=status in ("indexed", "skipped")),
+                gr.update(interactive=status in ("indexed", "skipped")),
+                gr.update(interactive=status == "excluded"))
+
+    def on_pick(doc_id):
+        return (*actions(doc_id), gr.update(visible=False), "")
+
+    def acted(note, doc_id, name_filter):
+        """After Re-index / Include again: the note, the status line, the library with the
+        same document still chosen, and its actions."""
+        table, _ = library(name_filter)
+        docs = service.documents()
+        keep = doc_id if any(d.id == doc_id for d in docs) else None
+        return (note, status_md(service.status(), service.docs), table,
+                gr.update(choices=library_choices(docs, name_filter or ""), value=keep),
+                *actions(keep))
+
+    def on_reindex(doc_id, name_filter, progress=gr.Progress()):
+        if not doc_id:
+            return (gr.skip(),) * 7
+        try:
+            doc, changed, summary = service.reindex_document(doc_id, progress_cb(progress))
+            note = reindex_note(doc, changed, summary)
+        except DocchatError as exc:
+            note = f"**Not re-indexed:** {text_html(str(exc))}"
+        return acted(note, doc_id, name_filter)
+
+    def on_include(doc_id, name_filter, progress=gr.Progress()):
+        if not doc_id:
+            return (gr.skip(),) * 7
+        try:
+            doc, _ = service.include_document(doc_id, progress_cb(progress))
+            note = (f"**{text_html(doc.name)}** is back in the index." if doc and
+                    doc.status == "indexed" else
+                    f"**{text_html(doc.name)}** is included again but was not indexed: "
+                    f"{text_html(doc.reason)}" if doc else
+                    "Included again; the file is no longer on disk.")
+        except DocchatError as exc:
+            note = f"**Not included:** {text_html(str(exc))}"
+        return acted(note, doc_id, name_filter)
+
     def on_confirm_delete(doc_id, name_filter):
         try:
             doc, _ = service.delete_document(doc_id)
@@ -321,8 +383,12 @@ def build_blocks(service: Service) -> gr.Blocks:
             with gr.Row():
                 lib_pick = gr.Dropdown(label="Document", choices=[], elem_id="lib-pick",
                                        scale=4)
+                lib_reindex = gr.Button("Re-index", elem_id="lib-reindex", scale=1,
+                                        interactive=False)
+                lib_include = gr.Button("Include again", elem_id="lib-include", scale=1,
+                                        interactive=False)
                 lib_delete = gr.Button("Remove from index…", elem_id="lib-delete", scale=1,
-                                       variant="stop")
+                                       variant="stop", interactive=False)
             with gr.Row(visible=False, elem_id="lib-confirm-row") as confirm_row:
                 lib_confirm = gr.Button("Yes, remove it", elem_id="lib-confirm",
                                         variant="stop")
@@ -371,6 +437,14 @@ def build_blocks(service: Service) -> gr.Blocks:
         refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
                           api_visibility="private", show_progress_on=index_log)
         lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
+        lib_actions = [lib_reindex, lib_delete, lib_include]
+        lib_pick.input(on_pick, lib_pick, [*lib_actions, confirm_row, lib_note],
+                       api_visibility="private")
+        acted_out = [lib_note, status, *lib_out, *lib_actions]
+        lib_reindex.click(on_reindex, [lib_pick, lib_filter], acted_out,
+                          api_visibility="private", show_progress_on=lib_note)
+        lib_include.click(on_include, [lib_pick, lib_filter], acted_out,
+                          api_visibility="private", show_progress_on=lib_note)
         lib_delete.click(on_pick_delete, lib_pick, [confirm_row, lib_note],
                          api_visibility="private")
         lib_cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, lib_note],

@@ -21,6 +21,8 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
     border-bottom: 1px solid #e5e7eb; }
 .dc-skipped { color: #92400e; }
 .dark .dc-skipped { color: #fcd34d; }
+.dc-excluded { color: #4b5563; font-style: italic; }
+.dark .dc-excluded { color: #d1d5db; }
 #sources { max-height: 85vh; overflow-y: auto; }
 #conv-list { max-height: 60vh; overflow-y: auto; }
 @media (max-width: 768px) { #conv-list { max-height: 30vh; } }

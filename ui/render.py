@@ -197,7 +197,7 @@ def library_html(docs: list[Document], name_filter: str = "") -> str:
     rows = []
     for d in wanted:
         state = "indexed" if d.status == "indexed" else \
-            f'<span class="dc-skipped">skipped: {text_html(d.reason)}</span>'
+            f'<span class="dc-{d.status}">{d.status}: {text_html(d.reason)}</span>'
         rows.append(
             f'<tr data-id="{d.id}"><td title="{text_html(d.path)}">{text_html(d.name)}</td>'
             f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"

@@ -109,6 +109,13 @@ def shot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(SHOTS / name), full_page=full_page)
 
 
+def shot_of(locator, name: str) -> None:
+    """A screenshot of one part of the page (e.g. the library panel)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(SHOTS / name))
+
+
 def test_seed_question_gets_a_cited_answer_with_the_span_highlighted(page):
     bubble = ask(page, "How many people died in the attack?")
     assert "133" in bubble.inner_text()
@@ -507,3 +514,60 @@ def test_a_pdf_source_links_the_original_page_and_shows_the_page_image(page, tmp
     expect(img).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=img.element_handle(),
                            timeout=TIMEOUT)
+
+
+def pick_document(page, label: str) -> None:
+    page.locator("#lib-pick input").fill(label.split(" (")[0])
+    page.get_by_role("option", name=label).click()
+
+
+def test_library_reindexes_one_document_and_includes_an_excluded_one_again(page, served,
+                                                                          browser):
+    from conftest import clean_env, docchat
+
+    own = served[1] / "own-folder"
+    own.mkdir()
+    old_ns = 1_600_000_000 * 10**9  # an old mtime: the size/mtime check trusts it
+    depot = own / "tram-depot.md"
+    depot.write_text("The Brno tram depot keeps 77 trams in its north hall.\n")
+    os.utime(depot, ns=(old_ns, old_ns))
+    done = docchat("index", "--index", served[1] / "index", "--add", own, env=clean_env())
+    assert done.returncode in (0, 3), done.stderr  # 3: an earlier test's skipped upload
+    page.reload()
+    table = page.locator("#library")
+    row = table.locator("tr", has_text="tram-depot.md")
+    expect(row).to_contain_text("indexed", timeout=TIMEOUT)
+    expect(page.locator("#lib-reindex")).to_be_disabled()  # nothing chosen yet
+    # changed on disk with the same size and mtime: the folder watcher cannot see it
+    depot.write_text("The Brno tram depot keeps 93 trams in its south hall.\n")
+    os.utime(depot, ns=(old_ns, old_ns))
+    pick_document(page, "tram-depot.md (indexed)")
+    expect(page.locator("#lib-include")).to_be_disabled()  # it is not excluded
+    page.locator("#lib-reindex").click()
+    note = page.locator("#lib-note")
+    expect(note).to_contain_text("Re-indexed tram-depot.md: its content had changed",
+                                 timeout=TIMEOUT)
+    assert "93 trams" in ask(page, "How many trams does the Brno tram depot keep?").inner_text()
+    page.locator("#lib-reindex").click()  # again: unchanged now, nothing embedded
+    expect(note).to_contain_text("unchanged, so nothing was re-embedded", timeout=TIMEOUT)
+
+    # removed from the index: the file stays in its folder, listed as excluded
+    remove_from_library(page, "tram-depot.md (indexed)")
+    assert depot.is_file()
+    expect(row).to_contain_text("excluded: left out of the index by you", timeout=TIMEOUT)
+    pick_document(page, "tram-depot.md (excluded)")
+    expect(page.locator("#lib-reindex")).to_be_disabled()
+    expect(page.locator("#lib-delete")).to_be_disabled()
+    shot_of(page.locator("#library-panel"), "library.png")
+    dark = open_page(browser, f"{served[0]}/?__theme=dark")
+    try:
+        pick_document(dark, "tram-depot.md (excluded)")
+        expect(dark.locator("#lib-include")).to_be_enabled()
+        shot_of(dark.locator("#library-panel"), "library-dark.png")
+    finally:
+        dark.context.close()
+    page.locator("#lib-include").click()
+    expect(note).to_contain_text("tram-depot.md is back in the index", timeout=TIMEOUT)
+    expect(row).not_to_contain_text("excluded")
+    expect(row.locator("td").nth(6)).to_have_text("indexed")
+    assert "93 trams" in ask(page, "How many trams does the Brno tram depot keep?").inner_text()
