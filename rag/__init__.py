@@ -6,10 +6,11 @@ when something needs the embedding model.
 from __future__ import annotations
 
 from rag.settings import Settings
-from rag.types import CANNOT_ANSWER, Answer, Document, Hit, Sentence, Source, UpdateSummary
+from rag.types import (CANNOT_ANSWER, Answer, Document, Hit, Sentence, Source, Stage,
+                       UpdateSummary)
 
 __all__ = ["Index", "Answer", "Settings", "ask", "ask_stream", "CANNOT_ANSWER", "Document", "Hit",
-           "Sentence", "Source", "UpdateSummary"]
+           "Sentence", "Source", "Stage", "UpdateSummary"]
 
 
 def __getattr__(name: str):

@@ -12,7 +12,7 @@ from rag.errors import QuestionError
 from rag.evidence import Evidence, build_evidence
 from rag.retrieval import recent_turns
 from rag.settings import Settings
-from rag.types import CANNOT_ANSWER, Answer, Hit
+from rag.types import CANNOT_ANSWER, Answer, Hit, Stage
 
 log = logging.getLogger(__name__)
 History = Sequence[tuple[str, str]]  # (user, assistant) turns, oldest first
@@ -54,7 +54,8 @@ def ask(index, question: str, history: History = (), engine: str | None = None,
 def ask_stream(index, question: str, history: History = (), engine: str | None = None,
                k: int | None = None, settings: Settings | None = None
                ) -> Iterator[str | Answer]:
-    """Yield the engine's draft piece by piece (str), then the verified Answer.
+    """Yield the engine's draft piece by piece (str), then the verified Answer; before the
+    slow steps a Stage says what is being done (a display hint, not part of the answer).
 
     ``settings`` overrides the index's settings for this question (engine options, k)."""
     t0 = time.perf_counter()
@@ -64,6 +65,7 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     eng = get_engine(engine_name, settings)  # unknown engine: fail before any work
     users = [u for u, _ in history]
     hits = index.search(q, k or settings.top_k, history=users)
+    yield Stage(f"Reading the {len(hits)} best passage{'s' * (len(hits) != 1)}…")
     ev = build_evidence(index.embedder(), q, hits, recent_turns(users, settings.history_turns))
     yield from answer_stream(ev, eng, history, settings, t0, check=ANSWER_CHECK)
 
@@ -88,6 +90,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     if not draft or CANNOT_ANSWER.lower().rstrip(".") in draft.lower():
         yield _abstain(q, hits, eng.name, score, t0, "the engine found no answer")
         return
+    yield Stage("Checking each sentence against its passage…")
     verified = verify(ev, draft, settings.support_threshold)
     if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
         p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,

@@ -83,6 +83,14 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """What answering a question is doing now ("Reading the 5 best passages…"); streamed by
+    rag.answer.ask_stream between the draft's pieces, so a page can show the slow steps."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str

@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.loaders import SUPPORTED  # noqa: E402
-from rag.types import Answer, Document, Status, Turn, UpdateSummary  # noqa: E402
+from rag.types import Answer, Document, Stage, Status, Turn, UpdateSummary  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
@@ -116,10 +116,13 @@ def build_blocks(service: Service) -> gr.Blocks:
             for event in stream:
                 if isinstance(event, Answer):
                     answer = event
+                    continue
+                if isinstance(event, Stage):  # a slow step begins: say so under the draft
+                    msgs[-1]["content"] = draft_html(draft, event.text)
                 else:
                     draft += event
                     msgs[-1]["content"] = draft_html(draft)
-                    yield msgs, history, answers, gr.skip(), "", conv
+                yield msgs, history, answers, gr.skip(), "", conv
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
             yield msgs, history, answers, gr.skip(), question, conv  # the question is not lost

@@ -16,6 +16,7 @@ CSS = """
 .dc-draft, .dc-stopped { color: #374151; }
 .dark .dc-draft, .dark .dc-stopped { color: #e5e7eb; }
 .dc-stopped { font-style: italic; font-size: 0.9em; }
+.dc-stage { font-style: italic; font-size: 0.9em; margin-top: 4px; }
 table.dc-lib { width: 100%; font-size: 0.9em; border-collapse: collapse; }
 table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
     border-bottom: 1px solid #e5e7eb; }

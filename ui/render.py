@@ -63,9 +63,11 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     return f'<div class="dc-answer"{plain}>{body}</div>'
 
 
-def draft_html(draft: str) -> str:
-    """A draft still streaming in: escaped text, markers shown as typed."""
-    return f'<div class="dc-draft">{text_html(draft)}</div>'
+def draft_html(draft: str, stage: str = "") -> str:
+    """A draft still streaming in: escaped text, markers shown as typed; under it what is
+    being done now (``stage``)."""
+    doing = f'<div class="dc-stage">{text_html(stage)}</div>' if stage else ""
+    return f'<div class="dc-draft">{text_html(draft)}{doing}</div>'
 
 
 def stopped_html() -> str:

@@ -25,16 +25,32 @@ class ExtractiveEngine:
 
     def draft(self, question: str, evidence: Evidence,
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
-        chosen = choose(evidence, self.settings.extractive_keep,
-                        self.settings.max_answer_sentences)
+        """Each sentence as soon as its place in the answer is known: the best one the moment
+        it is found, the others (in reading order) once the search for them is over."""
         sents = evidence.sentences
-        for n, i in enumerate(chosen):
+        picks = pick(evidence, self.settings.extractive_keep, self.settings.max_answer_sentences)
+        for n, i in enumerate(in_answer_order(picks, sents)):
             yield ("" if n == 0 else " ") + f"{sents[i].text} [{sents[i].passage + 1}]"
 
 
 def choose(ev: Evidence, keep: float, most: int) -> list[int]:
     """Indices of the answer sentences: the best first, then the parts it lacks in reading
     order (passage rank, then position in the passage)."""
+    return list(in_answer_order(pick(ev, keep, most), ev.sentences))
+
+
+def in_answer_order(picks: Iterator[int], sents) -> Iterator[int]:
+    """The first pick at once; the later ones sorted in reading order once all are known."""
+    first = next(picks, None)
+    if first is None:
+        return
+    yield first
+    yield from sorted(picks, key=lambda i: (sents[i].passage, sents[i].start))
+
+
+def pick(ev: Evidence, keep: float, most: int) -> Iterator[int]:
+    """The answer sentences as they are chosen, best-scoring first: a sentence joins when it
+    scores within ``keep`` of the best, says something new and is not structural."""
     sents, scores, vecs = ev.sentences, ev.ranking, ev.vectors
     chosen: list[int] = []
     said: set[str] = set(words(ev.question))
@@ -51,8 +67,7 @@ def choose(ev: Evidence, keep: float, most: int) -> list[int]:
         if chosen and len(new) < NEW_WORDS:
             continue
         chosen.append(i)
+        yield i
         said |= new
         if len(chosen) >= most:
             break
-    rest = sorted(chosen[1:], key=lambda i: (sents[i].passage, sents[i].start))
-    return chosen[:1] + rest

@@ -571,3 +571,41 @@ def test_library_reindexes_one_document_and_includes_an_excluded_one_again(page,
     expect(row).not_to_contain_text("excluded")
     expect(row.locator("td").nth(6)).to_have_text("indexed")
     assert "93 trams" in ask(page, "How many trams does the Brno tram depot keep?").inner_text()
+
+
+WATCH_BUBBLES = """() => {
+  window.__seen = [];
+  const note = () => {
+    const bots = document.querySelectorAll('#chat .bot, #chat [data-testid="bot"]');
+    const last = bots[bots.length - 1];
+    if (!last) return;
+    const kind = last.querySelector('.dc-answer, .dc-abstain, .dc-error, .dc-draft');
+    const entry = (kind ? kind.className.split(' ')[0] : 'other') + ': ' + last.innerText;
+    if (window.__seen[window.__seen.length - 1] !== entry) window.__seen.push(entry);
+  };
+  new MutationObserver(note).observe(document.querySelector('#chat'),
+                                     {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_answer_streams_its_steps_and_draft_then_shows_the_api_answer(page, base):
+    """The bubble shows life while an extractive answer is made (the step being done, then
+    the drafted sentences), and ends as the same answer the non-streamed API gives."""
+    import httpx
+
+    question = "Who claimed responsibility for the attack?"
+    api = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=120).json()
+    assert len(api["sentences"]) >= 2  # a list answer: several sentences stream
+    page.evaluate(WATCH_BUBBLES)
+    bubble = ask(page, question)
+    seen = page.evaluate("window.__seen")
+    drafts = [s for s in seen if s.startswith("dc-draft")]
+    assert any("Reading the 3 best passages" in s for s in drafts), seen  # the seed: 3 chunks
+    first, second = api["sentences"][0]["text"], api["sentences"][1]["text"]
+    assert any(first in s and second not in s for s in drafts), seen  # one by one
+    assert any(first in s and "Checking each sentence" in s for s in drafts), seen
+    final = [s for s in seen if s.startswith("dc-answer")]
+    assert final and seen.index(final[0]) > seen.index(drafts[-1])  # drafts came first
+    shown = [" ".join(t.split()) for t in bubble.locator(".dc-sent").all_inner_texts()]
+    assert shown == [f"{s['text']} " + " ".join(f"[{n}]" for n in s["citations"])
+                     for s in api["sentences"]]
