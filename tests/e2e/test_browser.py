@@ -609,3 +609,60 @@ def test_answer_streams_its_steps_and_draft_then_shows_the_api_answer(page, base
     shown = [" ".join(t.split()) for t in bubble.locator(".dc-sent").all_inner_texts()]
     assert shown == [f"{s['text']} " + " ".join(f"[{n}]" for n in s["citations"])
                      for s in api["sentences"]]
+
+
+GATED_MODEL = '''# Test hook (tests/e2e, written to a temp folder): the embedding model's load in the
+# server's background preload waits until the file DOCCHAT_TEST_MODEL_GATE exists, so a test
+# can ask its first question while the model is still "loading".
+import os, threading, time
+import rag.embedding as _e
+
+_init = _e.Embedder.__init__
+
+def _gated(self, *args, **kwargs):
+    gate = os.environ.get("DOCCHAT_TEST_MODEL_GATE")
+    if gate and threading.current_thread().name == "docchat-preload":
+        deadline = time.monotonic() + 300
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    _init(self, *args, **kwargs)
+
+_e.Embedder.__init__ = _gated
+'''
+
+
+def test_a_cold_start_says_the_model_is_loading_then_answers(browser, tmp_path):
+    """A question asked while the embedding model is still loading shows "Loading the
+    model…" (not a bare "…"), then its answer. The load is held back by a start-up hook
+    (sitecustomize in a temp folder): a real load takes a few seconds only and would race."""
+    from conftest import clean_env, docchat
+
+    done = docchat("index", "--index", tmp_path / "index", ROOT / "seeds", env=clean_env())
+    assert done.returncode == 0, done.stderr
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(GATED_MODEL)
+    gate = tmp_path / "model-may-load"
+    env = {"PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]),
+           "DOCCHAT_TEST_MODEL_GATE": str(gate)}
+    with running_server(tmp_path, env=env) as (url, _):
+        page = open_page(browser, url)
+        try:
+            box = page.locator("#question textarea")
+            box.fill("How many people died in the attack?")
+            box.press("Enter")
+            bubble = page.locator("#chat .dc-draft").last
+            expect(bubble).to_contain_text("Loading the model…", timeout=TIMEOUT)
+            time.sleep(1)  # still loading: nothing else happens until the model is there
+            expect(bubble).to_contain_text("Loading the model…")
+            assert page.locator(FINAL).count() == 0
+            gate.touch()
+            page.wait_for_selector(FINAL, timeout=TIMEOUT)
+            assert "133" in page.locator(FINAL).last.inner_text()
+            page.evaluate(WATCH_BUBBLES)
+            ask(page, "Who claimed responsibility for the attack?")
+            seen = page.evaluate("window.__seen")  # the model is loaded now: no loading note
+            assert any("Searching the documents" in s for s in seen), seen
+            assert not any("Loading the model" in s for s in seen), seen
+        finally:
+            page.context.close()
