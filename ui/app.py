@@ -24,6 +24,8 @@ from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: Minimum width of the Ask and Stop buttons beside the question box.
+BUTTON_MIN_PX = 70
 #: Position of the question box among the outputs a conversation switch clears.
 CLEARED_QUESTION = 5
 
@@ -364,8 +366,12 @@ def build_blocks(service: Service) -> gr.Blocks:
                                           placeholder="Ask a question about your documents",
                                           max_length=s.max_question_chars, autofocus=True,
                                           interactive=False)  # enabled once the page loaded
-                    ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
-                    stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1)
+                    # narrow buttons: the question box gets the width (Gradio's 160 px
+                    # minimum left it a third of the row)
+                    ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1,
+                                        min_width=BUTTON_MIN_PX)
+                    stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1,
+                                         min_width=BUTTON_MIN_PX)
                 with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
                     example_btns = [gr.Button("", visible=False, size="sm",
                                               elem_classes=["dc-example"]) for _ in range(3)]

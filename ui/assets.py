@@ -26,7 +26,9 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 .dark .dc-excluded { color: #d1d5db; }
 #sources { max-height: 85vh; overflow-y: auto; }
 #conv-list { max-height: 60vh; overflow-y: auto; }
-@media (max-width: 768px) { #conv-list { max-height: 30vh; } }
+@media (max-width: 768px) { #conv-list { max-height: 30vh; }
+    /* a phone: the chat first, the conversation list after it (not a screen above it) */
+    #conversations { order: 2; } }
 .dc-turn { display: none; }
 .dc-turn:last-child { display: block; }
 .dc-picked .dc-turn { display: none; }

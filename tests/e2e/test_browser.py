@@ -666,3 +666,21 @@ def test_a_cold_start_says_the_model_is_loading_then_answers(browser, tmp_path):
             assert not any("Loading the model" in s for s in seen), seen
         finally:
             page.context.close()
+
+
+def test_the_question_box_has_the_width_and_a_phone_shows_the_chat_first(browser, base):
+    page = open_page(browser, base)
+    try:
+        box = page.locator("#question").bounding_box()
+        ask_btn = page.locator("#ask").bounding_box()
+        assert box["width"] > 2.5 * ask_btn["width"]  # it was narrower than two buttons
+    finally:
+        page.context.close()
+    page = open_page(browser, base, viewport={"width": 390, "height": 844}, is_mobile=True,
+                     has_touch=True)
+    try:
+        chat, convs = (page.locator(s).bounding_box() for s in ("#chat", "#conversations"))
+        assert chat["y"] < convs["y"]  # the chat first; the list of conversations after it
+        assert chat["y"] < 844  # the chat starts on the first screen
+    finally:
+        page.context.close()
