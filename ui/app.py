@@ -219,10 +219,14 @@ def build_blocks(service: Service) -> gr.Blocks:
     def on_new():
         return [], [], [], [], sources_html(None), "", None
 
-    def library(name_filter: str = ""):
+    def library(name_filter: str = "", keep: str | None = None):
+        """The library table, the document choice (``keep`` stays chosen if it is still
+        listed, else none) and the actions that choice allows."""
         docs = service.documents()
+        keep = keep if any(d.id == keep for d in docs) else None
         return (library_html(docs, name_filter or ""),
-                gr.update(choices=library_choices(docs, name_filter or ""), value=None))
+                gr.update(choices=library_choices(docs, name_filter or ""), value=keep),
+                *actions(keep))
 
     def on_upload(paths, name_filter, progress=gr.Progress()):
         if not paths:
@@ -286,18 +290,14 @@ def build_blocks(service: Service) -> gr.Blocks:
         return (*actions(doc_id), gr.update(visible=False), "")
 
     def acted(note, doc_id, name_filter):
-        """After Re-index / Include again: the note, the status line, the library with the
-        same document still chosen, and its actions."""
-        table, _ = library(name_filter)
-        docs = service.documents()
-        keep = doc_id if any(d.id == doc_id for d in docs) else None
-        return (note, status_md(service.status(), service.docs), table,
-                gr.update(choices=library_choices(docs, name_filter or ""), value=keep),
-                *actions(keep))
+        """After Re-index / Include again: the note, the status line, and the library with
+        the same document still chosen."""
+        return (note, status_md(service.status(), service.docs),
+                *library(name_filter, doc_id))
 
     def on_reindex(doc_id, name_filter, progress=gr.Progress()):
         if not doc_id:
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * 7  # note, status and the library's 5 outputs
         try:
             doc, changed, summary = service.reindex_document(doc_id, progress_cb(progress))
             note = reindex_note(doc, changed, summary)
@@ -307,7 +307,7 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     def on_include(doc_id, name_filter, progress=gr.Progress()):
         if not doc_id:
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * 7  # note, status and the library's 5 outputs
         try:
             doc, _ = service.include_document(doc_id, progress_cb(progress))
             note = (f"**{text_html(doc.name)}** is back in the index." if doc and
@@ -438,7 +438,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                           api_visibility="private")
         conv_confirm.click(on_delete_conv, conv, [*cleared, conv_list, last_conv,
                                                   conv_confirm_row], api_visibility="private")
-        lib_out = [lib_table, lib_pick]
+        lib_actions = [lib_reindex, lib_delete, lib_include]
+        lib_out = [lib_table, lib_pick, *lib_actions]  # what library() returns
         # the progress bar goes over the log under the drop zone, never over the status line
         upload.upload(on_upload, [upload, lib_filter],
                       [index_log, status, upload, *lib_out], api_visibility="private",
@@ -446,10 +447,9 @@ def build_blocks(service: Service) -> gr.Blocks:
         refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
                           api_visibility="private", show_progress_on=index_log)
         lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
-        lib_actions = [lib_reindex, lib_delete, lib_include]
         lib_pick.input(on_pick, lib_pick, [*lib_actions, confirm_row, lib_note],
                        api_visibility="private")
-        acted_out = [lib_note, status, *lib_out, *lib_actions]
+        acted_out = [lib_note, status, *lib_out]
         lib_reindex.click(on_reindex, [lib_pick, lib_filter], acted_out,
                           api_visibility="private", show_progress_on=lib_note)
         lib_include.click(on_include, [lib_pick, lib_filter], acted_out,

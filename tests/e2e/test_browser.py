@@ -554,6 +554,8 @@ def test_library_reindexes_one_document_and_includes_an_excluded_one_again(page,
     # removed from the index: the file stays in its folder, listed as excluded
     remove_from_library(page, "tram-depot.md (indexed)")
     assert depot.is_file()
+    for action in ("#lib-reindex", "#lib-delete", "#lib-include"):  # nothing chosen now
+        expect(page.locator(action)).to_be_disabled()
     expect(row).to_contain_text("excluded: left out of the index by you", timeout=TIMEOUT)
     pick_document(page, "tram-depot.md (excluded)")
     expect(page.locator("#lib-reindex")).to_be_disabled()
