@@ -314,14 +314,16 @@ def test_deleting_a_document_in_a_users_own_folder_excludes_it_and_survives_refr
     r = httpx.delete(f"{base}/api/documents/{docs['drop.md']['id']}", timeout=120)
     assert r.status_code == 200 and r.json()["action"] == "excluded"
     assert (own / "drop.md").is_file()  # the user's own file stays where it is
-    assert "drop.md" not in documents(base) and "keep.md" in documents(base)
+    assert documents(base)["drop.md"]["status"] == "excluded"  # listed, to include again
+    assert documents(base)["keep.md"]["status"] == "indexed"
     # later updates (an upload, the folder watcher, a CLI refresh) keep it out
     (own / "drop.md").write_text("The Ostrava tram depot has 78 trams now.")
     upload(base, "later.md", b"A later upload about hedgehogs.")
     done = docchat("index", "--index", work / "index", env=clean_env())
     assert done.returncode in (0, 3), done.stderr
     time.sleep(6)  # one watcher round (DOCCHAT_WATCH_SECONDS=5)
-    assert "drop.md" not in documents(base) and "keep.md" in documents(base)
+    assert documents(base)["drop.md"]["status"] == "excluded"
+    assert documents(base)["keep.md"]["status"] == "indexed"
     a = ask(base, "How many trams does the Ostrava tram depot have?")
     assert all(not s["path"].endswith("drop.md") for s in a["sources"])
 

@@ -126,3 +126,35 @@ def test_an_excluded_file_gone_from_disk_says_so(server):
     (own / "brief.md").unlink()
     gone = documents(base)["brief.md"]
     assert gone["status"] == "excluded" and "no longer on disk" in gone["reason"]
+
+
+def test_a_refresh_keeps_a_folder_another_process_adds_while_it_starts(tmp_path, monkeypatch):
+    """The page's refresh (and the folder watcher) must not undo `docchat index --add`
+    committed by another process just before the refresh takes the writer lock: the folders
+    are read under that lock, not before it."""
+    from rag.index import Index
+    from rag.settings import Settings
+    from ui.service import Service
+
+    mine, added = tmp_path / "mine", tmp_path / "added"
+    for folder, text in ((mine, "The Pellworm tide gauge reads 4.2 metres."),
+                         (added, "The Brno tram depot keeps 77 trams.")):
+        folder.mkdir()
+        (folder / f"{folder.name}.md").write_text(text + "\n")
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), docs=(str(mine),),
+                                 upload_dir=str(tmp_path / "uploads"), watch_seconds=0)
+    service = Service(settings)
+    service.ensure_index()
+    (tmp_path / "uploads").mkdir()
+    real, raced = Index.update, []
+
+    def other_process_adds_first(self, paths=None, **options):
+        if not raced:  # another handle on the same index commits `index --add` right now
+            raced.append(real(Index(settings.index_dir, settings), [added], add=True))
+        return real(self, paths, **options)
+
+    monkeypatch.setattr(Index, "update", other_process_adds_first)
+    service.refresh()
+    assert raced and str(added / "added.md") in raced[0].added
+    paths = {d.path: d.status for d in service.documents()}
+    assert paths == {str(mine / "mine.md"): "indexed", str(added / "added.md"): "indexed"}

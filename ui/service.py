@@ -99,11 +99,15 @@ class Service:
                 recheck: Sequence[str] = ()) -> UpdateSummary:
         """Re-read every indexed folder (and the documents folder, if it has files); the
         files in ``recheck`` are read and hashed even when they look unchanged."""
+        # The index's own folders are read inside the update, under the writer lock: a list
+        # taken before it could drop a folder another process (docchat index --add) had just
+        # added, so only the documents folder is named here, added to them.
         with self._update_lock:
             if not self.index.exists:
                 return self.index.update(None, on_progress=on_progress)
-            return self.index.update(self.watched_paths(), full=full, on_progress=on_progress,
-                                     recheck=recheck)
+            docs = [self.docs] if self.docs.is_dir() else None
+            return self.index.update(docs, add=docs is not None, full=full,
+                                     on_progress=on_progress, recheck=recheck)
 
     def start_watching(self) -> threading.Event | None:
         """Update the index by itself when files change in the watched folders (every
