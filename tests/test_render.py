@@ -144,3 +144,11 @@ def test_library_escapes_names_paths_and_reasons_and_filters_by_name():
     assert "2.0 KiB" in table.text and "2026-11-26 00:21" in table.text
     assert "scan.pdf" not in Parsed(library_html(docs, "IMG")).text
     assert "No documents match" in Parsed(library_html(docs, "nothing")).text
+
+
+def test_a_draft_is_shown_without_its_passage_rank_markers():
+    from ui.render import draft_html
+
+    html = draft_html("Tides rise [3]. Crabs <run> [1, 2].", "Checking…")
+    assert "[" not in html and "&#91;" not in html  # the verified answer numbers them
+    assert "Tides rise. Crabs &#60;run&#62;." in html and "Checking…" in html

@@ -63,11 +63,16 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     return f'<div class="dc-answer"{plain}>{body}</div>'
 
 
+#: A draft's citation markers ("[3]", "[1, 2]"): passage ranks, which the verified answer
+#: renumbers (its sources 1..n) -- shown, they would change under the reader's eyes.
+DRAFT_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
 def draft_html(draft: str, stage: str = "") -> str:
-    """A draft still streaming in: escaped text, markers shown as typed; under it what is
-    being done now (``stage``)."""
+    """A draft still streaming in: escaped text without its [n] markers (the verified answer
+    shows them, numbered as its sources); under it what is being done now (``stage``)."""
     doing = f'<div class="dc-stage">{text_html(stage)}</div>' if stage else ""
-    return f'<div class="dc-draft">{text_html(draft)}{doing}</div>'
+    return f'<div class="dc-draft">{text_html(DRAFT_MARKER.sub("", draft))}{doing}</div>'
 
 
 def stopped_html() -> str:

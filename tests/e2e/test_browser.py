@@ -607,6 +607,7 @@ def test_answer_streams_its_steps_and_draft_then_shows_the_api_answer(page, base
     first, second = api["sentences"][0]["text"], api["sentences"][1]["text"]
     assert any(first in s and second not in s for s in drafts), seen  # one by one
     assert any(first in s and "Checking each sentence" in s for s in drafts), seen
+    assert not any(re.search(r"\[\d+\]", s) for s in drafts), seen  # ranks, not sources
     final = [s for s in seen if s.startswith("dc-answer")]
     assert final and seen.index(final[0]) > seen.index(drafts[-1])  # drafts came first
     shown = [" ".join(t.split()) for t in bubble.locator(".dc-sent").all_inner_texts()]
