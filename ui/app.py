@@ -24,6 +24,8 @@ from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
+ASK_OUTPUTS = 10
 #: Minimum width of the Ask and Stop buttons beside the question box.
 BUTTON_MIN_PX = 70
 #: Position of the question box among the outputs a conversation switch clears.
@@ -105,12 +107,12 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model):
         """Stream one question's answer into the chat, then store it in the conversation.
-        Yields (msgs, history, answers, sources, question box, conversation id)."""
+        Yields (msgs, history, answers, sources, question box, conversation id, done)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
                        {"role": "assistant", "content": draft_html(
                            "Searching the documents…" if service.model_ready.is_set()
                            else "Loading the model… (first question after start)")}]
-        yield msgs, history, answers, gr.skip(), "", conv
+        yield msgs, history, answers, gr.skip(), "", conv, False
         draft, answer = "", None
         stream = service.ask(question, history, engine, int(k), openai_base_url=base_url,
                              openai_model=model)
@@ -124,10 +126,10 @@ def build_blocks(service: Service) -> gr.Blocks:
                 else:
                     draft += event
                     msgs[-1]["content"] = draft_html(draft)
-                yield msgs, history, answers, gr.skip(), "", conv
+                yield msgs, history, answers, gr.skip(), "", conv, False
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
-            yield msgs, history, answers, gr.skip(), question, conv  # the question is not lost
+            yield msgs, history, answers, gr.skip(), question, conv, True  # question kept
             return
         finally:  # Stop (or a closed page) ends the engine's generation, not just the display
             stream.close()
@@ -138,19 +140,22 @@ def build_blocks(service: Service) -> gr.Blocks:
             conv = service.conversations.add(user, conv, question, answer)
         except DocchatError:  # the conversation was deleted meanwhile: start a new one
             conv = service.conversations.add(user, None, question, answer)
-        yield msgs, history, answers, sources_html(answers), "", conv
+        yield msgs, history, answers, sources_html(answers), "", conv, True
 
     def asked(gen, user):
-        """on_ask/on_regenerate outputs from run_question's yields."""
-        for m, h, a, src, box, conv in gen:
+        """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
+        the answer is being made (on_stopped disables it when it is pressed)."""
+        for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as the
+            # answer, so a question asked the moment it shows is not dropped as a repeat
             listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
-            yield m, m, h, a, src, box, conv, listing, conv or ""
+            yield (m, m, h, a, src, box, conv, listing, conv or "",
+                   gr.update(interactive=not done))
 
     def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model,
                request: gr.Request):
         question = (question or "").strip()
         if not question:
-            yield (gr.skip(),) * 9
+            yield (gr.skip(),) * ASK_OUTPUTS
             return
         user = user_of(request)
         yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
@@ -161,7 +166,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         """Ask the last question again (its old answer is replaced)."""
         users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
         if not users:
-            yield (gr.skip(),) * 9
+            yield (gr.skip(),) * ASK_OUTPUTS
             return
         user = user_of(request)
         last = users[-1]
@@ -179,7 +184,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
             msgs = msgs[:-1] + [{"role": "assistant",
                                  "content": msgs[-1]["content"] + stopped_html()}]
-        return msgs, msgs
+        return msgs, msgs, gr.update(interactive=False)
 
     def conversation_view(turns: list[Turn]):
         msgs, answers = [], []
@@ -371,7 +376,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                     ask_btn = gr.Button("Ask", elem_id="ask", variant="primary", scale=1,
                                         min_width=BUTTON_MIN_PX)
                     stop_btn = gr.Button("Stop", elem_id="stop", variant="stop", scale=1,
-                                         min_width=BUTTON_MIN_PX)
+                                         min_width=BUTTON_MIN_PX, interactive=False)
                 with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
                     example_btns = [gr.Button("", visible=False, size="sm",
                                               elem_classes=["dc-example"]) for _ in range(3)]
@@ -411,7 +416,9 @@ def build_blocks(service: Service) -> gr.Blocks:
             model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
 
         settings_in = [engine, top_k, base_url, model]
-        outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv]
+        outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv,
+                   stop_btn]
+        assert len(outputs) == ASK_OUTPUTS
         asks = [trigger(on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                         api_visibility="private", concurrency_limit=4)
                 for trigger in (question.submit, ask_btn.click)]
@@ -421,7 +428,8 @@ def build_blocks(service: Service) -> gr.Blocks:
             asks.append(btn.click(lambda q: q, btn, question, api_visibility="private").then(
                 on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                 api_visibility="private", concurrency_limit=4))
-        stop_btn.click(on_stopped, msgs, [msgs, chat], cancels=asks, api_visibility="private")
+        stop_btn.click(on_stopped, msgs, [msgs, chat, stop_btn], cancels=asks,
+                       api_visibility="private")
         cleared = [msgs, chat, history, answers, sources, question, conv]
         assert cleared[CLEARED_QUESTION] is question
         new_outputs = [*cleared, conv_list, last_conv, conv_title]

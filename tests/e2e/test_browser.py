@@ -418,12 +418,15 @@ def test_stop_ends_the_generation_and_regenerate_asks_again(page):
         page.get_by_label("OpenAI-compatible base URL").fill(
             f"http://127.0.0.1:{llm.server_address[1]}/v1")
         page.get_by_label("Model (empty: the server's first)").fill("slow")
+        expect(page.locator("#stop")).to_be_disabled()  # nothing is being answered yet
         box = page.locator("#question textarea")
         box.fill("How many people died in the attack?")
         box.press("Enter")
         expect(page.locator("#chat .dc-draft").last).to_contain_text("word3", timeout=TIMEOUT)
+        expect(page.locator("#stop")).to_be_enabled()
         page.locator("#stop").click()
         expect(page.locator("#chat .dc-stopped")).to_be_visible(timeout=TIMEOUT)
+        expect(page.locator("#stop")).to_be_disabled()  # nothing to stop any more
         assert SlowLLM.hung_up.wait(15), "the engine kept generating after Stop"
         shown = page.locator("#chat .dc-draft").last.inner_text()
         page.wait_for_timeout(1500)
@@ -433,6 +436,7 @@ def test_stop_ends_the_generation_and_regenerate_asks_again(page):
         page.locator("#regenerate").click()
         page.wait_for_selector("#chat .dc-answer", timeout=TIMEOUT)
         assert "133" in page.locator("#chat .dc-answer").last.inner_text()
+        expect(page.locator("#stop")).to_be_disabled()  # the answer is complete
         users = page.locator("#chat .user").all_inner_texts()
         assert [u.strip() for u in users] == ["How many people died in the attack?"]
     finally:
