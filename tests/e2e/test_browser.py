@@ -522,6 +522,7 @@ def test_a_pdf_source_links_the_original_page_and_shows_the_page_image(page, tmp
 
 
 def pick_document(page, label: str) -> None:
+    page.locator("#lib-pick").scroll_into_view_if_needed()  # its options open below it
     page.locator("#lib-pick input").fill(label.split(" (")[0])
     page.get_by_role("option", name=label).click()
 
