@@ -44,8 +44,12 @@ def export(snap: Reader, path: str | Path) -> TransferSummary:
     files = [{"path": p, "sha": sha, "size": book.stamps.get(p, (sizes.get(p, 0), 0))[0],
               "mtime_ns": book.stamps.get(p, (0, 0))[1]} for p, sha in sorted(book.files.items())]
     contents, vectors = [], []
-    for sha in sorted(book.contents):
-        c = snap.content(sha)
+    # in commit order (chunk ids): an import assigns ids in the same order, so rankings that
+    # break score ties by id break them the same way
+    held = sorted((snap.content(sha) for sha in book.contents),
+                  key=lambda c: (c.ids[0] if c.ids else -1, c.sha))
+    for c in held:
+        sha = c.sha
         contents.append({"sha": sha,
                          "pages": [{"page": p.page, "label": p.label, "text": p.text,
                                     "structure": [list(s) for s in p.structure]} for p in c.pages],

@@ -137,6 +137,7 @@ class StoredContent:
     pages: tuple[Page, ...]
     chunks: tuple[Chunk, ...]
     vectors: np.ndarray  # (len(chunks), dim) float32
+    ids: tuple[int, ...] = ()  # the chunks' ids in this store (their order is commit order)
 
 
 class Reader(Protocol):

@@ -160,7 +160,8 @@ class LocalReader:
         if rows and vecs is None:
             raise IndexCorruptError(f"{self.root}: content {sha[:12]} lacks vectors")
         return StoredContent(sha, pages, chunks, vecs if vecs is not None
-                             else np.zeros((0, self.manifest.dim), np.float32))
+                             else np.zeros((0, self.manifest.dim), np.float32),
+                             tuple(r[0] for r in rows))
 
     def close(self) -> None:
         with self._lock:

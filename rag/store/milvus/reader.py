@@ -165,7 +165,7 @@ class MilvusReader:
                              structure=books.structure_of(r["structure"]))
                        for r in (rows[i] for i in ids))
         vecs = np.asarray([rows[i]["dense"] for i in ids], np.float32).reshape(n, -1)
-        return StoredContent(sha, pages, chunks, vecs)
+        return StoredContent(sha, pages, chunks, vecs, tuple(ids))
 
     def close(self) -> None:
         with self._lock:
