@@ -144,11 +144,15 @@ class MilvusWriter:
         firsts: dict[str, int] = {}
         rows: list[dict] = []
         cid = next_id
+        first_path: dict[str, str] = {}
+        for f in (self._files[0] if self._files is not None else ()):
+            if f.sha not in first_path or f.path < first_path[f.sha]:
+                first_path[f.sha] = f.path
         for p in self._pending:
             firsts[p.sha] = cid
             if len(p.chunks) and p.vectors.shape[1] != dim:
                 raise ValueError(f"vector dimension {p.vectors.shape[1]} != index dimension {dim}")
-            path = self._first_path(p.sha)
+            path = first_path.get(p.sha, "")
             for c, v in zip(p.chunks, p.vectors):
                 rows.append(col.row(cid, gen, p.sha, path, c, index_text(c), v))
                 cid += 1
@@ -165,12 +169,6 @@ class MilvusWriter:
         if rows:
             with col.errors(f"{self.where}: insert failed"):
                 self.client.insert(target, rows)
-
-    def _first_path(self, sha: str) -> str:
-        if self._files is None:
-            return ""
-        paths = sorted(f.path for f in self._files[0] if f.sha == sha)
-        return paths[0] if paths else ""
 
     def _record(self, firsts: dict[str, int]) -> None:
         for p in self._pending:
