@@ -75,11 +75,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.to_dict(), indent=2))
         return 0 if status.exists else 1
-    if not status.exists:
-        print(f"no index at {settings.index_dir}: build one with 'docchat index'")
-        return 1
     from rag.store import describe
 
+    if not status.exists:
+        print(f"no index at {describe(settings.index_dir, settings)}: build one with "
+              "'docchat index'")
+        return 1
     print(f"index:   {describe(settings.index_dir, settings)}\nfiles:   {status.files}\n"
           f"chunks:  {status.chunks}\nmodel:   {status.model} ({status.dim} dimensions)\n"
           f"built:   {status.built_at}\nfolders: {', '.join(status.roots)}")
