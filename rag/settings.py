@@ -40,7 +40,8 @@ class Settings:
         "server or cluster; ?collection=NAME picks the collection). See docs/scale-out.md.")
     milvus_collection: str = _f(
         "docchat", "Milvus collection name prefix of the index (a URL's ?collection= wins).")
-    milvus_token: str = _f("", "Token for a Milvus server (Zilliz Cloud API key, or user:password).")
+    milvus_token: str = _f(
+        "", "Token for a Milvus server (Zilliz Cloud API key, or user:password).")
     milvus_user: str = _f("", "User name for a Milvus server with authentication on.")
     milvus_password: str = _f("", "Password of milvus_user.")
     milvus_timeout: float = _f(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import clean_env
-from test_store import HashEmbedder, write_docs
+from test_store import write_docs
 
 from rag.errors import DocchatError, SettingsError
 from rag.settings import Settings
