@@ -35,7 +35,7 @@ from rag import builder
 from rag.settings import Settings
 from rag.store.milvus.writer import MilvusWriter
 
-point, root, url, docs = sys.argv[1:5]
+point, root, url, docs, tokens = sys.argv[1:6]
 if point == "after-insert":  # rows are in Milvus, the bookkeeping commit has not run
     insert = MilvusWriter._insert
     def _insert(self, *a, **k):
@@ -48,14 +48,15 @@ elif point == "after-publish":  # committed, but the deleted contents' rows are 
         clean(self)
         self._finish = lambda: os._exit({killed})
     MilvusWriter._clean = _clean
-s = Settings(index_dir=root, store=url, chunk_tokens=40, chunk_overlap=0)
+s = Settings(index_dir=root, store=url, chunk_tokens=int(tokens), chunk_overlap=0)
 builder.update(root, s, [docs], embedder_factory=lambda _: HashEmbedder())
 """
 
 
-def run_writer(point: str, root: Path, url: str, docs: Path) -> int:
+def run_writer(point: str, root: Path, url: str, docs: Path, tokens: int = 40) -> int:
     code = CHILD.format(tests=str(TESTS), killed=KILLED)
-    r = subprocess.run([sys.executable, "-c", code, point, str(root), url, str(docs)],
+    r = subprocess.run([sys.executable, "-c", code, point, str(root), url, str(docs),
+                        str(tokens)],
                        env=clean_env(PYTHONPATH=str(TESTS.parent)), capture_output=True,
                        text=True, timeout=300)
     assert r.returncode in (0, KILLED), r.stderr[-2000:]
@@ -80,6 +81,7 @@ class Look:
             rows = snap.client.query(snap.collection, filter="",
                                      output_fields=["count(*)"])
             self.physical = int(rows[0]["count(*)"])
+            self.collections = sorted(snap.client.list_collections())
         finally:
             snap.close()
             release(parse(url))
@@ -121,6 +123,15 @@ def test_a_killed_writer_never_makes_half_a_commit_searchable(tmp_path):
     assert run_writer("none", root, url, docs) == 0
     final = Look(root, url)
     assert final.n_visible == final.stats.chunks == final.physical == base.physical
+
+    # a rebuild (chunker change) writes a new collection; killed before its publish point,
+    # readers keep the old one and the next writer drops the orphan
+    assert run_writer("after-insert", root, url, docs, tokens=80) == KILLED
+    rebuilt = Look(root, url)
+    assert rebuilt.stats == final.stats and rebuilt.n_visible == final.n_visible
+    assert len(rebuilt.collections) == 2 and final.collections[0] in rebuilt.collections
+    assert run_writer("none", root, url, docs) == 0
+    assert Look(root, url).collections == final.collections
 
 
 @pytest.mark.parametrize("url, kind, uri", [

@@ -89,7 +89,7 @@ def _drop(url: str) -> None:
     if not parsed.lite:  # leave nothing behind on a shared server
         client = connect(parsed, Settings.from_env())
         for name in client.list_collections():
-            if name.startswith(parsed.collection + "_g"):
+            if name.startswith(parsed.collection + "_"):
                 client.drop_collection(name)
     release(parsed)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,8 +98,11 @@ class MilvusWriter:
         live = books.get_meta(self.db, "collection")
         target = live
         if self._reset or not live:
-            target = f"{self.prefix}_g{gen}" if manifest.dim else ""
+            target = f"{self.prefix}_{self._uid()}_g{gen}" if manifest.dim else ""
             if target:
+                # listed for dropping first: killed before the publish point, the next writer
+                # drops it; the commit takes it off the list
+                self.db.execute("INSERT OR IGNORE INTO dropped VALUES (?)", (target,))
                 col.create(self.client, target, manifest.dim, *self.bm25, lite=self.lite)
         next_id = int(books.get_meta(self.db, "next_id", "1"))
         if self._pending:  # tells a later writer that rows above the generation may exist
@@ -116,6 +120,7 @@ class MilvusWriter:
                     self.db.execute("INSERT OR IGNORE INTO tombstones VALUES (?)", (sha,))
                     for table in ("contents", "pages"):
                         self.db.execute(f"DELETE FROM {table} WHERE sha = ?", (sha,))
+            self.db.execute("DELETE FROM dropped WHERE collection = ?", (target,))
             self._record(firsts)
             if self._files is not None:
                 self._write_files(*self._files)
@@ -205,6 +210,15 @@ class MilvusWriter:
         chunks = self.db.execute("SELECT coalesce(sum(chunks), 0) FROM contents").fetchone()[0]
         return {"files": files, "chunks": chunks, "built_at": now()}
 
+    def _uid(self) -> str:
+        """This index's own part of its collection names (two indexes with one prefix on one
+        server never share a collection)."""
+        uid = books.get_meta(self.db, "uid")
+        if not uid:
+            uid = uuid.uuid4().hex[:8]
+            books.set_meta(self.db, "uid", uid)
+        return uid
+
     def _finish(self) -> None:
         """Step (3) of a commit, also run by a writer that starts after a killed one: delete
         tombstoned rows, drop replaced collections, then forget both."""
@@ -219,7 +233,7 @@ class MilvusWriter:
         with col.errors(f"{self.where}: drop failed"):
             present = set(self.client.list_collections()) if dropped else set()
             for name in dropped:
-                if name in present:
+                if name in present and name != live:
                     self.client.drop_collection(name)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("DELETE FROM tombstones WHERE sha = ?", [(s,) for s in dead])
@@ -227,18 +241,12 @@ class MilvusWriter:
         self.db.execute("COMMIT")
 
     def _clean(self) -> None:
-        """Before writing: remove what a killed writer left. Rows of an unpublished commit
-        (``gen`` above the committed one) and collections no committed state names."""
+        """Before writing: remove what a killed writer left: rows of an unpublished commit
+        (``gen`` above the committed one), and (in ``_finish``) collections it created or
+        replaced. Only collections this index listed are ever dropped: other indexes may
+        share the server and the prefix."""
         gen = books.generation(self.db)
         live = books.get_meta(self.db, "collection")
-        with col.errors(f"{self.where}: cannot list collections"):
-            names = self.client.list_collections()
-        for name in names:
-            if name.startswith(self.prefix + "_g") and name != live and \
-                    name[len(self.prefix) + 2:].isdigit():
-                log.info("dropping collection %s (no committed state uses it)", name)
-                with col.errors(f"{self.where}: drop failed"):
-                    self.client.drop_collection(name)
         if live and int(books.get_meta(self.db, "pending", "0")) > gen:
             log.info("deleting rows of an unfinished commit from %s", live)
             with col.errors(f"{self.where}: cannot clean collection {live}"):
