@@ -193,3 +193,28 @@ def test_milvus_is_not_imported_by_the_default_product(tmp_path):
                        text=True, env=clean_env(PYTHONPATH=str(TESTS.parent)), timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+
+
+@pytest.mark.slow
+def test_cli_index_ask_and_status_work_on_a_milvus_store(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    seed = TESTS.parent / "seeds" / "crocus-city-hall-attack.txt"
+    (seeds / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
+    env = clean_env(PYTHONPATH=str(TESTS.parent),
+                    DOCCHAT_STORE=f"milvus://{tmp_path / 'm.db'}")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "rag", *map(str, args), "--index",
+                               tmp_path / "index"], env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    r = cli("index", seeds)
+    assert r.returncode == 0, r.stderr
+    r = cli("ask", "How many people died?", "--json")
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert not answer["abstained"] and "133" in answer["answer"]
+    r = cli("status")
+    assert r.returncode == 0 and f"milvus-lite {tmp_path / 'm.db'}" in r.stdout
+    assert not (tmp_path / "index" / "meta.sqlite").exists()  # nothing went to a FAISS store
