@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import SettingsError
-from rag.store.url import FORMS, valid as store_url_valid
+from rag.store.url import COLLECTION_NAME, FORMS, valid as store_url_valid
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -241,7 +240,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "port": _between(0, 65535),
     "watch_seconds": _at_least(0),
     "store": (_store_url, f"a store URL: {FORMS}"),
-    "milvus_collection": (lambda v: bool(re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", v)),
+    "milvus_collection": (lambda v: isinstance(v, str) and bool(COLLECTION_NAME.match(v)),
                           "letters, digits and _ (a Milvus collection name)"),
     "milvus_timeout": _at_least(0.1),
 }

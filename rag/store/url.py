@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 FORMS = ("faiss:///path, milvus:///path/x.db, milvus://host:19530 or milvus+https://host:443")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")  # Milvus collection names
+COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")  # Milvus collection names
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def parse(url: str) -> StoreURL:
     if unknown:
         raise ValueError(f"unknown URL option {sorted(unknown)[0]!r} (only ?collection=NAME)")
     collection = query.get("collection", [""])[-1]
-    if collection and not _NAME.match(collection):
+    if collection and not COLLECTION_NAME.match(collection):
         raise ValueError(f"collection {collection!r} must be letters, digits and _")
     if not parts.netloc:  # milvus:///path/x.db -> milvus-lite
         if scheme != "milvus" or not parts.path.endswith(".db"):
