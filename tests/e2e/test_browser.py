@@ -620,8 +620,8 @@ def test_answer_streams_its_steps_and_draft_then_shows_the_api_answer(page, base
                      for s in api["sentences"]]
 
 
-GATED_MODEL = '''# Test hook (tests/e2e, written to a temp folder): the embedding model's load in the
-# server's background preload waits until the file DOCCHAT_TEST_MODEL_GATE exists, so a test
+GATED_MODEL = '''# Test hook (tests/e2e, written to a temp folder): the embedding model's load in
+# the server's background preload waits until the file DOCCHAT_TEST_MODEL_GATE exists, so a test
 # can ask its first question while the model is still "loading".
 import os, threading, time
 import rag.embedding as _e
