@@ -42,3 +42,8 @@ class NotFoundError(DocchatError):
 class SettingsError(DocchatError):
     """A setting (DOCCHAT_* variable or command-line option) has a value it cannot take; the
     message names the variable and what it accepts. The CLI exits 2 with that one line."""
+
+
+class EmbeddingError(DocchatError):
+    """The embedding server (DOCCHAT_EMBED_URL) failed: unreachable, refused the request or
+    answered something that is not embeddings. Nothing is written to the index (HTTP 424)."""

@@ -63,9 +63,9 @@ class Index:
                               full=full, add=add, progress=progress, on_progress=on_progress)
 
     def embedder(self):
-        from rag.embedding import Embedder
+        from rag.embedding import embedder_for
 
-        return Embedder.shared(self.settings.embed_model, self.settings.embed_batch)
+        return embedder_for(self.settings)
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: str = "convex") -> list[Hit]:

@@ -1,0 +1,176 @@
+"""Remote embeddings through a real OpenAI-compatible server (tests/embed_server.py: the
+packaged MiniLM behind FastAPI on 127.0.0.1, started by these tests): the vectors match the
+local model's, an index built through it answers like the local one, failures are retried or
+reported in one line, and a change of model rebuilds the index."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from conftest import ROOT, clean_env, docchat
+from embed_server import embed_server, free_port
+
+from rag.answer import ask
+from rag.embedders.remote import RemoteEmbedder
+from rag.embedding import Embedder, model_id
+from rag.errors import EmbeddingError
+from rag.index import Index
+from rag.settings import DEFAULT_MODEL, Settings
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "How many people died in the attack?",
+    "Crocus City Hall is a concert venue in Krasnogorsk, near Moscow.",
+    "x",
+    "Die Brücke über die Venta wurde 2031 zerstört; der Wiederaufbau kostete 41 Mio. €.",
+    "def encode(texts): return [t.lower() for t in texts]  # code, not prose",
+    "Temperatures of −40 °C and 3.5e-3 mol/L, 12% of 1,024 samples.",
+    "東京は日本の首都です。",
+    " ".join(["The river floods every spring and the bridge closes for a week."] * 60),  # > 512 tokens
+]
+QUESTIONS = {  # the seed document's questions (as in tests/test_api.py)
+    "How many people died in the attack?": "133",
+    "Which earlier attacks in Russia are mentioned?": "Beslan",
+    "Where were the gunmen trying to flee to?": "Ukraine",
+    "Which group were the attackers affiliated with?": "Islamic State",
+}
+FAST_RETRY = {"embed_retries": 3, "embed_backoff": 0.01}
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    # --scale: the server's vectors are not unit length; docchat must normalise them
+    with embed_server("--scale", "2.5", log_dir=tmp_path_factory.mktemp("embed")) as url:
+        yield url
+
+
+def remote(url: str, **kw) -> Settings:
+    return Settings(embed_url=url, **kw)
+
+
+def requests_seen(url: str) -> int:
+    return httpx.get(url.removesuffix("/v1") + "/stats").json()["requests"]
+
+
+def test_remote_vectors_match_the_local_model(server_url):
+    got = RemoteEmbedder(remote(server_url, embed_batch=3)).encode(TEXTS)  # 3 requests
+    want = Embedder.shared(DEFAULT_MODEL).encode(TEXTS)
+    assert got.shape == want.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(got * want, axis=1)
+    assert cosines.min() >= 0.999, cosines
+    # in order: text i's vector is closest to text i's local vector (the server lists
+    # its data backwards; only "index" says which is which)
+    assert list(np.argmax(got @ want.T, axis=1)) == list(range(len(TEXTS)))
+
+
+def test_an_index_built_through_the_server_answers_like_the_local_one(tmp_path, server_url):
+    seeds = ROOT / "seeds"
+    local = Index.open(tmp_path / "local", Settings(index_dir=str(tmp_path / "local")),
+                       create=True)
+    local.update([seeds])
+    settings = remote(server_url, index_dir=str(tmp_path / "remote"))
+    before = requests_seen(server_url)
+    idx = Index.open(tmp_path / "remote", settings, create=True)
+    s = idx.update([seeds])
+    assert s.embedded == s.chunks == local.status().chunks > 0
+    assert requests_seen(server_url) > before  # the chunks really went through the server
+    assert idx.status().model == model_id(settings) != local.status().model
+    assert idx.status().dim == 384
+    for question, needle in QUESTIONS.items():
+        mine, theirs = idx.search(question, k=5), local.search(question, k=5)
+        assert [(h.path, h.start) for h in mine] == [(h.path, h.start) for h in theirs]
+        answer = ask(idx, question)
+        assert not answer.abstained and needle in answer.answer, (question, answer.answer)
+        assert answer.answer == ask(local, question).answer
+
+
+def test_503s_are_retried_until_the_server_answers(tmp_path):
+    with embed_server("--fail-first", "2", log_dir=tmp_path) as url:
+        emb = RemoteEmbedder(remote(url, **FAST_RETRY))
+        vecs = emb.encode(TEXTS[:2])
+        assert vecs.shape == (2, 384)
+        assert requests_seen(url) == 3 and emb.requests == 3  # two 503s, then the answer
+
+
+def test_503s_beyond_the_retries_are_one_clear_error(tmp_path):
+    with embed_server("--fail-first", "10", log_dir=tmp_path) as url:
+        emb = RemoteEmbedder(remote(url, embed_retries=2, embed_backoff=0.01))
+        with pytest.raises(EmbeddingError) as err:
+            emb.encode(TEXTS[:2])
+        assert str(err.value) == (f"embedding server at {url} failed: HTTP 503: overloaded, "
+                                  "try again (3 attempts)")
+        assert requests_seen(url) == 3
+
+
+def test_a_400_is_not_retried_and_says_what_the_server_said(tmp_path):
+    with embed_server("--always-status", "400", log_dir=tmp_path) as url:
+        emb = RemoteEmbedder(remote(url, **FAST_RETRY))
+        with pytest.raises(EmbeddingError) as err:
+            emb.encode(["a question"])
+        assert str(err.value) == (f"embedding server at {url} refused the request: HTTP 400: "
+                                  "mode always-status 400")
+        assert requests_seen(url) == 1
+
+
+def test_a_wrong_base_url_is_a_404_with_a_hint(server_url):
+    emb = RemoteEmbedder(remote(server_url.removesuffix("/v1"), **FAST_RETRY))
+    with pytest.raises(EmbeddingError, match=r"HTTP 404.*the API base, e\.g\. .*/v1"):
+        emb.encode(["a question"])
+
+
+def test_an_unreachable_server_fails_the_cli_in_one_line_and_keeps_the_index(tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "seeds", docs)
+    root = tmp_path / "index"
+    with embed_server(log_dir=tmp_path) as url:
+        env = clean_env(DOCCHAT_EMBED_URL=url, DOCCHAT_EMBED_RETRIES="2",
+                        DOCCHAT_EMBED_BACKOFF="0.01")
+        first = docchat("index", docs, "--index", root, "--json", env=env)
+        assert first.returncode == 0, first.stderr
+    before = json.loads(docchat("status", "--index", root, "--json", env=env).stdout)
+    # the server is gone; a new file needs embedding
+    (docs / "flood.txt").write_text("The Kuldiga flood of March 2031 destroyed the bridge.")
+    proc = docchat("index", docs, "--index", root, "--json", env=env)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"docchat: error: embedding server at {url} unreachable: "), proc.stderr
+    assert lines[0].endswith("(3 attempts)")
+    after = json.loads(docchat("status", "--index", root, "--json", env=env).stdout)
+    assert after == before and after["files"] == 1
+
+
+def test_nothing_listening_is_unreachable_not_a_traceback():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    emb = RemoteEmbedder(remote(url, embed_retries=1, embed_backoff=0.01))
+    with pytest.raises(EmbeddingError, match=rf"^embedding server at {url} unreachable: .+"
+                                             r" \(2 attempts\)$"):
+        emb.encode(["a question"])
+
+
+def test_switching_between_local_and_remote_models_rebuilds(tmp_path, server_url):
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "seeds", docs)
+    root = str(tmp_path / "index")
+    via_server = remote(server_url, index_dir=root)
+    first = Index.open(root, via_server, create=True).update([docs])
+    assert first.embedded == first.chunks > 0
+    again = Index.open(root, via_server).update([docs])
+    assert not again.full_rebuild and again.embedded == 0
+
+    local = Index.open(root, Settings(index_dir=root)).update([docs])
+    assert local.full_rebuild and local.embedded == local.chunks
+    assert local.reason == f"model changed: {model_id(via_server)!r} -> {DEFAULT_MODEL!r}"
+
+    back = Index.open(root, via_server).update([docs])
+    assert back.full_rebuild and back.reason.startswith("model changed")
+    other = remote(server_url, index_dir=root, embed_model="minilm-other-name")
+    renamed = Index.open(root, other).update([docs])
+    assert renamed.full_rebuild and renamed.embedded == renamed.chunks
+    assert Index.open(root, other).status().model == model_id(other)
