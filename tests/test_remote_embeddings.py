@@ -16,12 +16,12 @@ from embed_server import embed_server, free_port
 
 from rag.answer import ask
 from rag.embedders.remote import RemoteEmbedder
-from rag.embedding import Embedder, model_id
-from rag.errors import EmbeddingError
+from rag.embedding import Embedder, model_id, tokenizer_name
+from rag.errors import EmbeddingError, SettingsError
 from rag.index import Index
 from rag.settings import DEFAULT_MODEL, Settings
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # the tests that start the server or load the model
 
 TEXTS = [
     "How many people died in the attack?",
@@ -57,6 +57,7 @@ def requests_seen(url: str) -> int:
     return httpx.get(url.removesuffix("/v1") + "/stats").json()["requests"]
 
 
+@slow
 def test_remote_vectors_match_the_local_model(server_url):
     got = RemoteEmbedder(remote(server_url, embed_batch=3)).encode(TEXTS)  # 3 requests
     want = Embedder.shared(DEFAULT_MODEL).encode(TEXTS)
@@ -69,6 +70,7 @@ def test_remote_vectors_match_the_local_model(server_url):
     assert list(np.argmax(got @ want.T, axis=1)) == list(range(len(TEXTS)))
 
 
+@slow
 def test_an_index_built_through_the_server_answers_like_the_local_one(tmp_path, server_url):
     seeds = ROOT / "seeds"
     local = Index.open(tmp_path / "local", Settings(index_dir=str(tmp_path / "local")),
@@ -90,6 +92,7 @@ def test_an_index_built_through_the_server_answers_like_the_local_one(tmp_path, 
         assert answer.answer == ask(local, question).answer
 
 
+@slow
 def test_503s_are_retried_until_the_server_answers(tmp_path):
     with embed_server("--fail-first", "2", log_dir=tmp_path) as url:
         emb = RemoteEmbedder(remote(url, **FAST_RETRY))
@@ -98,6 +101,7 @@ def test_503s_are_retried_until_the_server_answers(tmp_path):
         assert requests_seen(url) == 3 and emb.requests == 3  # two 503s, then the answer
 
 
+@slow
 def test_503s_beyond_the_retries_are_one_clear_error(tmp_path):
     with embed_server("--fail-first", "10", log_dir=tmp_path) as url:
         emb = RemoteEmbedder(remote(url, embed_retries=2, embed_backoff=0.01))
@@ -108,6 +112,7 @@ def test_503s_beyond_the_retries_are_one_clear_error(tmp_path):
         assert requests_seen(url) == 3
 
 
+@slow
 def test_a_400_is_not_retried_and_says_what_the_server_said(tmp_path):
     with embed_server("--always-status", "400", log_dir=tmp_path) as url:
         emb = RemoteEmbedder(remote(url, **FAST_RETRY))
@@ -118,12 +123,14 @@ def test_a_400_is_not_retried_and_says_what_the_server_said(tmp_path):
         assert requests_seen(url) == 1
 
 
+@slow
 def test_a_wrong_base_url_is_a_404_with_a_hint(server_url):
     emb = RemoteEmbedder(remote(server_url.removesuffix("/v1"), **FAST_RETRY))
     with pytest.raises(EmbeddingError, match=r"HTTP 404.*the API base, e\.g\. .*/v1"):
         emb.encode(["a question"])
 
 
+@slow
 def test_an_unreachable_server_fails_the_cli_in_one_line_and_keeps_the_index(tmp_path):
     docs = tmp_path / "docs"
     shutil.copytree(ROOT / "seeds", docs)
@@ -154,6 +161,7 @@ def test_nothing_listening_is_unreachable_not_a_traceback():
         emb.encode(["a question"])
 
 
+@slow
 def test_switching_between_local_and_remote_models_rebuilds(tmp_path, server_url):
     docs = tmp_path / "docs"
     shutil.copytree(ROOT / "seeds", docs)
@@ -174,3 +182,42 @@ def test_switching_between_local_and_remote_models_rebuilds(tmp_path, server_url
     renamed = Index.open(root, other).update([docs])
     assert renamed.full_rebuild and renamed.embedded == renamed.chunks
     assert Index.open(root, other).status().model == model_id(other)
+
+
+@pytest.mark.parametrize("url, want", [
+    ("http://127.0.0.1:8080/v1", "openai:127.0.0.1:8080/v1/all-MiniLM-L6-v2"),
+    ("https://user:secret@api.example.com/v1/", "openai:api.example.com/v1/all-MiniLM-L6-v2"),
+    ("http://gpu-1/tei-a", "openai:gpu-1/tei-a/all-MiniLM-L6-v2"),
+])
+def test_the_manifest_model_id_names_server_and_model_but_never_credentials(url, want):
+    assert model_id(Settings(embed_url=url)) == want
+    assert model_id(Settings()) == DEFAULT_MODEL  # local indexes keep their id
+
+
+def test_a_remote_model_without_a_local_tokenizer_chunks_with_the_packaged_one(tmp_path):
+    assert tokenizer_name(Settings(embed_url="http://h/v1", embed_model="nomic-embed-text")) \
+        == DEFAULT_MODEL
+    (tmp_path / "tokenizer.json").write_text("{}")
+    assert tokenizer_name(Settings(embed_url="http://h/v1", embed_model=str(tmp_path))) \
+        == str(tmp_path)
+
+
+@pytest.mark.parametrize("var, value, accepts", [
+    ("DOCCHAT_EMBED_URL", "ftp://host/v1", "empty or an http(s) URL"),
+    ("DOCCHAT_EMBED_URL", "127.0.0.1:8080", "empty or an http(s) URL"),
+    ("DOCCHAT_EMBED_URL", "http://host:99999/v1", "empty or an http(s) URL"),
+    ("DOCCHAT_EMBED_TIMEOUT", "0", "at least 0.1"),
+    ("DOCCHAT_EMBED_RETRIES", "-1", "between 0 and 20"),
+    ("DOCCHAT_EMBED_RETRIES", "many", "a whole number"),
+    ("DOCCHAT_EMBED_BACKOFF", "1e9", "between 0.0 and 60.0"),
+    ("DOCCHAT_EMBED_BATCH", "0", "at least 1"),
+])
+def test_a_bad_embedding_setting_is_one_line_naming_the_variable(monkeypatch, var, value,
+                                                                 accepts):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env()
+    assert str(err.value).startswith(f"{var}=") and accepts in str(err.value)
+    proc = docchat("status", "--index", "nowhere", env=clean_env(**{var: value}))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert var in proc.stderr
