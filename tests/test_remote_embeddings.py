@@ -4,6 +4,7 @@ local model's, an index built through it answers like the local one, failures ar
 reported in one line, and a change of model rebuilds the index."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -221,3 +222,29 @@ def test_a_bad_embedding_setting_is_one_line_naming_the_variable(monkeypatch, va
     proc = docchat("status", "--index", "nowhere", env=clean_env(**{var: value}))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert var in proc.stderr
+
+
+
+@slow
+@pytest.mark.e2e
+def test_serve_answers_through_the_server_and_says_424_when_it_is_gone(tmp_path):
+    from server import running_server
+
+    question = {"question": "How many people died in the attack?"}
+    with contextlib.ExitStack() as embedding:
+        url = embedding.enter_context(embed_server(log_dir=tmp_path))
+        env = {"DOCCHAT_EMBED_URL": url, "DOCCHAT_EMBED_RETRIES": "1",
+               "DOCCHAT_EMBED_BACKOFF": "0.01", "DOCCHAT_WATCH_SECONDS": "0"}
+        with running_server(tmp_path, env=env) as (base, _):
+            status = httpx.get(f"{base}/api/status").json()
+            assert status["exists"] and status["model"] == model_id(remote(url))
+            seen = requests_seen(url)
+            r = httpx.post(f"{base}/api/ask", json=question, timeout=120)
+            assert r.status_code == 200 and "133" in r.json()["answer"], r.text
+            assert requests_seen(url) > seen  # the question was embedded by the server
+
+            embedding.close()  # the embedding server goes away; docchat keeps running
+            r = httpx.post(f"{base}/api/ask", json=question, timeout=120)
+            assert r.status_code == 424, r.text
+            assert r.json()["detail"].startswith(f"embedding server at {url} unreachable: ")
+            assert httpx.get(f"{base}/api/status").json()["chunks"] == status["chunks"]
