@@ -9,6 +9,8 @@ so each operation is one parametrized test here that runs schemathesis's strateg
 under Hypothesis, with the same checks (``case.call_and_validate``)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +19,9 @@ from server import running_server
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 #: Examples per operation and generation mode: enough to reach every declared status code of
-#: these small operations, few enough that the file takes a minute or two on 2 busy cores.
-MAX_EXAMPLES = 25
+#: these small operations, few enough that the file takes a minute or two on 2 busy cores
+#: (DOCCHAT_TEST_FUZZ_EXAMPLES=200 for a longer hunt).
+MAX_EXAMPLES = int(os.environ.get("DOCCHAT_TEST_FUZZ_EXAMPLES", "25"))
 OPERATIONS = [
     ("POST", "/api/ask"),
     ("GET", "/api/status"),
@@ -45,20 +48,44 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
+#: The second server runs with a login (--auth): its schema declares HTTP Basic and 401 on
+#: every operation, and schemathesis also checks that a request without it gets that 401.
+LOGIN = ("fuzzer", "s3cret-pass")  # ASCII: schemathesis sends Basic as latin-1 (UTF-8: test_auth.py)
+
+
+@pytest.fixture(scope="module", params=["open", "login"])
+def fuzz_server(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("fuzz")
+    login = request.param == "login"
     env = {"DOCCHAT_UPLOAD_MAX_MB": "0.25", "DOCCHAT_WATCH_SECONDS": "0",
            "DOCCHAT_OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # discard port: nothing there
            "DOCCHAT_LLAMACPP_MODEL": str(work / "no-such-model.gguf")}
-    with running_server(work, env=env) as (base, _):
-        yield base
+    extra = ("--auth", ":".join(LOGIN)) if login else ()
+    with running_server(work, *extra, env=env, auth=LOGIN if login else None) as (base, _):
+        yield base, login
 
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_server):
-    config = schemathesis.config.SchemathesisConfig.from_dict(CONFIG)
-    return schemathesis.openapi.from_url(f"{fuzz_server}/openapi.json", config=config)
+    base, login = fuzz_server
+    if not login:
+        config = schemathesis.config.SchemathesisConfig.from_dict(CONFIG)
+        return schemathesis.openapi.from_url(f"{base}/openapi.json", config=config)
+    config = schemathesis.config.SchemathesisConfig.from_dict({
+        **CONFIG, "auth": {"basic": {"username": LOGIN[0], "password": LOGIN[1]}}})
+    return schemathesis.openapi.from_url(f"{base}/openapi.json", config=config,
+                                         auth=LOGIN)
+
+
+def test_the_schema_declares_http_basic_exactly_when_a_login_is_set(fuzz_server, api_schema):
+    _, login = fuzz_server
+    raw = api_schema.raw_schema
+    schemes = raw.get("components", {}).get("securitySchemes", {})
+    assert schemes == ({"HTTPBasic": {"type": "http", "scheme": "basic"}} if login else {})
+    for op in raw["paths"].values():
+        for spec in op.values():
+            assert ("401" in spec["responses"]) == login
+            assert (spec.get("security") == [{"HTTPBasic": []}]) == login
 
 
 def test_every_operation_of_the_schema_is_fuzzed(api_schema):
