@@ -18,6 +18,11 @@ class IndexCorruptError(DocchatError):
     """The index directory exists but cannot be read."""
 
 
+class IndexMismatchError(DocchatError):
+    """The index was built with another embedding model than the settings name: its vectors
+    and a question's would not compare (HTTP 409); 'docchat index' rebuilds it."""
+
+
 class QuestionError(DocchatError):
     """The question is empty, too long or otherwise unusable."""
 

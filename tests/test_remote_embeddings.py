@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -183,6 +185,36 @@ def test_switching_between_local_and_remote_models_rebuilds(tmp_path, server_url
     renamed = Index.open(root, other).update([docs])
     assert renamed.full_rebuild and renamed.embedded == renamed.chunks
     assert Index.open(root, other).status().model == model_id(other)
+
+
+#: Runs ``docchat ARGS`` in a fresh interpreter; the last line says whether torch was loaded.
+PROBE = ("import json, sys\nfrom rag.cli import main\nrc = main(sys.argv[1:])\n"
+         "print('@@PROBE ' + json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}))")
+
+
+@slow
+def test_indexing_and_asking_through_the_server_never_load_torch(tmp_path, server_url):
+    root = str(tmp_path / "index")
+    env = clean_env(DOCCHAT_EMBED_URL=server_url)
+    for args in (["index", ROOT / "seeds", "--index", root],
+                 ["ask", "How many people died in the attack?", "--index", root]):
+        proc = subprocess.run([sys.executable, "-c", PROBE, *map(str, args)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        out, _, marker = proc.stdout.rpartition("@@PROBE ")
+        assert json.loads(marker) == {"rc": 0, "torch": False}, proc.stderr
+    assert "133" in out  # the answer, from vectors the server made
+
+
+@slow
+def test_questions_against_an_index_of_another_model_are_refused_in_one_line(tmp_path,
+                                                                             server_url):
+    root = str(tmp_path / "index")
+    Index.open(root, remote(server_url, index_dir=root), create=True).update([ROOT / "seeds"])
+    proc = docchat("ask", "How many people died?", "--index", root)  # local model now
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"docchat: error: the index at {root} was built with the embedding model "
+        f"{model_id(remote(server_url))!r}, the settings name {DEFAULT_MODEL!r}: run "
+        "'docchat index' to rebuild it with that model")
 
 
 @pytest.mark.parametrize("url, want", [

@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field, create_model
 
 from rag.engines import ENGINES
 from rag.errors import (DocchatError, EmbeddingError, EngineError, IndexCorruptError,
-                        IndexNotFoundError, NotFoundError, QuestionError, UploadError)
+                        IndexMismatchError, IndexNotFoundError, NotFoundError, QuestionError,
+                        UploadError)
 from ui.preview import page_png
 from ui.service import Service
 
@@ -156,7 +157,7 @@ def status_for(exc: DocchatError) -> int:
         return 400
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, (IndexNotFoundError, IndexCorruptError)):
+    if isinstance(exc, (IndexNotFoundError, IndexCorruptError, IndexMismatchError)):
         return 409
     if isinstance(exc, (EngineError, EmbeddingError)):
         return 424  # a server the request depends on failed; the message says how
