@@ -6,8 +6,9 @@ OpenAI embeddings protocol: ``POST /v1/embeddings {"input": str | [str], "model"
 "model": id, "usage": {...}}``. Like some real servers it lists ``data`` in reverse order
 (clients must go by ``index``), and ``--scale`` multiplies the vectors (clients must
 normalise, as docchat does). Fault modes for the retry tests: ``--fail-first N`` answers the
-first N embedding requests 503 (with Retry-After: 0), ``--always-status CODE`` answers every
-one with CODE. ``GET /stats`` counts the embedding requests received.
+first N embedding requests ``--fail-status`` (503; with Retry-After: 0), ``--always-status
+CODE`` answers every one with CODE, ``--delay S`` waits S seconds before each answer.
+``GET /stats`` counts the embedding requests received.
 
     python tests/embed_server.py --port 8089 [--fail-first 2] [--always-status 400]
 """
@@ -35,7 +36,8 @@ class EmbeddingRequest(BaseModel):
     model: str = "all-MiniLM-L6-v2"
 
 
-def make_app(fail_first: int = 0, always_status: int = 0, scale: float = 1.0):
+def make_app(fail_first: int = 0, always_status: int = 0, scale: float = 1.0,
+             fail_status: int = 503, delay: float = 0.0):
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
@@ -71,9 +73,11 @@ def make_app(fail_first: int = 0, always_status: int = 0, scale: float = 1.0):
             return JSONResponse({"error": {"message": f"mode always-status {always_status}",
                                            "type": "invalid_request_error"}},
                                 status_code=always_status)
+        if delay:
+            time.sleep(delay)
         if n <= fail_first:
             return JSONResponse({"error": {"message": "overloaded, try again"}},
-                                status_code=503, headers={"Retry-After": "0"})
+                                status_code=fail_status, headers={"Retry-After": "0"})
         texts = [req.input] if isinstance(req.input, str) else req.input
         vecs = encoder().encode(texts, batch_size=32, normalize_embeddings=True,
                                 convert_to_numpy=True, show_progress_bar=False) * scale
@@ -134,13 +138,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--fail-status", type=int, default=503)
     ap.add_argument("--always-status", type=int, default=0)
+    ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--scale", type=float, default=1.0)
     a = ap.parse_args()
     import uvicorn
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    uvicorn.run(make_app(a.fail_first, a.always_status, a.scale), host="127.0.0.1",
+    uvicorn.run(make_app(a.fail_first, a.always_status, a.scale, a.fail_status, a.delay),
+                host="127.0.0.1",
                 port=a.port, log_level="warning")
 
 

@@ -96,12 +96,26 @@ def test_an_index_built_through_the_server_answers_like_the_local_one(tmp_path, 
 
 
 @slow
-def test_503s_are_retried_until_the_server_answers(tmp_path):
-    with embed_server("--fail-first", "2", log_dir=tmp_path) as url:
+@pytest.mark.parametrize("status", ["503", "429"])
+def test_overload_answers_are_retried_until_the_server_answers(tmp_path, status):
+    with embed_server("--fail-first", "2", "--fail-status", status, log_dir=tmp_path) as url:
         emb = RemoteEmbedder(remote(url, **FAST_RETRY))
         vecs = emb.encode(TEXTS[:2])
         assert vecs.shape == (2, 384)
-        assert requests_seen(url) == 3 and emb.requests == 3  # two 503s, then the answer
+        assert requests_seen(url) == 3 and emb.requests == 3  # two refusals, then the answer
+        want = Embedder.shared(DEFAULT_MODEL).encode(TEXTS[:2])
+        assert np.sum(vecs * want, axis=1).min() >= 0.999
+
+
+@slow
+def test_a_server_that_does_not_answer_in_time_is_retried_then_reported(tmp_path):
+    with embed_server("--delay", "3", log_dir=tmp_path) as url:
+        emb = RemoteEmbedder(remote(url, embed_timeout=0.5, embed_retries=1,
+                                    embed_backoff=0.01))
+        with pytest.raises(EmbeddingError) as err:
+            emb.encode(["a question"])
+        assert str(err.value) == (f"embedding server at {url} unreachable: no answer in time "
+                                  "(ReadTimeout) (2 attempts)")
 
 
 @slow
