@@ -1,12 +1,13 @@
 """The JSON API served beside the page: /api/ask, /api/documents (list, upload, delete, the
 original file), /api/status; and the interactive docs at /docs, served from local files.
 
-Errors are 4xx with {"detail": "<one line for the user>"}: a request the schema refuses 422
-(FastAPI's validation: an empty or too long question, an unknown engine...), a refused upload
-400/413/415, an unknown document 404, no index yet 409, an answer engine or embedding server
-that cannot be reached 424, no login 401 (only when a login is set). The schema declares each
-of these on the operations that return it (tests/test_schema_fuzz.py holds the server to it
-with schemathesis). Nothing a client sends can produce a 500.
+Errors are 4xx with {"detail": "<one line for the user>"}: a refused upload 400/413/415, an
+unknown document 404, no index yet (or one of another embedding model) 409, an answer engine
+or embedding server that cannot be reached 424, no login 401 (only when a login is set); a
+request the schema refuses (an empty, blank or too long question, an unknown engine...) gets
+FastAPI's 422 with the list of what is wrong. The schema declares each of these on the
+operations that return it (tests/test_schema_fuzz.py holds the server to it with
+schemathesis). Nothing a client sends can produce a 500.
 """
 from __future__ import annotations
 
