@@ -69,7 +69,7 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
             return _summary(summary, plan, w.stats().chunks, 0, "", t0)
         new_shas = _to_embed(plan)
-        loaded = _load_contents(plan, new_shas, progress)
+        loaded = _load_contents(plan, new_shas, progress, settings)
         chunked = _chunk(loaded, settings)
         n_new = sum(len(chunks) for _, chunks in chunked.values())
         report(0.1, f"embedding {n_new} chunks")
@@ -121,7 +121,8 @@ def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
 
 def _plan(roots: list[str], old: Bookkeeping | None,
           excluded: frozenset[str] = frozenset(), settings: Settings | None = None) -> _Plan:
-    found, skipped = filesmod.discover(roots)
+    found, skipped = filesmod.discover(
+        roots, settings.follow_outside_symlinks if settings is not None else None)
     found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
     files: dict[str, filesmod.FoundFile] = {}
     for p in found:
@@ -174,8 +175,8 @@ def _to_embed(plan: _Plan) -> dict[str, filesmod.FoundFile]:
     return todo
 
 
-def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: bool
-                   ) -> dict[str, list[Page]]:
+def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: bool,
+                   settings: Settings | None = None) -> dict[str, list[Page]]:
     """Load each new content once; failures join ``plan.skipped`` with their reason."""
     from tqdm import tqdm
 
@@ -184,7 +185,7 @@ def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: b
     items = list(todo.items())
     for sha, f in tqdm(items, desc="loading", unit="file", disable=not progress or len(items) < 2):
         try:
-            loaded[sha] = load(Path(f.path), f.data)
+            loaded[sha] = load(Path(f.path), f.data, settings)
         except LoadError as e:
             bad[sha] = str(e)
         except Exception as e:  # noqa: BLE001 - a broken file must never stop the others

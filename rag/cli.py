@@ -1,4 +1,4 @@
-"""docchat index | ask | status | eval | serve. Heavy modules are imported inside commands.
+"""docchat index | ask | status | eval | serve | export | import. Heavy modules are imported inside commands.
 
 Exit codes: 0 success; 1 error (one line on stderr); 2 bad usage;
 3 the index was updated but some files were skipped (listed with their reasons).
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(index_dir=getattr(args, "index", None),
+                             store=getattr(args, "store", None),
                              engine=getattr(args, "engine", None),
                              top_k=getattr(args, "k", None))
 
@@ -74,10 +75,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.to_dict(), indent=2))
         return 0 if status.exists else 1
+    from rag.store import describe
+
     if not status.exists:
-        print(f"no index at {settings.index_dir}: build one with 'docchat index'")
+        print(f"no index at {describe(settings.index_dir, settings)}: build one with "
+              "'docchat index'")
         return 1
-    print(f"index:   {Path(settings.index_dir).resolve()}\nfiles:   {status.files}\n"
+    print(f"index:   {describe(settings.index_dir, settings)}\nfiles:   {status.files}\n"
           f"chunks:  {status.chunks}\nmodel:   {status.model} ({status.dim} dimensions)\n"
           f"built:   {status.built_at}\nfolders: {', '.join(status.roots)}")
     for s in status.skipped:
@@ -119,8 +123,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve  # the UI is imported only when asked for
 
     settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
-                                 upload_dir=args.docs)
+                                 upload_dir=args.docs, store=args.store)
     serve(settings, auth=args.auth or os.environ.get("DOCCHAT_AUTH"))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rag.index import Index
+    from rag.transfer import export
+
+    settings = _settings(args)
+    done = export(Index.open(settings.index_dir, settings).snapshot(), args.file)
+    print(f"exported {done.files} files, {done.chunks} chunks to {args.file}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from rag.store import describe, open_store
+    from rag.transfer import import_into
+
+    settings = _settings(args)
+    done = import_into(open_store(settings.index_dir, settings), args.file, args.replace)
+    print(f"imported {done.files} files, {done.chunks} chunks into "
+          f"{describe(settings.index_dir, settings)} (nothing re-embedded)")
     return 0
 
 
@@ -133,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--index", help="index directory (default: ./index or $DOCCHAT_INDEX_DIR)")
         sp.add_argument("--json", action="store_true", help="print JSON")
+        store_option(sp)
+
+    def store_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--store", help="where the index lives: faiss:///folder (default: the "
+                        "--index folder), milvus:///path/x.db, milvus://host:19530 "
+                        "(or $DOCCHAT_STORE)")
 
     sp = sub.add_parser("index", help="build or update the index incrementally")
     sp.add_argument("paths", nargs="*", help="files or folders (default: those indexed before, "
@@ -174,7 +205,23 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", help="bind address (default 127.0.0.1)")
     sp.add_argument("--port", type=int, help="port (default 7860)")
     sp.add_argument("--auth", help="USER:PASS to require a login (or $DOCCHAT_AUTH)")
+    store_option(sp)
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("export", help="write the index (chunks, vectors, bookkeeping) to a "
+                        "portable file")
+    sp.add_argument("file", help="the file to write (a tar)")
+    sp.add_argument("--index", help="index directory")
+    store_option(sp)
+    sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("import", help="load an exported index into a store, without "
+                        "re-embedding")
+    sp.add_argument("file", help="a file written by 'docchat export'")
+    sp.add_argument("--index", help="index directory (default: ./index)")
+    sp.add_argument("--replace", action="store_true", help="overwrite an index already there")
+    store_option(sp)
+    sp.set_defaults(func=cmd_import)
     return p
 
 

@@ -139,11 +139,11 @@ def _special(path: Path) -> str:
     return f"not a regular file: {kind}"
 
 
-def fingerprint(paths: Iterable[str | Path]) -> int:
+def fingerprint(paths: Iterable[str | Path], follow_outside: bool | None = None) -> int:
     """A cheap summary of the files under ``paths`` (names, sizes, modification times):
     when it changes, something may need indexing. The update itself still compares content
     hashes, so a false alarm costs one hashing pass and re-embeds nothing."""
-    found, skipped = discover(paths)
+    found, skipped = discover(paths, follow_outside)
     state = [(s.path, s.reason) for s in skipped]
     for p in found:
         try:

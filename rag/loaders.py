@@ -20,8 +20,10 @@ SUPPORTED = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx", ".ppt
              ".csv", ".epub")
 
 
-def load(path: Path, data: bytes | None = None) -> list[Page]:
-    """Read ``path`` into pages with non-empty text. Raises LoadError with a one-line reason."""
+def load(path: Path, data: bytes | None = None, settings: Settings | None = None) -> list[Page]:
+    """Read ``path`` into pages with non-empty text. Raises LoadError with a one-line reason.
+    ``settings`` (the caller's; default: the environment's) set the reading limits: time
+    budget, OCR, expanded-size and row caps."""
     suffix = path.suffix.lower()
     loader = _LOADERS.get(suffix)
     if loader is None:
@@ -34,7 +36,7 @@ def load(path: Path, data: bytes | None = None) -> list[Page]:
             raise LoadError(f"cannot read file: {e.strerror or e}") from e
     if not data.strip():
         raise LoadError("empty file")
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
     token = _READING.set((settings, Deadline(settings.read_seconds)))
     try:
         pages = [p for p in loader(str(path), data) if p.text.strip()]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import SettingsError
+from rag.store.url import COLLECTION_NAME, FORMS, valid as store_url_valid
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,6 +32,20 @@ def _f(default: Any, description: str) -> Any:
 @dataclass(frozen=True)
 class Settings:
     index_dir: str = _f("index", "Directory holding the index (manifest, SQLite, FAISS, BM25).")
+    store: str = _f(
+        "", "Where the index lives, as a URL: empty or faiss:///folder (the embedded FAISS + "
+        "SQLite store in the index folder), milvus:///path/x.db (milvus-lite, in process: "
+        "tests and small setups), milvus://host:19530 or milvus+https://host:443 (a Milvus "
+        "server or cluster; ?collection=NAME picks the collection). See docs/scale-out.md.")
+    milvus_collection: str = _f(
+        "docchat", "Milvus collection name prefix of the index (a URL's ?collection= wins).")
+    milvus_token: str = _f(
+        "", "Token for a Milvus server (Zilliz Cloud API key, or user:password).")
+    milvus_user: str = _f("", "User name for a Milvus server with authentication on.")
+    milvus_password: str = _f("", "Password of milvus_user.")
+    milvus_timeout: float = _f(
+        30.0, "Seconds a Milvus call may take (connecting included) before it fails with a "
+        "reason.")
     docs: tuple[str, ...] = _f(("seeds",), "Default document folders indexed when none are given.")
     upload_dir: str = _f("uploads", "Folder where files uploaded from the page are saved.")
     data_dir: str = _f("", "Folder for the server's own data (conversations); empty: 'data' "
@@ -203,6 +218,10 @@ def _parse(f: dataclasses.Field, raw: str) -> Any:
     return raw
 
 
+def _store_url(v: Any) -> bool:
+    return isinstance(v, str) and store_url_valid(v)
+
+
 def _between(lo: float, hi: float) -> tuple[Callable[[Any], bool], str]:
     return (lambda v: isinstance(v, (int, float)) and lo <= v <= hi), f"between {lo} and {hi}"
 
@@ -252,4 +271,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_file_mb": _at_least(0.001),
     "port": _between(0, 65535),
     "watch_seconds": _at_least(0),
+    "store": (_store_url, f"a store URL: {FORMS}"),
+    "milvus_collection": (lambda v: isinstance(v, str) and bool(COLLECTION_NAME.match(v)),
+                          "letters, digits and _ (a Milvus collection name)"),
+    "milvus_timeout": _at_least(0.1),
 }

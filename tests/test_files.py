@@ -105,3 +105,33 @@ def test_an_unreadable_folder_is_listed_with_a_reason(tree, monkeypatch):
     found, skipped = discover([docs], follow_outside=False)
     assert names(found) == ["notes.txt"]
     assert reasons(skipped) == {"sub": "unreadable folder: Permission denied"}
+
+
+def test_settings_passed_in_code_reach_discovery_and_loading(tree, monkeypatch, tmp_path):
+    """A Settings object handed to the builder (not the environment) decides what is read:
+    here the symlink policy (discovery) and the sheet row cap (loading)."""
+    import numpy as np
+
+    from rag import builder
+    from rag.settings import Settings
+    from rag.store import open_store
+
+    class FakeEmbedder:  # this test is about which files and rows are read, not vectors
+        def encode(self, texts, progress=False, **_):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    monkeypatch.delenv("DOCCHAT_FOLLOW_OUTSIDE_SYMLINKS", raising=False)
+    monkeypatch.delenv("DOCCHAT_SHEET_MAX_ROWS", raising=False)
+    docs, outside = tree
+    (docs / "leak.txt").symlink_to(outside / "secret.txt")
+    (docs / "rows.csv").write_text("name,value\n" + "".join(f"r{i},{i}\n" for i in range(50)))
+    root = tmp_path / "index"
+    s = Settings(index_dir=str(root), follow_outside_symlinks=True, sheet_max_rows=10)
+    summary = builder.update(root, s, [str(docs)], embedder_factory=lambda _: FakeEmbedder())
+    assert str(outside / "secret.txt") in summary.added
+    reader = open_store(root, s).reader()
+    try:
+        text = reader.page_text(str((docs / "rows.csv").resolve()), 1)
+    finally:
+        reader.close()
+    assert "name: r8;" in text and "name: r9;" not in text and "Rows after 10 were not read" in text

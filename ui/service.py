@@ -119,7 +119,7 @@ class Service:
         last = None
         while True:
             try:
-                now = fingerprint(self.watched_paths())
+                now = fingerprint(self.watched_paths(), self.settings.follow_outside_symlinks)
                 if now != last:
                     summary = self.refresh()
                     log.info("folders changed: %d added, %d updated, %d removed",

@@ -128,6 +128,18 @@ class Bookkeeping:
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredContent:
+    """One content as a store holds it, enough to write it into another store without
+    embedding it again (export / import): its pages, its chunks and their vectors, in order."""
+
+    sha: str
+    pages: tuple[Page, ...]
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray  # (len(chunks), dim) float32
+    ids: tuple[int, ...] = ()  # the chunks' ids in this store (their order is commit order)
+
+
 class Reader(Protocol):
     """A consistent snapshot of one committed state. Thread-safe for reading."""
 
@@ -143,6 +155,7 @@ class Reader(Protocol):
     def skipped(self) -> tuple[Skipped, ...]: ...
     def documents(self) -> list[DocumentRecord]: ...
     def bookkeeping(self) -> Bookkeeping: ...
+    def content(self, sha: str) -> StoredContent: ...  # KeyError when not held
     def close(self) -> None: ...
 
 

@@ -22,8 +22,9 @@ from rag.lexical import words
 from rag.store.local import bm25, db as dbmod
 from rag.store.local.layout import DB
 from rag.store.local.segment import Segment, top_n
-from rag.store.protocol import Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats
-from rag.types import Skipped
+from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats,
+                                StoredContent)
+from rag.types import Chunk, Page, Skipped
 
 
 class LocalReader:
@@ -142,6 +143,25 @@ class LocalReader:
 
     def bookkeeping(self) -> Bookkeeping:
         return read_bookkeeping(self._q)
+
+    def content(self, sha: str) -> StoredContent:
+        """One content's pages, chunks and vectors in chunk-id order (for export)."""
+        if not self._q("SELECT 1 FROM contents WHERE sha = ?", (sha,)):
+            raise KeyError(sha)
+        pages = tuple(Page(path="", page=p, text=t, label=lb or "",
+                           structure=dbmod.structure_of(st)) for p, lb, t, st in self._q(
+            "SELECT page, label, text, structure FROM pages WHERE sha = ? ORDER BY page", (sha,)))
+        rows = self._q('SELECT id, page, start, "end", text, label, context, structure '
+                       "FROM chunks WHERE sha = ? ORDER BY id", (sha,))
+        chunks = tuple(Chunk(page=r[1], start=r[2], end=r[3], text=r[4], label=r[5] or "",
+                             context=r[6] or "", structure=dbmod.structure_of(r[7]))
+                       for r in rows)
+        vecs = self.vectors([r[0] for r in rows]) if rows else None
+        if rows and vecs is None:
+            raise IndexCorruptError(f"{self.root}: content {sha[:12]} lacks vectors")
+        return StoredContent(sha, pages, chunks, vecs if vecs is not None
+                             else np.zeros((0, self.manifest.dim), np.float32),
+                             tuple(r[0] for r in rows))
 
     def close(self) -> None:
         with self._lock:

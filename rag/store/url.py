@@ -1,0 +1,78 @@
+"""Store URLs: which backend holds an index (DOCCHAT_STORE / --store). Pure parsing, no imports
+of any backend, so that a bad URL is refused before anything heavy loads.
+
+    ""  or  faiss://            the embedded store in the --index folder (the default)
+    faiss:///abs/folder         the embedded store in that folder
+    milvus:///abs/path/x.db     milvus-lite: Milvus in this process, data in that folder
+    milvus://host:19530         a Milvus server or cluster (plain gRPC/HTTP)
+    milvus+https://host:443     the same over TLS (Zilliz Cloud, a TLS-terminated cluster)
+
+A ``?collection=NAME`` query picks the Milvus collection (default: setting milvus_collection).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+FORMS = ("faiss:///path, milvus:///path/x.db, milvus://host:19530 or milvus+https://host:443")
+COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")  # Milvus collection names
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    kind: str  # "faiss" or "milvus"
+    path: str = ""  # faiss: the folder ("" = the --index folder); milvus-lite: the .db path
+    uri: str = ""  # milvus: what pymilvus connects to (the .db path or http(s)://host:port)
+    collection: str = ""  # milvus: the collection named in the URL ("" = the setting)
+
+    @property
+    def lite(self) -> bool:
+        return self.kind == "milvus" and bool(self.path)
+
+
+def parse(url: str) -> StoreURL:
+    """The parsed ``url``; ValueError with the reason when it is not a store URL."""
+    url = (url or "").strip()
+    if not url:
+        return StoreURL("faiss")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "faiss":
+        if parts.netloc or parts.query:
+            raise ValueError("a faiss URL is faiss:///absolute/folder")
+        return StoreURL("faiss", path=parts.path)
+    if scheme not in ("milvus", "milvus+https", "milvus+http"):
+        raise ValueError(f"unknown store {scheme or url!r}")
+    query = parse_qs(parts.query)
+    unknown = set(query) - {"collection"}
+    if unknown:
+        raise ValueError(f"unknown URL option {sorted(unknown)[0]!r} (only ?collection=NAME)")
+    collection = query.get("collection", [""])[-1]
+    if collection and not COLLECTION_NAME.match(collection):
+        raise ValueError(f"collection {collection!r} must be letters, digits and _")
+    if not parts.netloc:  # milvus:///path/x.db -> milvus-lite
+        if scheme != "milvus" or not parts.path.endswith(".db"):
+            raise ValueError("milvus-lite needs a path ending in .db: milvus:///path/x.db")
+        return StoreURL("milvus", path=parts.path, uri=parts.path, collection=collection)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {parts.netloc!r}") from None
+    host = parts.hostname or ""
+    if not host or parts.path not in ("", "/"):
+        raise ValueError("a Milvus server URL is milvus://host:port (no path)")
+    if parts.username or parts.password:
+        raise ValueError("put credentials in DOCCHAT_MILVUS_TOKEN or DOCCHAT_MILVUS_USER/"
+                         "_PASSWORD, not in the URL")
+    tls = scheme == "milvus+https"
+    return StoreURL("milvus", uri=f"{'https' if tls else 'http'}://{host}:"
+                    f"{port or (443 if tls else 19530)}", collection=collection)
+
+
+def valid(url: str) -> bool:
+    try:
+        parse(url)
+    except ValueError:
+        return False
+    return True
