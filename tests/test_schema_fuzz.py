@@ -50,7 +50,8 @@ CONFIG = {
 
 #: The second server runs with a login (--auth): its schema declares HTTP Basic and 401 on
 #: every operation, and schemathesis also checks that a request without it gets that 401.
-LOGIN = ("fuzzer", "s3cret-pass")  # ASCII: schemathesis sends Basic as latin-1 (UTF-8: test_auth.py)
+#: ASCII: schemathesis sends Basic credentials as latin-1 (UTF-8 ones: tests/test_auth.py).
+LOGIN = ("fuzzer", "s3cret-pass")
 
 
 @pytest.fixture(scope="module", params=["open", "login"])
