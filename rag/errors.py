@@ -18,6 +18,11 @@ class IndexCorruptError(DocchatError):
     """The index directory exists but cannot be read."""
 
 
+class IndexMismatchError(DocchatError):
+    """The index was built with another embedding model than the settings name: its vectors
+    and a question's would not compare (HTTP 409); 'docchat index' rebuilds it."""
+
+
 class QuestionError(DocchatError):
     """The question is empty, too long or otherwise unusable."""
 
@@ -42,3 +47,8 @@ class NotFoundError(DocchatError):
 class SettingsError(DocchatError):
     """A setting (DOCCHAT_* variable or command-line option) has a value it cannot take; the
     message names the variable and what it accepts. The CLI exits 2 with that one line."""
+
+
+class EmbeddingError(DocchatError):
+    """The embedding server (DOCCHAT_EMBED_URL) failed: unreachable, refused the request or
+    answered something that is not embeddings. Nothing is written to the index (HTTP 424)."""

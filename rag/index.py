@@ -9,7 +9,7 @@ from typing import Sequence
 import os
 
 from rag import builder, exclusions, retrieval
-from rag.errors import IndexNotFoundError
+from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.settings import Settings
 from rag.store import Reader, open_store
 from rag.types import Document, Hit, Status, UpdateSummary, document_id
@@ -66,16 +66,27 @@ class Index:
                               recheck=frozenset(recheck))
 
     def embedder(self):
-        from rag.embedding import Embedder
+        from rag.embedding import embedder_for
 
-        return Embedder.shared(self.settings.embed_model, self.settings.embed_batch)
+        return embedder_for(self.settings)
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: str = "convex") -> list[Hit]:
         """The best ``k`` passages for ``query``, hybrid (dense + BM25), best first."""
         snap = self.snapshot()
+        self._check_model(snap)
         return retrieval.search(snap, self.embedder(), query, k or self.settings.top_k,
                                 self.settings, history, fusion)
+
+    def _check_model(self, snap: Reader) -> None:
+        from rag.embedding import model_id
+
+        want = model_id(self.settings)
+        if snap.manifest.model != want:
+            raise IndexMismatchError(
+                f"the index at {self.root} was built with the embedding model "
+                f"{snap.manifest.model!r}, the settings name {want!r}: run 'docchat index' to "
+                "rebuild it with that model")
 
     def status(self) -> Status:
         if not self.exists:

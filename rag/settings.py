@@ -50,8 +50,24 @@ class Settings:
     upload_dir: str = _f("uploads", "Folder where files uploaded from the page are saved.")
     data_dir: str = _f("", "Folder for the server's own data (conversations); empty: 'data' "
                        "beside the index folder.")
-    embed_model: str = _f(DEFAULT_MODEL, "Embedding model: the packaged default, or a local path.")
-    embed_batch: int = _f(32, "Encode batch size (32 measured fastest on 2 CPU cores).")
+    embed_model: str = _f(DEFAULT_MODEL, "Embedding model: the packaged default, or a local path; "
+                          "with DOCCHAT_EMBED_URL set, the model id sent to that server.")
+    embed_batch: int = _f(32, "Encode batch size: texts per local encode (32 measured fastest "
+                          "on 2 CPU cores) or per request to an embedding server.")
+    embed_url: str = _f(
+        "", "OpenAI-compatible embedding server (TEI, vLLM, Ollama, Infinity, OpenAI): its API "
+        "base URL as the OpenAI SDK takes it, e.g. http://127.0.0.1:8080/v1 (requests go to "
+        "URL/embeddings); empty: the packaged local model (docs/embeddings.md).")
+    embed_api_key: str = _f("", "Bearer token for the embedding server (may be empty).")
+    embed_timeout: float = _f(
+        60.0, "Seconds an embedding request waits for the server (a batch of 32 chunks takes "
+        "well under a second on a GPU server, a few seconds on a CPU one).")
+    embed_retries: int = _f(
+        4, "Retries of an embedding request after a connection error, a timeout, HTTP 429 or "
+        "5xx (never after another 4xx: the request itself is wrong).")
+    embed_backoff: float = _f(
+        0.5, "Seconds before the first retry; each further retry waits twice as long (4 "
+        "retries: 0.5+1+2+4 s, enough for a server restart or a rate-limit window).")
     chunk_tokens: int = _f(200, "Target chunk size in the embedding model's tokens.")
     chunk_overlap: int = _f(40, "Tokens of whole sentences repeated between neighbouring chunks.")
     top_k: int = _f(5, "Passages given to the answer engine.")
@@ -214,10 +230,26 @@ def _at_least(lo: float) -> tuple[Callable[[Any], bool], str]:
     return (lambda v: isinstance(v, (int, float)) and v >= lo), f"at least {lo}"
 
 
+def _is_http_url(value: Any) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except (TypeError, ValueError):
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 #: Range checks of the settings that have one (a value outside is a SettingsError naming the
 #: variable). Settings without an entry accept any value of their type.
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch": _at_least(1),
+    "embed_url": (lambda v: v == "" or _is_http_url(v),
+                  "empty or an http(s) URL such as http://127.0.0.1:8080/v1"),
+    "embed_timeout": _at_least(0.1),
+    "embed_retries": _between(0, 20),
+    "embed_backoff": _between(0.0, 60.0),
     "chunk_tokens": _between(16, 512),  # the MiniLM model reads at most 512 tokens
     "chunk_overlap": _at_least(0),
     "top_k": _between(1, 100),

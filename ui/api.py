@@ -1,10 +1,13 @@
 """The JSON API served beside the page: /api/ask, /api/documents (list, upload, delete, the
 original file), /api/status; and the interactive docs at /docs, served from local files.
 
-Errors are 4xx with {"detail": "<one line for the user>"}: a bad question 400, an unknown
-field value 422 (FastAPI's validation), a refused upload 400/413/415, an unknown document 404,
-no index yet 409, an answer engine that cannot be reached 424. Nothing a client sends can
-produce a 500.
+Errors are 4xx with {"detail": "<one line for the user>"}: a refused upload 400/413/415, an
+unknown document 404, no index yet (or one of another embedding model) 409, an answer engine
+or embedding server that cannot be reached 424, no login 401 (only when a login is set); a
+request the schema refuses (an empty, blank or too long question, an unknown engine...) gets
+FastAPI's 422 with the list of what is wrong. The schema declares each of these on the
+operations that return it (tests/test_schema_fuzz.py holds the server to it with
+schemathesis). Nothing a client sends can produce a 500.
 """
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from rag.engines import ENGINES
-from rag.errors import (DocchatError, EngineError, IndexCorruptError, IndexNotFoundError,
-                        NotFoundError, QuestionError, UploadError)
+from rag.errors import (DocchatError, EmbeddingError, EngineError, IndexCorruptError,
+                        IndexMismatchError, IndexNotFoundError, NotFoundError, QuestionError,
+                        UploadError)
 from ui.preview import page_png
 from ui.service import Service
 
@@ -32,8 +36,15 @@ DOCS_ASSETS = "/api-docs-assets"  # Swagger UI's JS and CSS, from the fastapi-of
 OPENAPI_URL = "/openapi.json"  # served by offline_docs (FastAPI's own route is off: no login)
 
 
+#: A question must hold a character that is not white space (as Python's str.split() sees it,
+#: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
+#: JSON Schema and in pydantic.
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+
+
 class AskRequest(BaseModel):
-    question: str = Field(..., description="The question, in plain text.")
+    question: str = Field(..., min_length=1, pattern=NOT_BLANK,
+                          description="The question, in plain text (not blank).")
     history: list[tuple[str, str]] = Field(
         default_factory=list, max_length=MAX_HISTORY,
         description="Earlier (question, answer) turns, oldest first, for follow-up questions.")
@@ -165,10 +176,10 @@ def status_for(exc: DocchatError) -> int:
         return 400
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, (IndexNotFoundError, IndexCorruptError)):
+    if isinstance(exc, (IndexNotFoundError, IndexCorruptError, IndexMismatchError)):
         return 409
-    if isinstance(exc, EngineError):
-        return 424  # the engine the request depends on failed; the message says how
+    if isinstance(exc, (EngineError, EmbeddingError)):
+        return 424  # a server the request depends on failed; the message says how
     return 400
 
 
@@ -204,6 +215,15 @@ def basic_auth(credentials: tuple[str, str],
     return check
 
 
+def ask_model(max_chars: int) -> type[AskRequest]:
+    """AskRequest with this server's question length limit (DOCCHAT_MAX_QUESTION_CHARS) in
+    its schema, so that a question the schema allows is one the server answers."""
+    return create_model("AskRequest", __base__=AskRequest, __module__=__name__, question=(
+        str, Field(..., min_length=1, max_length=max_chars, pattern=NOT_BLANK,
+                   description=f"The question, in plain text (not blank, at most "
+                               f"{max_chars:,} characters).")))
+
+
 def status_dict(service: Service) -> dict:
     return {**service.status().to_dict(), "documents": str(service.docs),
             "engine": service.settings.engine}
@@ -216,14 +236,19 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
     api = APIRouter(prefix="/api", tags=["docchat"], dependencies=deps,
                     responses=errors(401) if credentials else {})
 
-    @api.post("/ask", summary="Answer a question with verified citations",
-              response_model=AnswerOut, responses=errors(400, 409, 424))
+    ask_request = ask_model(service.settings.max_question_chars)
+
     def ask(req: AskRequest) -> dict:
         return service.answer(req.question, req.history, req.engine, req.k).to_dict()
 
+    ask.__annotations__["req"] = ask_request  # this server's question length limit
+    api.post("/ask", summary="Answer a question with verified citations",
+             response_model=AnswerOut, responses=errors(400, 409, 424))(ask)
+
     @api.post("/documents", summary="Upload documents and index them incrementally",
-              response_model=UploadOut, responses=errors(400, 413, 415))
-    def upload(files: list[UploadFile] = File(..., description="Files to add")) -> dict:
+              response_model=UploadOut, responses=errors(400, 409, 413, 415, 424))
+    def upload(files: list[UploadFile] = File(..., min_length=1,
+                                              description="Files to add")) -> dict:
         saved, summary = service.add_files((f.filename or "", f.file) for f in files)
         names = set(saved)
         return {"saved": saved, "summary": summary.to_dict(),
@@ -232,12 +257,12 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
                 "status": status_dict(service)}
 
     @api.get("/documents", summary="The library: indexed and skipped documents",
-             response_model=list[DocumentOut])
+             response_model=list[DocumentOut], responses=errors(409))
     def documents() -> list[dict]:
         return [d.to_dict() for d in service.documents()]
 
     @api.delete("/documents/{doc_id}", summary="Remove a document from the index",
-                response_model=DeleteOut, responses=errors(404))
+                response_model=DeleteOut, responses=errors(404, 409, 424))
     def delete(doc_id: str) -> dict:
         doc, summary = service.delete_document(doc_id)
         return {"deleted": doc.to_dict(), "summary": summary.to_dict(),
@@ -280,7 +305,8 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
         return Response(png, media_type="image/png",
                         headers={"cache-control": "private, max-age=300"})
 
-    @api.get("/status", summary="What the index holds", response_model=StatusOut)
+    @api.get("/status", summary="What the index holds", response_model=StatusOut,
+             responses=errors(409))
     def status() -> dict:
         return status_dict(service)
 
