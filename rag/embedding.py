@@ -107,31 +107,65 @@ def token_offsets(name: str):
 
 
 class Embedder:
-    """Normalised sentence embeddings; one instance (and one model load) per model per process."""
+    """Normalised sentence embeddings; one instance per model per process.
+
+    Two copies of the model, each loaded when first needed: one for foreground calls (a
+    question, its passages' sentences) and one for background calls (indexing). A question
+    never waits for an indexing batch in flight: the two run side by side (each copy has its
+    own tokenizer, which is not safe to share between threads), and the background work
+    pauses between its batches while questions are being encoded, so a question asked during
+    an upload costs about what it costs on an idle machine with one core instead of two.
+    The CLI's ``docchat index`` only loads the background copy; a server loads the
+    foreground copy at start and the other at its first upload (~90 MB more)."""
 
     _instances: dict[str, "Embedder"] = {}
 
     def __init__(self, name: str, batch_size: int = 32) -> None:
-        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
-
-        path = model_dir(name)
-        log.info("loading embedding model from %s", path)
         self.name = name
         self.batch_size = batch_size
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        dim = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
-        self.dim = int(dim())
-        # One encode at a time (torch on 2 cores: concurrent encodes only thrash), and small
-        # calls (a question, its passages' sentences) go before the next batch of a bulk
-        # encode (indexing), so questions stay fast while an upload is embedded.
+        self._path = model_dir(name)
+        self._models: dict[bool, object] = {}  # background? -> SentenceTransformer
+        self._loading = threading.Lock()
+        self._calls = {False: threading.Lock(), True: threading.Lock()}  # one call per copy
         self._turn = threading.Condition()
-        self._busy = False
-        self._waiting_small = 0
+        self._foreground = 0  # foreground calls running or waiting
         self._foreground_end = 0.0
+        self._dim = 0
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension (from whichever copy is loaded; loads one if none is)."""
+        if not self._dim:
+            loaded = list(self._models.values())
+            model = loaded[0] if loaded else self._load(False)
+            dim = getattr(model, "get_embedding_dimension", None) or \
+                model.get_sentence_embedding_dimension
+            self._dim = int(dim())
+        return self._dim
+
+    def _load(self, background: bool):
+        with self._loading:
+            model = self._models.get(background)
+            if model is None:
+                from sentence_transformers import SentenceTransformer
+
+                log.info("loading embedding model from %s%s", self._path,
+                         " (indexing copy)" if background else "")
+                model = self._models[background] = SentenceTransformer(
+                    str(self._path), device="cpu", local_files_only=True)
+            return model
+
+    @property
+    def model(self):
+        """The foreground copy of the model."""
+        return self._load(False)
+
+    def warm(self) -> None:
+        """Load the copy questions use (a server calls this at start, in the background)."""
+        self._load(False)
 
     @classmethod
     def shared(cls, name: str, batch_size: int = 32) -> "Embedder":
@@ -145,61 +179,55 @@ class Embedder:
                on_batch: Callable[[int, int], None] | None = None,
                background: bool = False) -> np.ndarray:
         """Normalised vectors of ``texts``, encoded batch by batch. A ``background`` call
-        (indexing) lets waiting foreground calls (a question, its passages' sentences) go
-        between its batches; ``on_batch(done, total)`` is called after each batch."""
+        (indexing) runs on its own copy of the model and pauses between its batches while
+        foreground calls run; ``on_batch(done, total)`` is called after each batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = list(texts)
-        small = not background
+        model = self._load(background)
         # Longest first, as sentence-transformers orders one call, so batches pad little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bar = _bar(len(texts)) if progress else None
-        for start in range(0, len(texts), self.batch_size):
-            ids = order[start:start + self.batch_size]
-            self._acquire(small)
-            try:
-                vecs = self.model.encode([texts[i] for i in ids], batch_size=self.batch_size,
-                                         normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
-            finally:
-                self._release(small)
-            out[ids] = vecs
-            if bar is not None:
-                bar.update(len(ids))
-            if on_batch is not None:
-                on_batch(min(start + self.batch_size, len(texts)), len(texts))
+        if not background:
+            with self._turn:
+                self._foreground += 1
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                ids = order[start:start + self.batch_size]
+                if background:
+                    self._yield_to_foreground()
+                with self._calls[background]:
+                    vecs = model.encode([texts[i] for i in ids], batch_size=self.batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+                out[ids] = vecs
+                if bar is not None:
+                    bar.update(len(ids))
+                if on_batch is not None:
+                    on_batch(min(start + self.batch_size, len(texts)), len(texts))
+        finally:
+            if not background:
+                with self._turn:
+                    self._foreground -= 1
+                    self._foreground_end = time.monotonic()
+                    self._turn.notify_all()
         if bar is not None:
             bar.close()
         return np.ascontiguousarray(out)
 
-    def _acquire(self, small: bool) -> None:  # small: a foreground call
+    def _yield_to_foreground(self) -> None:
+        """Wait while foreground calls run, and a moment after the last one ends: a question
+        encodes two or three times in a row, and those should chain up."""
         with self._turn:
-            if small:
-                self._waiting_small += 1
-            try:
-                while True:
-                    if not self._busy and (small or not self._waiting_small):
-                        # a question encodes two or three times in a row: background work
-                        # waits a moment after a foreground call so those chain up
-                        pause = 0.0 if small else FOREGROUND_GRACE - (
-                            time.monotonic() - self._foreground_end)
-                        if pause <= 0:
-                            break
-                        self._turn.wait(pause)
-                    else:
-                        self._turn.wait()
-            finally:
-                if small:
-                    self._waiting_small -= 1
-            self._busy = True
-
-    def _release(self, small: bool) -> None:
-        with self._turn:
-            self._busy = False
-            if small:
-                self._foreground_end = time.monotonic()
-            self._turn.notify_all()
+            while True:
+                if self._foreground:
+                    self._turn.wait()
+                    continue
+                pause = FOREGROUND_GRACE - (time.monotonic() - self._foreground_end)
+                if pause <= 0:
+                    return
+                self._turn.wait(pause)
 
 
 def _bar(total: int):

@@ -56,3 +56,33 @@ def test_question_goes_between_the_batches_of_an_upload(embedder):
     assert len(progress) == 13
     # the question waited for at most the batch in flight (plus one racing), not the upload
     assert batches_when_answered <= 5, progress
+
+
+def test_a_question_never_waits_for_the_indexing_batch_in_flight(embedder, monkeypatch):
+    """Indexing runs on its own copy of the model: a question is answered while an indexing
+    batch is still running (here held in flight by a gate), and both copies give the same
+    vectors."""
+    embedder.encode(TEXTS[:2], background=True)  # load the indexing copy
+    bulk_model = embedder._models[True]
+    real = bulk_model.encode
+    in_flight, release = threading.Event(), threading.Event()
+
+    def gated(texts, **kw):
+        in_flight.set()
+        assert release.wait(120), "the test never released the indexing batch"
+        return real(texts, **kw)
+
+    monkeypatch.setattr(bulk_model, "encode", gated)
+    out: list[np.ndarray] = []
+    upload = threading.Thread(target=lambda: out.append(
+        embedder.encode(TEXTS[:64], background=True)))
+    upload.start()
+    try:
+        assert in_flight.wait(60)
+        question = embedder.encode(["How high did the river rise?"] + TEXTS[:10])
+        assert not release.is_set() and upload.is_alive()  # answered with the batch in flight
+    finally:
+        release.set()
+        upload.join(120)
+    assert question.shape == (11, embedder.dim)
+    assert np.allclose(out[0][:10], question[1:], atol=1e-5)

@@ -43,7 +43,9 @@ class Service:
         """Load the embedding model in the background, so the first question does not wait."""
         def load() -> None:
             try:
-                self.index.embedder()
+                warm = getattr(self.index.embedder(), "warm", None)
+                if warm is not None:  # a remote embedder has nothing to load
+                    warm()
             except Exception:  # the first question will report it properly
                 log.exception("loading the embedding model failed")
             finally:
