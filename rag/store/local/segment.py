@@ -16,10 +16,11 @@ Deletes never touch a segment: they are tombstones in SQLite, applied as a live 
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -113,21 +114,31 @@ class Segment:
 
 
 def write(path: Path, ids: np.ndarray, vectors: np.ndarray,
-          tokens: Sequence[Sequence[str]]) -> None:
-    """Write a segment for chunks ``ids`` (ascending) from their vectors and lexical tokens."""
-    counts = [Counter(t) for t in tokens]
-    vocab = sorted(set().union(*counts)) if counts else []
-    index = {t: i for i, t in enumerate(vocab)}
-    term_l, doc_l, tf_l = [], [], []
-    for row, c in enumerate(counts):
-        for t, f in c.items():
-            term_l.append(index[t])
-            doc_l.append(row)
-            tf_l.append(f)
-    doclen = np.asarray([len(t) for t in tokens], np.int32)
-    _write_arrays(path, np.asarray(ids, np.int64), vectors, doclen, vocab,
-                  np.asarray(term_l, np.int64), np.asarray(doc_l, np.int32),
-                  np.asarray(tf_l, np.int32))
+          tokens: Iterable[Sequence[str]]) -> None:
+    """Write a segment for chunks ``ids`` (ascending) from their vectors and lexical tokens.
+
+    ``tokens`` is consumed one chunk at a time and postings are kept in compact typed arrays
+    (4-8 bytes each, not Python objects), so a million-chunk commit holds the postings once,
+    not a Python list and a Counter per chunk."""
+    index: dict[str, int] = {}  # term -> id in first-seen order (sorted at the end)
+    term_a, doc_a, tf_a, len_a = array("q"), array("i"), array("i"), array("i")
+    for row, toks in enumerate(tokens):
+        len_a.append(len(toks))
+        for t, f in Counter(toks).items():
+            j = index.get(t)
+            if j is None:
+                j = index[t] = len(index)
+            term_a.append(j)
+            doc_a.append(row)
+            tf_a.append(f)
+    vocab = sorted(index)
+    rank = np.empty(len(index), np.int64)  # first-seen id -> sorted id
+    rank[np.asarray([index[t] for t in vocab], np.int64)] = np.arange(len(vocab))
+    del index
+    terms = rank[np.frombuffer(term_a, np.int64)] if len(term_a) else np.zeros(0, np.int64)
+    del term_a
+    _write_arrays(path, np.asarray(ids, np.int64), vectors, np.frombuffer(len_a, np.int32),
+                  vocab, terms, np.frombuffer(doc_a, np.int32), np.frombuffer(tf_a, np.int32))
 
 
 def merge(path: Path, sources: Sequence[tuple[Segment, np.ndarray]], dim: int,

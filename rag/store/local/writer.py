@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.chunking import index_text
-from rag.lexical import tokenize
+from rag.lexical import words
 from rag.store.local import db as dbmod
 from rag.store.local import segment as segmod
 from rag.store.local.layout import (DB, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree,
@@ -209,7 +209,7 @@ class LocalWriter:
         if vectors.shape[1] != dim:
             raise ValueError(f"vector dimension {vectors.shape[1]} != index dimension {dim}")
         tmp = self.root / (name + TMP_SUFFIX)
-        segmod.write(tmp, ids, vectors, tokenize([index_text(c) for c in chunks]))
+        segmod.write(tmp, ids, vectors, (words(index_text(c)) for c in chunks))
         if len(ids) >= self.ann.min_vectors:
             segmod.write_hnsw(tmp, vectors, self.ann)
         self._publish_folder(tmp, self.root / name)
