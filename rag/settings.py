@@ -51,6 +51,9 @@ class Settings:
         1000, "Segments up to this many chunks form the lowest merge tier.")
     merge_deletes: float = _f(
         0.3, "A segment with this share of deleted chunks is rewritten without them.")
+    merge_background: bool = _f(
+        True, "Merge index segments in a background thread after a commit, so that neither the "
+        "committing update nor the next one waits for a merge (false: merge at commit).")
     ann_min_vectors: int = _f(
         50000, "A segment with at least this many chunks gets an HNSW graph (approximate "
         "search); smaller ones are scanned exactly (recall: docs/store.md).")

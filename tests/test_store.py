@@ -57,8 +57,10 @@ def write_docs(folder: Path, n: int, seed: int, prefix: str = "doc") -> list[Pat
 
 
 def settings(root: Path, **kw) -> Settings:
+    # merges at commit, so that a test sees their result when update returns (the background
+    # path has its own tests below)
     base = dict(index_dir=str(root), merge_factor=3, merge_floor=4, chunk_tokens=40,
-                chunk_overlap=0)
+                chunk_overlap=0, merge_background=False)
     base.update(kw)
     return Settings(**base)
 
