@@ -189,10 +189,22 @@ def worker_query(work: Path) -> dict:
         lat.append(time.perf_counter() - t)
     lat_ms = np.asarray(lat) * 1000
     # the query process's peak before the recall check, which loads every live vector into RAM
+    # (peak RSS counts the pages of memory-mapped files it touched: page cache, shared and
+    # reclaimable; "private" is the process's own memory, RssAnon, at the end of the loop)
     rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    private = _rss_anon_mb()
     return {"query_p50_ms": round(float(np.percentile(lat_ms, 50)), 1),
             "query_p95_ms": round(float(np.percentile(lat_ms, 95)), 1),
-            "recall_at_10": recall(idx), "query_rss_mb": rss}
+            "recall_at_10": recall(idx), "query_rss_mb": rss, "query_private_mb": private}
+
+
+def _rss_anon_mb() -> int | str:
+    try:
+        with open("/proc/self/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+        return round(kb / 1024)
+    except (OSError, StopIteration):
+        return "-"
 
 
 def recall(idx) -> float | str:
