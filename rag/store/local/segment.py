@@ -16,6 +16,7 @@ Deletes never touch a segment: they are tombstones in SQLite, applied as a live 
 from __future__ import annotations
 
 import logging
+import os
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 HNSW_FILE = "hnsw.faiss"
+#: An HNSW search asks the graph for this many times the hits wanted (at least RERANK_MIN) and
+#: keeps the best by exact inner product.
+RERANK, RERANK_MIN = 3, 64
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,38 @@ class Segment:
         self.term_index = {t: i for i, t in enumerate(self.vocab)}
         self.ef_search = ef_search
         self.hnsw = None
+        self._fd = -1
         if (path / HNSW_FILE).exists():
             import faiss
 
             # the graph's copy of the vectors is memory-mapped, not read into RAM
             flag = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
             self.hnsw = faiss.read_index(str(path / HNSW_FILE), flag)
+            # re-ranking reads a few hundred rows of vectors.npy per query with pread, not
+            # through the map: a mapped row brings its neighbours (fault-around) into the
+            # process, and within a hundred queries the whole file was resident (1 GB at a
+            # million); read, the pages stay in the page cache, outside the process
+            self._fd = os.open(path / "vectors.npy", os.O_RDONLY)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def read_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (ascending), read from the file rather than the map."""
+        if self._fd < 0:
+            return np.asarray(self.vectors[rows])
+        d = self.vectors.shape[1]
+        size, base = 4 * d, self.vectors.offset
+        buf = bytearray(len(rows) * size)
+        view = memoryview(buf)
+        for i, r in enumerate(rows.tolist()):
+            view[i * size:(i + 1) * size] = os.pread(self._fd, size, base + r * size)
+        return np.frombuffer(buf, np.float32).reshape(len(rows), d)
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Positions of ``ids`` in this segment (-1 for an id it does not hold)."""
@@ -101,16 +128,21 @@ class Segment:
         return rows[keep][:n].astype(np.int64), scores[keep][:n]
 
     def _search_hnsw(self, q, n, live):
+        """The graph (over 8-bit codes) proposes ``RERANK`` times the candidates asked for;
+        their exact inner products, from ``vectors.npy``, decide the ``n`` returned."""
         import faiss
 
         dead = np.flatnonzero(~live).astype(np.int64)
+        want = min(len(self), max(RERANK * n, RERANK_MIN))
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(self.ef_search, n)
+        params.efSearch = max(self.ef_search, want)
         if len(dead):
             params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(dead))
-        scores, rows = self.hnsw.search(q.reshape(1, -1).astype(np.float32), n, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep].astype(np.int64), scores[0][keep]
+        _, rows = self.hnsw.search(q.reshape(1, -1).astype(np.float32), want, params=params)
+        rows = np.sort(rows[0][rows[0] >= 0]).astype(np.int64)
+        exact = self.read_vectors(rows) @ q
+        best = np.argsort(-exact, kind="stable")[:n]
+        return rows[best], exact[best]
 
 
 def write(path: Path, ids: np.ndarray, vectors: np.ndarray,
@@ -186,11 +218,17 @@ def _write_arrays(path: Path, ids, vectors, doclen, vocab, terms, docs, tf) -> N
 
 
 def write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
+    """An HNSW graph over 8-bit scalar-quantised copies of the vectors (a quarter of their
+    size: the graph's storage is what a query process keeps touching); searches re-rank its
+    candidates exactly with ``vectors.npy``."""
     import faiss
 
-    index = faiss.IndexHNSWFlat(vectors.shape[1], ann.m, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, ann.m,
+                              faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ann.ef_construction
-    index.add(np.ascontiguousarray(vectors, np.float32))
+    x = np.ascontiguousarray(vectors, np.float32)
+    index.train(x)
+    index.add(x)
     faiss.write_index(index, str(path / HNSW_FILE))
 
 
