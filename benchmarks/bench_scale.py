@@ -214,7 +214,6 @@ def recall(idx) -> float | str:
     segs = snap.segments()
     if not any(seg.hnsw is not None for seg, _ in segs):
         return 1.0  # every segment is scanned exactly
-    ids = np.concatenate([np.asarray(seg.ids)[live] for seg, live in segs])
     vecs = np.concatenate([np.asarray(seg.vectors)[live] for seg, live in segs])
     return dense_recall(snap, vecs, np.random.default_rng(1))
 

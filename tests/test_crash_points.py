@@ -13,7 +13,6 @@ The timed SIGKILL tests with the real model stay in tests/test_atomic.py.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
