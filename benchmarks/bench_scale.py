@@ -62,21 +62,26 @@ def abstracts() -> list[str]:
     return [f"{d['title']}\n\n{d['text']}" for d in docs if d["text"].strip()]
 
 
-def write_corpus(folder: Path, n_files: int) -> None:
+def write_corpus(folder: Path, n_abstracts: int, n_files: int = 0) -> None:
+    """``n_abstracts`` abstracts in ``n_files`` files (0: one abstract per file)."""
     texts = abstracts()
     rng = random.Random(0)
     folder.mkdir(parents=True)
+    n_files = n_files or n_abstracts
+    per = -(-n_abstracts // n_files)
     for i in range(n_files):
         sub = folder / f"{i // 1000:04d}"
         if i % 1000 == 0:
             sub.mkdir()
-        (sub / f"doc-{i:07d}.txt").write_text(f"Record {i}.\n{rng.choice(texts)}\n")
+        body = "\n\n".join(f"Record {i}.{j}.\n{rng.choice(texts)}" for j in range(per))
+        (sub / f"doc-{i:07d}.txt").write_text(body + "\n")
 
 
 def settings(index: Path):
+    """The defaults, or DOCCHAT_* settings from the environment (e.g. a cheaper HNSW build)."""
     from rag.settings import Settings
 
-    return Settings(index_dir=str(index))
+    return Settings.from_env(index_dir=str(index))
 
 
 def timed(fn) -> float:
@@ -85,12 +90,14 @@ def timed(fn) -> float:
     return round(time.perf_counter() - t, 3)
 
 
-def worker_build(work: Path, chunks: int) -> dict:
+def worker_build(work: Path, chunks: int, files: int = 0) -> dict:
     from rag import builder
 
     docs, index = work / "docs", work / "index"
-    per_file = 2.44  # SciFact abstracts: 2,440 chunks of 200 tokens per 1,000 files
-    write_corpus(docs, max(1, int(chunks / per_file)))
+    # SciFact abstracts: 2,440 chunks of 200 tokens per 1,000 files of one abstract; 2,150 per
+    # 1,000 abstracts when files hold several (chunks then run across abstracts)
+    per_file = 2.15 if files else 2.44
+    write_corpus(docs, max(1, int(chunks / per_file)), files)
     s = settings(index)
     emb = lambda _: SyntheticEmbedder()  # noqa: E731
 
@@ -101,12 +108,14 @@ def worker_build(work: Path, chunks: int) -> dict:
         return builder.update(index, s, [str(docs)], embedder_factory=emb)
 
     def step(name: str) -> None:
-        out[name + "_s"] = timed(run)
+        out[name + "_s"] = timed(run)  # what the caller waits for: merges run after, beside
+        _wait_merges(index)
         if commit_s:  # the store's own part: the commit (segment, transaction, merges)
             out[name + "_commit_s"] = round(sum(commit_s), 3)
 
     t = time.perf_counter()
     first = run()
+    _wait_merges(index)
     out = {"chunks": first.chunks, "files": len(first.added),
            "build_s": round(time.perf_counter() - t, 1)}
     extra = docs / "extra.txt"
@@ -120,7 +129,28 @@ def worker_build(work: Path, chunks: int) -> dict:
     out["disk_mb"] = round(sum(p.stat().st_size for p in index.rglob("*") if p.is_file())
                            / 2**20, 1)
     out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["segments"] = _segments(index)
     return out
+
+
+def _wait_merges(index: Path) -> None:
+    """Let background merges finish outside the timed part (the old store has none)."""
+    try:
+        from rag.store import open_store
+
+        open_store(index).wait_merges()
+    except (ImportError, AttributeError):
+        pass
+
+
+def _segments(index: Path) -> int | str:
+    _wait_merges(index)
+    try:
+        from rag.store import open_store
+
+        return open_store(index).reader().stats().segments
+    except (ImportError, AttributeError):
+        return "-"
 
 
 def _time_commits() -> list[float]:
@@ -158,10 +188,23 @@ def worker_query(work: Path) -> dict:
         idx.search(q, k=5)
         lat.append(time.perf_counter() - t)
     lat_ms = np.asarray(lat) * 1000
+    # the query process's peak before the recall check, which loads every live vector into RAM
+    # (peak RSS counts the pages of memory-mapped files it touched: page cache, shared and
+    # reclaimable; "private" is the process's own memory, RssAnon, at the end of the loop)
+    rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    private = _rss_anon_mb()
     return {"query_p50_ms": round(float(np.percentile(lat_ms, 50)), 1),
             "query_p95_ms": round(float(np.percentile(lat_ms, 95)), 1),
-            "recall_at_10": recall(idx),
-            "query_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "recall_at_10": recall(idx), "query_rss_mb": rss, "query_private_mb": private}
+
+
+def _rss_anon_mb() -> int | str:
+    try:
+        with open("/proc/self/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+        return round(kb / 1024)
+    except (OSError, StopIteration):
+        return "-"
 
 
 def recall(idx) -> float | str:
@@ -171,7 +214,6 @@ def recall(idx) -> float | str:
     segs = snap.segments()
     if not any(seg.hnsw is not None for seg, _ in segs):
         return 1.0  # every segment is scanned exactly
-    ids = np.concatenate([np.asarray(seg.ids)[live] for seg, live in segs])
     vecs = np.concatenate([np.asarray(seg.vectors)[live] for seg, live in segs])
     return dense_recall(snap, vecs, np.random.default_rng(1))
 
@@ -231,10 +273,10 @@ def worker_ann(work: Path, n: int) -> dict:
             "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
-def run_worker(kind: str, work: Path, chunks: int) -> dict:
+def run_worker(kind: str, work: Path, chunks: int, files: int = 0) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--worker", kind, "--work", str(work),
-                           "--chunks", str(chunks)], capture_output=True, text=True,
-                          env=dict(os.environ))
+                           "--chunks", str(chunks), "--files", str(files)],
+                          capture_output=True, text=True, env=dict(os.environ))
     if proc.returncode:
         raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -250,10 +292,16 @@ def main() -> None:
     ap.add_argument("--worker", choices=["build", "query", "ann"])
     ap.add_argument("--work")
     ap.add_argument("--chunks", type=int, default=0)
+    ap.add_argument("--files", type=int, default=0,
+                    help="files of the corpus (0: one abstract per file; --million: 10,000)")
+    ap.add_argument("--keep", help="build in this folder and keep it (to re-run --query-only)")
+    ap.add_argument("--query-only", action="store_true",
+                    help="only the query figures, over the index kept in --keep")
     args = ap.parse_args()
     if args.worker:
         work = Path(args.work)
-        res = {"build": lambda: worker_build(work, args.chunks), "query": lambda: worker_query(work),
+        res = {"build": lambda: worker_build(work, args.chunks, args.files),
+               "query": lambda: worker_query(work),
                "ann": lambda: worker_ann(work, args.chunks)}[args.worker]()
         print(json.dumps(res))
         return
@@ -264,14 +312,20 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
-    sizes = args.sizes + ([1_000_000] if args.million else [])
+    sizes = [1_000_000] if args.million and args.keep else \
+        args.sizes + ([1_000_000] if args.million else [])
     rows = []
     for n in sizes:
-        work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
+        # a million chunks in 10,000 files of about 40 abstracts: the one-file runs then walk
+        # 10,000 files (the issue's no-change goal), not 410,000
+        files = args.files or (10_000 if n >= 1_000_000 else 0)
+        work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
         try:
-            row = {"target": n, **run_worker("build", work, n), **run_worker("query", work, n)}
+            build = {} if args.query_only else run_worker("build", work, n, files)
+            row = {"target": n, **build, **run_worker("query", work, n)}
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
         rows.append(row)
         if not args.json:
             print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)

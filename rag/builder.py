@@ -64,9 +64,14 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
     with open_store(root, settings).writer() as w:
         old = w.manifest()
         roots = _roots(old, settings, paths, add)
+        known = w.bookkeeping() if old else None
         reason = "--full" if full and old else rebuild_reason(old, settings)
+        if not reason and known is not None and known.rebuild_pending:
+            reason = "resuming a full rebuild that was interrupted"
+        if reason:
+            w.reset()  # recorded before any work, so that a killed rebuild is resumed
         report(0.0, "reading files")
-        plan = _plan(roots, w.bookkeeping() if old and not reason else None,
+        plan = _plan(roots, known if old and not reason else None,
                      exclusions.read(root), settings, recheck)
         summary = _classify(plan)
         if old and not reason and not _changed(summary, plan, roots, old):
@@ -80,8 +85,6 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
         vectors = _embed(embedder, chunked, progress, report if on_progress else None)
         report(0.9, "writing the index")
-        if reason:
-            w.reset()
         keep = {f.sha for f in plan.files.values()}
         for sha in sorted(plan.old_contents - keep):
             w.delete(sha)

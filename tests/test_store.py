@@ -57,8 +57,10 @@ def write_docs(folder: Path, n: int, seed: int, prefix: str = "doc") -> list[Pat
 
 
 def settings(root: Path, **kw) -> Settings:
+    # merges at commit, so that a test sees their result when update returns (the background
+    # path has its own tests below)
     base = dict(index_dir=str(root), merge_factor=3, merge_floor=4, chunk_tokens=40,
-                chunk_overlap=0)
+                chunk_overlap=0, merge_background=False)
     base.update(kw)
     return Settings(**base)
 
@@ -284,3 +286,104 @@ def test_the_merge_policy_folds_a_full_tier_and_rewrites_segments_full_of_delete
     assert candidates(small + [SegmentSize("s2", 100, 0)], p) == ["s0", "s1", "s2"]
     assert candidates(big + small, p) == ["b0", "b1", "b2"]
     assert candidates(small + [SegmentSize("d", 10, 3)], p) == ["d"]
+
+
+def test_a_merge_runs_beside_the_writer_and_readers_without_holding_either_back(
+        tmp_path, monkeypatch):
+    """The merge a commit makes due runs in a background thread: the commit is visible at once,
+    a later write commits and is visible while the merge is still running (it is held at a
+    gate here, so the order is certain, not timed), a reader opened before keeps its answers,
+    and the merged index answers as one built without merges."""
+    import threading
+
+    from rag.store.local import segment as segmod
+
+    docs, root = tmp_path / "docs", tmp_path / "index"
+    s = settings(root, merge_factor=3, merge_floor=1000, merge_background=True)
+    write_docs(docs, 4, seed=21)
+    update(root, s, docs)
+    write_docs(docs, 2, seed=22, prefix="b")
+    update(root, s, docs)
+    old = open_store(root).reader()
+    want_old = {q: ranked(old, old.search_lexical(q, 50)) for q in QUERIES}
+    doomed = next(r.id for r in old.chunks(list(old.search_lexical("river", 50)))
+                  if Path(r.path).name == "doc-000.txt")
+
+    started, gate = threading.Event(), threading.Event()
+    real_merge = segmod.merge
+
+    def gated_merge(*args, **kwargs):
+        started.set()
+        gate.wait(60)  # the test opens it; a timeout only keeps a broken run from hanging
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(segmod, "merge", gated_merge)
+    write_docs(docs, 2, seed=23, prefix="c")
+    update(root, s, docs)  # a third segment of the lowest tier: a merge is due
+    assert started.wait(30), "the commit did not start a merge"
+    mid = open_store(root).reader()
+    assert mid.stats().segments == 3 and mid.stats().files == 8  # the commit is visible
+
+    (docs / "late.txt").write_text("A lantern over the glacier, written while merging.\n")
+    (docs / "doc-000.txt").unlink()  # its chunks are in a segment the merge is copying
+    update(root, s, docs)
+    during = open_store(root).reader()
+    assert not gate.is_set() and during.stats().segments == 4, "the write waited for the merge"
+    top = during.chunks(list(during.search_lexical("lantern glacier merging", 1)))
+    assert Path(top[0].path).name == "late.txt"
+    assert doomed not in during.search_lexical("river", 1000)
+    assert {q: ranked(old, old.search_lexical(q, 50)) for q in QUERIES} == want_old
+
+    gate.set()
+    open_store(root).wait_merges()
+    after = open_store(root).reader()
+    st = after.stats()
+    assert st.segments == 2  # the three merged into one, beside the late commit's segment
+    assert st.chunks == st.vectors == after.count_chunks()
+    # the delete made during the merge applies to the merged segment (chunk ids are kept)
+    assert doomed not in after.search_lexical("river", 1000)
+    assert not any(Path(r.path).name == "doc-000.txt" for r in after.chunks(
+        list(after.search_dense(HashEmbedder().encode(["river"])[0], 1000))))
+    assert {q: ranked(old, old.search_lexical(q, 50)) for q in QUERIES} == want_old
+    ref = tmp_path / "reference"
+    update(ref, settings(ref), docs)
+    one = open_store(ref).reader()
+    for q in QUERIES:
+        assert ranked(after, after.search_lexical(q, 50)) == ranked(one, one.search_lexical(q, 50))
+        qv = HashEmbedder().encode([q])[0]
+        assert ranked(after, after.search_dense(qv, 10)) == ranked(one, one.search_dense(qv, 10))
+
+
+def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, monkeypatch):
+    import threading
+
+    from rag.store.local import segment as segmod
+
+    docs, root = tmp_path / "docs", tmp_path / "index"
+    s = settings(root, merge_factor=2, merge_floor=1000, merge_background=True)
+    write_docs(docs, 3, seed=31)
+    update(root, s, docs)
+    started, gate = threading.Event(), threading.Event()
+    real_merge = segmod.merge
+
+    def gated_merge(*args, **kwargs):
+        started.set()
+        gate.wait(60)
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(segmod, "merge", gated_merge)
+    write_docs(docs, 1, seed=32, prefix="b")
+    update(root, s, docs)
+    assert started.wait(30)
+    monkeypatch.setattr(segmod, "merge", real_merge)
+    summary = builder.update(root, s, [str(docs)], full=True,
+                             embedder_factory=lambda _: HashEmbedder())
+    assert summary.full_rebuild
+    gate.set()
+    open_store(root).wait_merges()
+    snap = open_store(root).reader()
+    st = snap.stats()
+    assert st.files == 4 and st.chunks == st.vectors == snap.count_chunks()
+    assert st.segments == 1  # the rebuild's own segment, not the abandoned merge's
+    update(root, s, docs)  # a later writer removes what the abandoned merge and rebuild left
+    assert open_store(root).unreferenced() == []

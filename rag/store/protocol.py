@@ -126,6 +126,8 @@ class Bookkeeping:
     #: path -> (size, mtime_ns) of each file when it was hashed: an unchanged pair means an
     #: unchanged file, so a no-change run stats files instead of reading them (as git does)
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: a full rebuild (``Writer.reset``) was started and never committed: redo it
+    rebuild_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class Writer(Protocol):
     def upsert(self, sha: str, pages: Sequence[Page], chunks: Sequence[Chunk],
                vectors: np.ndarray) -> None: ...
     def delete(self, sha: str) -> None: ...
-    def reset(self) -> None: ...
+    def reset(self) -> None: ...  # a full rebuild at the next commit; a killed one is resumed
     def set_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None: ...
     def commit(self, manifest: Manifest) -> Stats: ...
     def merge(self) -> None: ...  # fold segments per the merge policy (no-op when none due)

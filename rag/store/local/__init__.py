@@ -7,7 +7,7 @@ from typing import Iterator
 
 from rag.errors import DocchatError
 from rag.settings import Settings
-from rag.store.local import db as dbmod
+from rag.store.local import db as dbmod, merger
 from rag.store.local.bm25 import BM25Params
 from rag.store.local.layout import DB, segment_dirs, writer_lock
 from rag.store.local.reader import LocalReader
@@ -25,7 +25,9 @@ class LocalStore:
         self._bm25 = BM25Params(s.bm25_k1, s.bm25_b)
         self._ann = AnnSettings(s.ann_min_vectors, s.hnsw_m, s.hnsw_ef_construction,
                                 s.hnsw_ef_search)
-        self._policy = MergePolicy(s.merge_factor, s.merge_floor, s.merge_deletes)
+        self._merges = merger.MergeConfig(
+            MergePolicy(s.merge_factor, s.merge_floor, s.merge_deletes), self._ann,
+            s.merge_background)
         for name, ok in (("merge_factor", s.merge_factor >= 2), ("merge_floor", s.merge_floor >= 1),
                          ("merge_deletes", 0 < s.merge_deletes <= 1),
                          ("ann_min_vectors", s.ann_min_vectors >= 1),
@@ -59,13 +61,17 @@ class LocalStore:
             db.close()
         return sorted(p.name for p in segment_dirs(self.root) if p.name not in known)
 
+    def wait_merges(self) -> None:
+        """Block until this process's background merges of this index are done."""
+        merger.wait(self.root)
+
     def reader(self) -> LocalReader:
         return LocalReader(self.root, self._bm25, self._ann.ef_search)
 
     @contextmanager
     def writer(self) -> Iterator[LocalWriter]:
         with writer_lock(self.root):
-            w = LocalWriter(self.root, self._policy, self._ann)
+            w = LocalWriter(self.root, self._merges)
             try:
                 yield w
             finally:

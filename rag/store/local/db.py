@@ -30,8 +30,14 @@ CREATE TABLE IF NOT EXISTS retired(name TEXT PRIMARY KEY, generation INTEGER NOT
 """
 
 
+#: Seconds a writing connection waits for another's transaction (a commit of a large build holds
+#: SQLite's write lock for a while; the writer and a merger each wait for the other).
+BUSY_SECONDS = 3600.0
+
+
 def connect_writer(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                         timeout=BUSY_SECONDS)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(SCHEMA)
@@ -57,6 +63,26 @@ def get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
 def set_meta(db: sqlite3.Connection, key: str, value) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                (key, value if isinstance(value, str) else json.dumps(value)))
+
+
+def allocate_segment(db: sqlite3.Connection, root: Path) -> str:
+    """A segment name nobody else will use: the writer and a merger each take theirs in a short
+    transaction of its own (a name left on disk by a killed run is skipped)."""
+    from rag.store.local.layout import TMP_SUFFIX, segment_name
+
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        number = int(get_meta(db, "next_segment", "1"))
+        while (root / segment_name(number)).exists() or \
+                (root / (segment_name(number) + TMP_SUFFIX)).exists():
+            number += 1
+        set_meta(db, "next_segment", str(number + 1))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return segment_name(number)
 
 
 def generation(db: sqlite3.Connection) -> int:

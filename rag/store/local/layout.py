@@ -8,6 +8,7 @@ Layout::
                                        and for large merged segments an HNSW graph
     INDEX/seg-000013.tmp/              a segment being written (never referenced)
     INDEX/.lock                        held by the one writer (fcntl)
+    INDEX/.merge-lock                  held by the one merger (fcntl), which runs beside writers
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Iterator
 
 DB = "meta.sqlite"
 LOCK = ".lock"
+MERGE_LOCK = ".merge-lock"
 SEGMENT_PREFIX = "seg-"
 TMP_SUFFIX = ".tmp"
 LEGACY = ("CURRENT", "CURRENT.tmp")  # the generation-copy layout of format 1
@@ -43,6 +45,30 @@ def writer_lock(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def try_lock(root: Path, name: str, wait: bool = False) -> Iterator[bool]:
+    """The fcntl lock ``root/name``: yields True when this process holds it, False when another
+    holder has it and ``wait`` is False."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / name, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def publish_folder(tmp: Path, final: Path) -> None:
+    """Make a folder written at ``tmp`` durable, then give it its name ``final``."""
+    fsync_tree(tmp)
+    tmp.rename(final)
+    fsync_dir(final.parent)
 
 
 def fsync_tree(path: Path) -> None:

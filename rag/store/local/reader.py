@@ -177,4 +177,6 @@ def read_bookkeeping(q) -> Bookkeeping:
     return Bookkeeping(files=dict(q("SELECT path, sha FROM files")),
                        contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
                        bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")),
-                       stamps=stamps)
+                       stamps=stamps,
+                       rebuild_pending=bool(q("SELECT 1 FROM meta WHERE key = "
+                                              "'rebuild_pending'")))

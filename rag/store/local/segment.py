@@ -16,16 +16,21 @@ Deletes never touch a segment: they are tombstones in SQLite, applied as a live 
 from __future__ import annotations
 
 import logging
+import os
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 
 log = logging.getLogger(__name__)
 HNSW_FILE = "hnsw.faiss"
+#: An HNSW search asks the graph for this many times the hits wanted (at least RERANK_MIN) and
+#: keeps the best by exact inner product.
+RERANK, RERANK_MIN = 3, 64
 
 
 @dataclass(frozen=True)
@@ -54,15 +59,38 @@ class Segment:
         self.term_index = {t: i for i, t in enumerate(self.vocab)}
         self.ef_search = ef_search
         self.hnsw = None
+        self._fd = -1
         if (path / HNSW_FILE).exists():
             import faiss
 
             # the graph's copy of the vectors is memory-mapped, not read into RAM
             flag = getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
             self.hnsw = faiss.read_index(str(path / HNSW_FILE), flag)
+            # re-ranking reads a few hundred rows of vectors.npy per query with pread, not
+            # through the map: a mapped row brings its neighbours (fault-around) into the
+            # process, and within a hundred queries the whole file was resident (1 GB at a
+            # million); read, the pages stay in the page cache, outside the process
+            self._fd = os.open(path / "vectors.npy", os.O_RDONLY)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def read_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of ``rows`` (ascending), read from the file rather than the map."""
+        if self._fd < 0:
+            return np.asarray(self.vectors[rows])
+        d = self.vectors.shape[1]
+        size, base = 4 * d, self.vectors.offset
+        buf = bytearray(len(rows) * size)
+        view = memoryview(buf)
+        for i, r in enumerate(rows.tolist()):
+            view[i * size:(i + 1) * size] = os.pread(self._fd, size, base + r * size)
+        return np.frombuffer(buf, np.float32).reshape(len(rows), d)
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Positions of ``ids`` in this segment (-1 for an id it does not hold)."""
@@ -100,34 +128,49 @@ class Segment:
         return rows[keep][:n].astype(np.int64), scores[keep][:n]
 
     def _search_hnsw(self, q, n, live):
+        """The graph (over 8-bit codes) proposes ``RERANK`` times the candidates asked for;
+        their exact inner products, from ``vectors.npy``, decide the ``n`` returned."""
         import faiss
 
         dead = np.flatnonzero(~live).astype(np.int64)
+        want = min(len(self), max(RERANK * n, RERANK_MIN))
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(self.ef_search, n)
+        params.efSearch = max(self.ef_search, want)
         if len(dead):
             params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(dead))
-        scores, rows = self.hnsw.search(q.reshape(1, -1).astype(np.float32), n, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep].astype(np.int64), scores[0][keep]
+        _, rows = self.hnsw.search(q.reshape(1, -1).astype(np.float32), want, params=params)
+        rows = np.sort(rows[0][rows[0] >= 0]).astype(np.int64)
+        exact = self.read_vectors(rows) @ q
+        best = np.argsort(-exact, kind="stable")[:n]
+        return rows[best], exact[best]
 
 
 def write(path: Path, ids: np.ndarray, vectors: np.ndarray,
-          tokens: Sequence[Sequence[str]]) -> None:
-    """Write a segment for chunks ``ids`` (ascending) from their vectors and lexical tokens."""
-    counts = [Counter(t) for t in tokens]
-    vocab = sorted(set().union(*counts)) if counts else []
-    index = {t: i for i, t in enumerate(vocab)}
-    term_l, doc_l, tf_l = [], [], []
-    for row, c in enumerate(counts):
-        for t, f in c.items():
-            term_l.append(index[t])
-            doc_l.append(row)
-            tf_l.append(f)
-    doclen = np.asarray([len(t) for t in tokens], np.int32)
-    _write_arrays(path, np.asarray(ids, np.int64), vectors, doclen, vocab,
-                  np.asarray(term_l, np.int64), np.asarray(doc_l, np.int32),
-                  np.asarray(tf_l, np.int32))
+          tokens: Iterable[Sequence[str]]) -> None:
+    """Write a segment for chunks ``ids`` (ascending) from their vectors and lexical tokens.
+
+    ``tokens`` is consumed one chunk at a time and postings are kept in compact typed arrays
+    (4-8 bytes each, not Python objects), so a million-chunk commit holds the postings once,
+    not a Python list and a Counter per chunk."""
+    index: dict[str, int] = {}  # term -> id in first-seen order (sorted at the end)
+    term_a, doc_a, tf_a, len_a = array("q"), array("i"), array("i"), array("i")
+    for row, toks in enumerate(tokens):
+        len_a.append(len(toks))
+        for t, f in Counter(toks).items():
+            j = index.get(t)
+            if j is None:
+                j = index[t] = len(index)
+            term_a.append(j)
+            doc_a.append(row)
+            tf_a.append(f)
+    vocab = sorted(index)
+    rank = np.empty(len(index), np.int64)  # first-seen id -> sorted id
+    rank[np.asarray([index[t] for t in vocab], np.int64)] = np.arange(len(vocab))
+    del index
+    terms = rank[np.frombuffer(term_a, np.int64)] if len(term_a) else np.zeros(0, np.int64)
+    del term_a
+    _write_arrays(path, np.asarray(ids, np.int64), vectors, np.frombuffer(len_a, np.int32),
+                  vocab, terms, np.frombuffer(doc_a, np.int32), np.frombuffer(tf_a, np.int32))
 
 
 def merge(path: Path, sources: Sequence[tuple[Segment, np.ndarray]], dim: int,
@@ -175,11 +218,17 @@ def _write_arrays(path: Path, ids, vectors, doclen, vocab, terms, docs, tf) -> N
 
 
 def write_hnsw(path: Path, vectors: np.ndarray, ann: AnnSettings) -> None:
+    """An HNSW graph over 8-bit scalar-quantised copies of the vectors (a quarter of their
+    size: the graph's storage is what a query process keeps touching); searches re-rank its
+    candidates exactly with ``vectors.npy``."""
     import faiss
 
-    index = faiss.IndexHNSWFlat(vectors.shape[1], ann.m, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, ann.m,
+                              faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ann.ef_construction
-    index.add(np.ascontiguousarray(vectors, np.float32))
+    x = np.ascontiguousarray(vectors, np.float32)
+    index.train(x)
+    index.add(x)
     faiss.write_index(index, str(path / HNSW_FILE))
 
 

@@ -6,10 +6,12 @@ the chunks, pages, contents and files, lists ``seg-N`` in ``segments``, turns re
 removed contents into tombstones and bumps the generation. The transaction's commit is the
 publish point: killed before it, SQLite rolls back (WAL) and ``seg-N`` is an orphan that the
 next writer removes before doing anything; killed after it, the new state is complete.
-A merge is the same: the merged segment is written and synced first, then one transaction
-swaps it for its sources. Sources leave the ``segments`` list at once but their folders are
-only removed by a writer that starts after a further commit (``retired``), so a reader still
-holding the state before the merge keeps its files.
+Merges (merger.py) run beside the writer, after its commit, with the same two steps: the merged
+segment is written and synced first, then one transaction swaps it for its sources. Sources
+leave the ``segments`` list at once but their folders are only removed by a writer that starts
+after a further commit (``retired``), so a reader still holding the state before the merge
+keeps its files. Every point where a killed writer or merger leaves partial state is named in
+crash.py, and a test kills a real build at each one.
 """
 from __future__ import annotations
 
@@ -25,13 +27,11 @@ from typing import Sequence
 import numpy as np
 
 from rag.chunking import index_text
-from rag.lexical import tokenize
-from rag.store.local import db as dbmod
+from rag.lexical import words
+from rag.store.local import crash, db as dbmod, merger
 from rag.store.local import segment as segmod
-from rag.store.local.layout import (DB, SEGMENT_PREFIX, TMP_SUFFIX, fsync_dir, fsync_tree,
-                                    legacy_manifest, remove_legacy, segment_dirs,
-                                    segment_name)
-from rag.store.local.merge_policy import MergePolicy, SegmentSize, candidates
+from rag.store.local.layout import (DB, MERGE_LOCK, TMP_SUFFIX, legacy_manifest,
+                                    publish_folder, remove_legacy, segment_dirs, try_lock)
 from rag.store.local.reader import read_bookkeeping
 from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
 from rag.types import Chunk, Page, Skipped
@@ -52,11 +52,12 @@ class _Pending:
 
 
 class LocalWriter:
-    def __init__(self, root: Path, policy: MergePolicy, ann: segmod.AnnSettings) -> None:
+    def __init__(self, root: Path, merges: merger.MergeConfig) -> None:
         self.root = root
-        self.policy = policy
-        self.ann = ann
+        self.merges = merges
+        self.ann = merges.ann
         self.db = dbmod.connect_writer(root / DB)
+        self._committed = False
         self._pending: list[_Pending] = []
         self._deletes: set[str] = set()
         self._reset = False
@@ -86,8 +87,15 @@ class LocalWriter:
         self._deletes.add(sha)
 
     def reset(self) -> None:
-        """Drop everything at the next commit (a full rebuild); readers keep the old state."""
+        """Drop everything at the next commit (a full rebuild); readers keep the old state.
+        The intent is recorded at once (committed, invisible to readers): a run killed before
+        its commit leaves it, and the next run's bookkeeping says a rebuild is pending."""
         self._reset = True
+        if dbmod.generation(self.db) and not dbmod.get_meta(self.db, "rebuild_pending"):
+            self.db.execute("BEGIN IMMEDIATE")
+            dbmod.set_meta(self.db, "rebuild_pending", "1")
+            self.db.execute("COMMIT")
+        crash.at("reset-pending")
 
     def set_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
         self._files = (files, skipped)
@@ -107,7 +115,6 @@ class LocalWriter:
                     self.db.execute(f"DELETE FROM {table} WHERE sha = ?", (sha,))
             if name:
                 self._insert(name, ids)
-                dbmod.set_meta(self.db, "next_segment", str(int(name[len(SEGMENT_PREFIX):]) + 1))
                 dbmod.set_meta(self.db, "next_id", str(int(ids[-1]) + 1))
             if self._files is not None:
                 self._write_files(*self._files)
@@ -115,15 +122,19 @@ class LocalWriter:
             dbmod.set_meta(self.db, "manifest", manifest.to_json())
             dbmod.set_meta(self.db, "stats", stats)
             dbmod.set_meta(self.db, "generation", str(gen))
+            crash.at("before-commit")
             self.db.execute("COMMIT")  # the publish point
         except BaseException:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
+        self._committed = True
         self._pending, self._deletes, self._reset, self._files = [], set(), False, None
         remove_legacy(self.root)
+        stats = self.stats()
+        crash.at("after-commit")
         self.merge()
-        return self.stats()
+        return stats
 
     def stats(self) -> Stats:
         s = json.loads(dbmod.get_meta(self.db, "stats", "{}"))
@@ -135,90 +146,37 @@ class LocalWriter:
                      segments=n_seg, vectors=rows - dead, deleted=dead)
 
     def close(self) -> None:
+        if not self._committed:
+            crash.at("no-change")
         self.db.close()
 
     # -- merges -------------------------------------------------------------------------------
     def merge(self) -> None:
-        """Size-tiered merging (as Lucene's): while some tier holds ``factor`` segments, merge
-        them into one; a segment with many tombstones is rewritten. Each merge is its own
-        crash-safe commit."""
-        while (group := self._merge_candidates()):
-            self._merge(group)
-
-    def _merge_candidates(self) -> list[str]:
-        rows = self.db.execute("SELECT name, rows FROM segments ORDER BY name").fetchall()
-        dead = self._dead_per_segment([r[0] for r in rows])
-        return candidates([SegmentSize(n, r, dead.get(n, 0)) for n, r in rows], self.policy)
-
-    def _dead_per_segment(self, names: list[str]) -> dict[str, int]:
-        dead = np.asarray([r[0] for r in self.db.execute("SELECT id FROM tombstones")], np.int64)
-        if not len(dead):
-            return {}
-        out = {}
-        for name in names:
-            ids = np.load(self.root / name / "ids.npy", mmap_mode="r")
-            out[name] = int(np.isin(dead, ids).sum()) if len(ids) else 0
-        return out
-
-    def _merge(self, names: list[str]) -> None:
-        number = int(dbmod.get_meta(self.db, "next_segment", "1"))
-        target = segment_name(number)
-        dead = np.asarray([r[0] for r in self.db.execute("SELECT id FROM tombstones")], np.int64)
-        sources = []
-        for name in names:
-            seg = segmod.Segment(self.root / name)
-            live = np.ones(len(seg), bool)
-            rows = seg.rows(dead)
-            live[rows[rows >= 0]] = False
-            sources.append((seg, live))
-        dim = sources[0][0].vectors.shape[1]
-        tmp = self.root / (target + TMP_SUFFIX)
-        log.info("merging %d segments (%d live chunks) into %s", len(names),
-                 sum(int(l.sum()) for _, l in sources), target)
-        n = segmod.merge(tmp, sources, dim, self.ann)
-        gone = np.concatenate([np.asarray(s.ids)[~l] for s, l in sources])
-        self._publish_folder(tmp, self.root / target)
-        gen = dbmod.generation(self.db) + 1
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            marks = ",".join("?" * len(names))
-            self.db.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)
-            self.db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
-                                [(s, gen) for s in names])
-            self.db.executemany("DELETE FROM tombstones WHERE id = ?",
-                                [(int(i),) for i in gone])
-            if n:
-                self.db.execute("INSERT INTO segments VALUES (?, ?)", (target, n))
-            dbmod.set_meta(self.db, "next_segment", str(number + 1))
-            dbmod.set_meta(self.db, "generation", str(gen))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
+        """Fold segments per the merge policy (merger.py): in a background thread that never
+        holds the writer lock, or here and now with DOCCHAT_MERGE_BACKGROUND=false."""
+        if self.merges.background:
+            merger.schedule(self.root, self.merges)
+        else:
+            merger.run(self.root, self.merges)
 
     # -- internals ----------------------------------------------------------------------------
     def _write_new_segment(self, next_id: int, dim: int) -> tuple[str, np.ndarray]:
         chunks = [c for p in self._pending for c in p.chunks]
         if not chunks:
             return "", np.zeros(0, np.int64)
-        number = int(dbmod.get_meta(self.db, "next_segment", "1"))
-        name = segment_name(number)
+        name = dbmod.allocate_segment(self.db, self.root)
         ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
         vectors = np.concatenate([p.vectors for p in self._pending if len(p.chunks)])
         if vectors.shape[1] != dim:
             raise ValueError(f"vector dimension {vectors.shape[1]} != index dimension {dim}")
         tmp = self.root / (name + TMP_SUFFIX)
-        segmod.write(tmp, ids, vectors, tokenize([index_text(c) for c in chunks]))
+        segmod.write(tmp, ids, vectors, (words(index_text(c)) for c in chunks))
         if len(ids) >= self.ann.min_vectors:
             segmod.write_hnsw(tmp, vectors, self.ann)
-        self._publish_folder(tmp, self.root / name)
+        crash.at("segment-written")
+        publish_folder(tmp, self.root / name)
+        crash.at("segment-renamed")
         return name, ids
-
-    def _publish_folder(self, tmp: Path, final: Path) -> None:
-        fsync_tree(tmp)
-        tmp.rename(final)
-        fsync_dir(self.root)
 
     def _insert(self, name: str, ids: np.ndarray) -> None:
         it = iter(int(i) for i in ids)
@@ -241,6 +199,7 @@ class LocalWriter:
         for table in ("segments", "tombstones", "chunks", "pages", "contents", "files",
                       "skipped"):
             self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("DELETE FROM meta WHERE key = 'rebuild_pending'")
 
     def _write_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
         """Write only the file rows that changed (a content change restamps indexed_at)."""
@@ -271,16 +230,23 @@ class LocalWriter:
 
     def _clean(self) -> None:
         """Remove what no committed state references: segments of killed builds and merges,
-        and segments retired before the latest commit (no new reader can list them)."""
+        and segments retired before the latest commit (no new reader can list them). Skipped
+        while a merge runs (its unfinished segment is unreferenced too): the next writer
+        cleans."""
+        with try_lock(self.root, MERGE_LOCK) as no_merge_running:
+            if no_merge_running:
+                self._clean_unlocked()
+
+    def _clean_unlocked(self) -> None:
         gen = dbmod.generation(self.db)
         listed = {r[0] for r in self.db.execute("SELECT name FROM segments")}
         retired = dict(self.db.execute("SELECT name, generation FROM retired").fetchall())
-        for p in segment_dirs(self.root):
-            if p.name in listed:
-                continue
-            if p.name in retired and retired[p.name] >= gen:
-                continue  # retired by the latest commit: a reader may still hold it
+        doomed = [p for p in sorted(segment_dirs(self.root)) if p.name not in listed and not
+                  (p.name in retired and retired[p.name] >= gen)]  # kept: a reader may hold it
+        for k, p in enumerate(doomed):
             shutil.rmtree(p, ignore_errors=True)
+            if k + 1 < len(doomed):
+                crash.at("cleaning")
         gone = [(n,) for n, g in retired.items() if g < gen]
         if gone:
             try:
