@@ -10,7 +10,8 @@ import pytest
 
 from rag import CANNOT_ANSWER, Settings, ask
 from rag.answer_types import DATE, PERSON, PLACE, QUANTITY, expected_type, has_type
-from rag.answerability import FEATURE_NAMES, Model, features, key_terms, model
+from rag.answerability import (FEATURE_NAMES, Model, alignment, features, focus_word,
+                                key_terms, model)
 from rag.evaluation_qa import normalise
 from rag.types import Hit
 
@@ -127,12 +128,63 @@ def test_paraphrased_key_term_counts_when_a_passage_word_is_close():
     assert para.paraphrased == 1.0 > literal.paraphrased
 
 
+def static_tokens(texts):
+    """Word vectors without a model: each word its fake_vectors vector (only equal words
+    align)."""
+    out = []
+    for t in texts:
+        ws = [w.strip("?.,!") for w in t.lower().split()]
+        out.append((ws, fake_vectors(ws)))
+    return out
+
+
+def test_focus_is_the_content_word_after_the_wh_word():
+    assert focus_word("In what year did the Normans rule?", ["year", "normans", "rule"]) == "year"
+    assert focus_word("How many people died?", ["people", "died"]) == "people"
+    assert focus_word("The Normans ruled where?", ["normans", "ruled"]) == "normans"
+
+
+def test_a_question_word_the_answer_lacks_is_unaligned():
+    sent = "The Normans conquered England in 1066 under William."
+    asked = alignment(static_tokens, "Who conquered England in 1066?", [sent], [sent])
+    assert asked["unaligned_answer"] == 0 and asked["align_answer_min"] == 1.0
+    # "Wales" is in neither the answer nor its passage; the rest is
+    swapped = alignment(static_tokens, "Who conquered Wales in 1066?", [sent], [sent])
+    assert swapped["unaligned_answer"] == 1 and swapped["unaligned_passage"] == 1
+    assert swapped["align_answer_min"] < 0.5 and swapped["align_answer_second"] == 1.0
+    # the focus: the word after "what", absent from the answer but present in the passage
+    focus = alignment(static_tokens, "What army conquered England?",
+                      ["William conquered England in 1066."],
+                      ["William conquered England in 1066. His army was Norman."])
+    assert focus["focus_answer"] < 0.5 and focus["focus_passage"] == 1.0
+    # what the answer adds beyond the question: "normans", "under", "william" (of its six
+    # words beyond stopwords)
+    assert asked["novel_answer"] == pytest.approx(3 / 6)
+
+
+def test_stump_model_adds_the_value_of_each_side_of_its_split():
+    data = {"kind": "stumps", "features": ["evidence", "unaligned_answer"], "bias": 0.5,
+            "threshold": 0.5, "stumps": [[0, 0.4, -1.0, 1.0], [1, 0.0, 0.5, -2.0]]}
+    m = Model.from_json(data)
+    x = np.zeros((3, len(FEATURE_NAMES)))
+    ev, un = FEATURE_NAMES.index("evidence"), FEATURE_NAMES.index("unaligned_answer")
+    x[0, [ev, un]] = 0.6, 0  # 0.5 + 1.0 + 0.5
+    x[1, [ev, un]] = 0.6, 1  # 0.5 + 1.0 - 2.0
+    x[2, [ev, un]] = 0.3, 0  # 0.5 - 1.0 + 0.5
+    assert m.margin(x) == pytest.approx([2.0, -0.5, 0.0])
+    assert m.probability(x)[0] == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
 def test_recorded_model_matches_the_features_and_the_setting():
     recorded = json.loads((ROOT / "docs" / "answerability.json").read_text())
     assert set(recorded["features"]) <= set(FEATURE_NAMES)
     assert Settings().answerable_threshold == pytest.approx(recorded["threshold"], abs=1e-3)
     m = model()
-    assert len(m.weights) == len(recorded["features"])
+    assert m.kind == recorded.get("kind", "logistic")
+    if m.kind == "logistic":
+        assert len(m.weights) == len(recorded["features"])
+    else:
+        assert all(0 <= c < len(recorded["features"]) for c, *_ in m.stumps)
     # loose sanity of what was learnt: on the held-out half it turns away more unanswerable
     # than answerable questions, at the default and at the training rule's threshold
     for held in (recorded["with_answerability"]["held_out"], recorded["rule_held_out"]):
