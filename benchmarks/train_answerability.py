@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answerability import FEATURE_NAMES, features, tokens_for
+from rag.answerability import ALIGNMENT, FEATURE_NAMES, features, tokens_for
 from rag.citations import verify
 from rag.engines import get_engine
 from rag.evaluation import eval_index, load_squad, sample
@@ -52,6 +52,10 @@ EXCLUDED = ("negated",)
 EXCLUDED_WHY = "a SQuAD 2.0 artefact: negated questions are mostly the unanswerable ones"
 USED = tuple(n for n in FEATURE_NAMES if n not in EXCLUDED)
 COLS = [FEATURE_NAMES.index(n) for n in USED]
+#: The alignment group (contextual token matches) costs one more encode per answered question,
+#: so it is used only when cross-validation shows it turns away at least this much more of the
+#: unanswerable questions than the model without it.
+ALIGNMENT_MIN_GAIN = 0.01
 
 
 def run(idx, question: str, settings: Settings) -> dict:
@@ -197,7 +201,7 @@ def prob(m: dict, rows: list[dict]) -> np.ndarray:
     out = np.full(len(rows), -1.0)
     ok = [i for i, r in enumerate(rows) if r["x"] is not None]
     if ok:
-        x = np.array([rows[i]["x"] for i in ok])[:, COLS]
+        x = np.array([rows[i]["x"] for i in ok])[:, m.get("cols", COLS)]
         out[ok] = 1 / (1 + np.exp(-margin(m, x)))
     return out
 
@@ -289,34 +293,46 @@ def main() -> None:
         i = [r for q, r in zip(qs, rs) if q["impossible"]]
         return [r for r, _ in a], [g for _, g in a], i
 
-    def xy(qs, rs):
+    def xy(qs, rs, cols=COLS):
         t = [(r, not q["impossible"]) for q, r in zip(qs, rs) if r["x"] is not None]
-        return np.array([r["x"] for r, _ in t])[:, COLS], np.array([float(a) for _, a in t])
+        return np.array([r["x"] for r, _ in t])[:, cols], np.array([float(a) for _, a in t])
 
     # model kind and threshold: 2-fold cross-validation across the even half's articles
     fold = [(int(q["pid"][1:3]) // 2) % 2 for q in halves[0]]
-    oof = {}
-    for kind, fit in FITS.items():
+    base = [FEATURE_NAMES.index(n) for n in USED if n not in ALIGNMENT]
+
+    def cross_validate(kind: str, cols: list[int]) -> dict:
         p = np.full(len(halves[0]), -1.0)
         for k in (0, 1):
             tr = [(q, r) for q, r, f in zip(halves[0], rows[0], fold) if f != k]
-            m = fit(*xy([q for q, _ in tr], [r for _, r in tr]))
+            m = {**FITS[kind](*xy([q for q, _ in tr], [r for _, r in tr], cols)), "cols": cols}
             te = [i for i, f in enumerate(fold) if f == k]
             p[te] = prob(m, [rows[0][i] for i in te])
-        oof[kind] = p
-    cv = {}
-    for kind, p in oof.items():
         pa = np.array([x for x, q in zip(p, halves[0]) if not q["impossible"]])
         pi = np.array([x for x, q in zip(p, halves[0]) if q["impossible"]])
         t = rule_threshold(pa, args.max_answerable_abstain)
         tr_a, tr_g, _ = split(0)
-        cv[kind] = {"threshold": t, **figures_p(t, pa, pi, tr_a, tr_g)}
-        print(f"cross-validated on the even half, {kind}: {cv[kind]}", flush=True)
+        return {"threshold": t, **figures_p(t, pa, pi, tr_a, tr_g)}
+
+    cv, with_alignment = {}, {}
+    for kind in FITS:
+        cv[kind] = cross_validate(kind, base)
+        with_alignment[kind] = cross_validate(kind, COLS)
+        print(f"cross-validated on the even half, {kind}: {cv[kind]}\n"
+              f"  with the alignment features: {with_alignment[kind]}", flush=True)
+    best = max(k["unanswerable_abstained"] for k in cv.values())
+    align = max(k["unanswerable_abstained"] for k in with_alignment.values()) >= \
+        best + ALIGNMENT_MIN_GAIN
+    if align:
+        cv, with_alignment = with_alignment, cv
+    cols = COLS if align else base
+    names = [FEATURE_NAMES[c] for c in cols]
     chosen = max(cv, key=lambda k: cv[k]["unanswerable_abstained"])
     kind = args.kind or chosen
     threshold = cv[kind]["threshold"] if args.threshold is None else args.threshold
-    m = FITS[kind](*xy(halves[0], rows[0]))
-    others = {k: FITS[k](*xy(halves[0], rows[0])) for k in FITS if k != kind}
+    m = {**FITS[kind](*xy(halves[0], rows[0], cols)), "cols": cols}
+    others = {k: {**FITS[k](*xy(halves[0], rows[0], cols)), "cols": cols}
+              for k in FITS if k != kind}
 
     held = split(1)
     curve = {f"{t:.2f}": figures(m, t, *held) for t in np.round(np.arange(0.1, 0.9, 0.05), 2)}
@@ -345,7 +361,12 @@ def main() -> None:
                                               for p, r in zip(pp, para)])), 4),
         "abstained": [r["question"] for p, r in zip(pp, para) if p < threshold]}
     report = {
-        "features": list(USED), "excluded": {"negated": EXCLUDED_WHY}, "kind": kind,
+        "features": names, "kind": kind,
+        "excluded": {"negated": EXCLUDED_WHY, **({} if align else {
+            "alignment features": f"{', '.join(ALIGNMENT)}: cross-validated, they turn away "
+                                  f"less than {ALIGNMENT_MIN_GAIN:.0%} more of the unanswerable "
+                                  "questions (cross_validated_other_features), so their "
+                                  "encode is not spent"})},
         **({"mean": np.round(m["mean"], 6).tolist(), "scale": np.round(m["scale"], 6).tolist(),
             "weights": np.round(m["weights"], 6).tolist()} if kind == "logistic" else
            {"stumps": [[j, round(t, 6), round(a, 6), round(b, 6)]
@@ -355,7 +376,8 @@ def main() -> None:
                 f"half's articles: the highest threshold turning away at most "
                 f"{args.max_answerable_abstain:.0%} of its answerable questions (after the "
                 "evidence rule), the kind that then turns away more unanswerable ones",
-        "cross_validated": cv, "rule_kind": chosen, "why_not_the_rule": args.why,
+        "cross_validated": cv, "cross_validated_other_features": with_alignment,
+        "rule_kind": chosen, "why_not_the_rule": args.why,
         "rule_threshold": cv[kind]["threshold"],
         "rule_held_out": figures(m, cv[kind]["threshold"], *held),
         "held_out_curve": curve,
@@ -381,11 +403,11 @@ def main() -> None:
                                              "with_answerability", "offtopic", "paraphrase")},
                      indent=2))
     if kind == "logistic":
-        print("weights:", dict(zip(USED, np.round(m["weights"], 3).tolist())))
+        print("weights:", dict(zip(names, np.round(m["weights"], 3).tolist())))
     else:
         used = {}
         for j, _, a, b in m["stumps"]:
-            used[USED[j]] = used.get(USED[j], 0) + abs(a - b)
+            used[names[j]] = used.get(names[j], 0) + abs(a - b)
         print("stump weight per feature:", {k: round(v, 2) for k, v in
                                              sorted(used.items(), key=lambda kv: -kv[1])})
     if args.write:

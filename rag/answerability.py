@@ -93,6 +93,9 @@ class Features:
 
 
 FEATURE_NAMES = tuple(f.name for f in fields(Features))
+#: The alignment features: computed only when the model reads them (they cost an encode).
+ALIGNMENT = tuple(n for n in FEATURE_NAMES
+                  if n.startswith(("align_", "unaligned_", "focus_", "novel_")))
 
 
 @dataclass(frozen=True)
@@ -276,9 +279,10 @@ def alignment(tokens: Tokens, question: str, answer: Sequence[str], passages: Se
 
 def features(vectors: Vectors, question: str,
              sentences: Sequence[tuple[str, Sequence[int], bool]], hits: Sequence[Hit],
-             evidence: float, tokens: Tokens | None = None) -> Features:
+             evidence: float, tokens: Tokens | None = None, aligned: bool = True) -> Features:
     """``sentences``: the answer's (text, cited 1-based passage numbers, supported).
-    ``tokens``: contextual word vectors (default: from the model behind ``vectors``)."""
+    ``tokens``: contextual word vectors (default: from the model behind ``vectors``).
+    ``aligned=False`` skips the alignment features (NaN), for a model that does not read them."""
     cited = sorted({n - 1 for _, c, _ in sentences for n in c if 0 < n <= len(hits)})
     if not cited and hits:
         cited = [0]
@@ -329,8 +333,9 @@ def features(vectors: Vectors, question: str,
         unseen_terms=float(unparaphrased),
         unsupported=sum(not s for _, _, s in sentences) / max(1, len(sentences)),
         key_terms=float(len(terms)),
-        **alignment(tokens or tokens_for(vectors), question, [t for t, _, _ in sentences],
-                    [hits[i].text for i in cited]),
+        **(alignment(tokens or tokens_for(vectors), question, [t for t, _, _ in sentences],
+                     [hits[i].text for i in cited]) if aligned else
+           dict.fromkeys(ALIGNMENT, float("nan"))),
     )
 
 
@@ -394,5 +399,7 @@ def judge(vectors: Vectors, question: str,
           sentences: Sequence[tuple[str, Sequence[int], bool]], hits: Sequence[Hit],
           evidence: float) -> Judgement:
     """The probability that the drafted ``sentences`` answer ``question``."""
-    f = features(vectors, question, sentences, hits, evidence)
-    return Judgement(round(float(model().probability(f.vector())[0]), 4), f)
+    m = model()
+    f = features(vectors, question, sentences, hits, evidence,
+                 aligned=any(n in ALIGNMENT for n in m.names))
+    return Judgement(round(float(m.probability(f.vector())[0]), 4), f)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "crocus-city-hall-attack.txt"
 PARAPHRASES = ROOT / "tests" / "data" / "paraphrase_questions.jsonl"
 SHARED_PDFS = ROOT.parent / "shared" / "eval" / "pdfs"
+SQUAD = ROOT.parent / "shared" / "eval" / "squad2" / "dev-v2.0.json"
 
 #: On-topic questions the seed article does not answer (read from the article: it names no
 #: attacker, no date, no rescue figures, no concert act, no sentence).
@@ -294,3 +295,48 @@ def test_a_missing_model_file_is_one_clear_reason(tmp_path):
 
     with pytest.raises(DocchatError, match="cannot be read.*train_answerability"):
         model(tmp_path / "answerability.json")
+
+
+# ------------------------------------------------------------------ real SQuAD examples (slow)
+#: Held-out SQuAD 2.0 examples (odd articles: the model never saw them). Each pairs an
+#: unanswerable question about a paragraph with an answerable sibling of the same paragraph
+#: and its reference answer; asked against an index of that article's paragraphs.
+SQUAD_PAIRS = [
+    # (article, unanswerable question, answerable question, reference answer)
+]
+
+
+@pytest.fixture(scope="module")
+def squad_article_indexes(tmp_path_factory):
+    from conftest import need_shared
+
+    from rag.evaluation import load_squad
+    from rag.index import Index
+
+    paragraphs, _ = load_squad(need_shared(SQUAD))
+    out = {}
+    for article in sorted({a for a, *_ in SQUAD_PAIRS}):
+        root = tmp_path_factory.mktemp(article)
+        docs = root / "docs"
+        docs.mkdir()
+        for pid, text in paragraphs.items():
+            if pid.startswith(article + "_"):
+                (docs / f"{pid}.txt").write_text(text, encoding="utf-8")
+        idx = Index.open(root / "index", Settings.from_env(index_dir=str(root / "index")),
+                         create=True)
+        idx.update([docs])
+        out[article] = idx
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("article, unanswerable, answerable, gold", SQUAD_PAIRS)
+def test_unanswerable_squad_question_abstains_and_its_sibling_is_answered(
+        squad_article_indexes, article, unanswerable, answerable, gold):
+    idx = squad_article_indexes[article]
+    no = ask(idx, unanswerable)
+    assert no.abstained and no.answer == CANNOT_ANSWER, no.answer
+    assert no.notes[0].startswith("the answer does not fit the question"), no.notes
+    yes = ask(idx, answerable)
+    assert not yes.abstained, yes.notes
+    assert normalise(gold) in normalise(yes.answer)
