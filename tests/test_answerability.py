@@ -303,6 +303,15 @@ def test_a_missing_model_file_is_one_clear_reason(tmp_path):
 #: and its reference answer; asked against an index of that article's paragraphs.
 SQUAD_PAIRS = [
     # (article, unanswerable question, answerable question, reference answer)
+    # a negated question against a passage that states the positive (negation_mismatch)
+    ("a11", "Whose ideas did not become increasingly radical during his imprisonment?",
+     "Whose ideas became increasingly radical during his imprisonment?", "Qutb's"),
+    # "invented in a storage reservoir": the passage never aligns "invented" / "reservoir"
+    ("a03", "What was invented in a storage reservoir?",
+     "What was the first true engine that was commercially successful?", "atmospheric engine"),
+    # asks a count the passage does not give (it names the 2000 champion)
+    ("a13", "How many times has Ekstraklasa won the cup?",
+     "Who won the Ekstraklasa Championship in 2000?", "Polonia Warsaw"),
 ]
 
 
