@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -450,7 +451,11 @@ def main() -> None:
         print("stump weight per feature:", {k: round(v, 2) for k, v in
                                              sorted(used.items(), key=lambda kv: -kv[1])})
     if args.write:
-        (ROOT / "docs" / "answerability.json").write_text(json.dumps(report, indent=2) + "\n")
+        text = json.dumps(report, indent=2)
+        # one line per list of numbers (each stump, the weights): a diff stays readable
+        text = re.sub(r"\[\n\s+([-0-9.e, \n]*?)\n\s+\]",
+                      lambda mt: "[" + " ".join(mt.group(1).split()) + "]", text)
+        (ROOT / "docs" / "answerability.json").write_text(text + "\n")
 
 
 if __name__ == "__main__":
