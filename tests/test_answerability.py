@@ -212,25 +212,24 @@ def seed_index(tmp_path_factory):
     return idx
 
 
-#: The stricter threshold docs/quality.md offers (the training rule's: at most 8% of answerable
-#: SQuAD questions turned away), against the default that protects paraphrased questions.
+#: A stricter threshold than the default (docs/quality.md: held out it turns away 3.5% of
+#: answerable and 15% of unanswerable SQuAD questions, and 3 of the 42 paraphrases).
 STRICT = 0.345
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("threshold, at_least", [(None, 2), (STRICT, 3)])
+@pytest.mark.parametrize("threshold, at_least", [(None, 4), (STRICT, 4)])
 def test_on_topic_questions_whose_answer_is_absent_abstain(seed_index, threshold, at_least):
     settings = seed_index.settings.replace(answerable_threshold=threshold)
     answers = {q: ask(seed_index, q, settings=settings) for q in ABSENT_FROM_SEED}
     for a in answers.values():
         assert a.answer == CANNOT_ANSWER or not a.abstained
     abstained = [q for q, a in answers.items() if a.abstained]
-    # measured: 2 of 6 by default (the evidence rule), 3 of 6 strict (one more by
-    # answerability); the expected answer type is often present for another reason
-    # ("On what date...?" finds the years of earlier attacks): docs/quality.md
+    # measured: 4 of 6 at both thresholds (2 by the evidence rule, "the four gunmen's names"
+    # and "who owns the hall" by answerability); the expected answer type is often present
+    # for another reason ("On what date...?" finds the years of earlier attacks)
     assert len(abstained) >= at_least, abstained
-    if threshold == STRICT:
-        assert any("answerability" in n for a in answers.values() for n in a.notes)
+    assert sum(any("answerability" in n for n in a.notes) for a in answers.values()) >= 2
 
 
 @pytest.mark.slow
