@@ -72,7 +72,7 @@ class Settings:
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     answerable_threshold: float = _f(
-        0.31, "A drafted answer whose answerability probability (rag.answerability: answer "
+        0.28, "A drafted answer whose answerability probability (rag.answerability: answer "
         "type, key terms, names/numbers, alignment of the question's words) is below this "
         "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
         "paraphrase set: docs/answerability.json).")
