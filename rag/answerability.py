@@ -9,16 +9,21 @@ text gives another year), so this module looks at the chosen answer sentences th
   the cited passage, stemmed, or paraphrased in the answer (a word of the answer whose MiniLM
   vector is close to the term's);
 * names and numbers of the question are in the cited passage;
-* the evidence score and the retrieval signal of the cited passage (rank, dense, BM25 share);
+* the evidence score and the retrieval signal of the cited passage (rank, dense, BM25 share:
+  computed, but the current model leaves them out, see docs/quality.md);
 * alignment: each content word of the question is matched to its closest word of the answer
   sentences and of the cited passage (the same stem, else the cosine of their contextual MiniLM
   token vectors: the embedding model's own token output, no other model). An unanswerable
   question is usually about the passage but asks for something it does not state: one of its
   words (often the focus next to the wh-word, or the relation) has no counterpart.
 
-A logistic regression learnt on SQuAD 2.0 (benchmarks/train_answerability.py, split by article)
-combines them into a probability; its weights, threshold and data description are in
-docs/answerability.json, loaded once at run time.
+A model learnt on SQuAD 2.0 (benchmarks/train_answerability.py, split by article; gradient-
+boosted stumps or a logistic regression, whichever cross-validates better) combines them into a
+probability; its weights, threshold and data description are in docs/answerability.json, loaded
+once at run time. The alignment features cost one more encode per answer (token vectors of the
+question, the answer and the cited passage's sentences, kept by text), so they are computed
+only when the model reads them. Token vectors come straight from the sentence-transformers
+model, outside the embedder's queue (rag.embedding), as a small foreground call.
 """
 from __future__ import annotations
 
