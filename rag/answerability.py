@@ -144,8 +144,9 @@ class TokenVectors:
     """Contextual word vectors of texts from the embedding model itself (sentence-transformers'
     token output; word pieces averaged per word), kept by text. One per embedder."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, call_lock: threading.Lock | None = None) -> None:
         self.model = model
+        self._call = call_lock or threading.Lock()  # one call on the model copy at a time
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -154,11 +155,12 @@ class TokenVectors:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            tok = self.model.tokenizer(missing, truncation=True,
-                                       max_length=self.model.max_seq_length,
-                                       return_offsets_mapping=True)
-            embs = self.model.encode(missing, output_value="token_embeddings",
-                                     batch_size=32, show_progress_bar=False)
+            with self._call:  # the tokenizer is not safe to share between threads
+                tok = self.model.tokenizer(missing, truncation=True,
+                                           max_length=self.model.max_seq_length,
+                                           return_offsets_mapping=True)
+                embs = self.model.encode(missing, output_value="token_embeddings",
+                                         batch_size=32, show_progress_bar=False)
             for i, (text, emb) in enumerate(zip(missing, embs)):
                 emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb)
                 spans: dict[int, list[int]] = {}
@@ -200,7 +202,9 @@ def tokens_for(vectors: Vectors) -> Tokens:
         return _static_tokens(vectors)
     memo = getattr(embedder, "token_vectors", None)
     if memo is None:
-        memo = TokenVectors(st)
+        # rag.embedding allows one call at a time on its foreground copy (_calls[False])
+        calls = getattr(embedder, "_calls", None)
+        memo = TokenVectors(st, calls.get(False) if isinstance(calls, dict) else None)
         try:
             embedder.token_vectors = memo
         except AttributeError:
