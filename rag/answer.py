@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from rag.answerability import judge
 from rag.citations import number_sources, render_markers, verify
@@ -33,13 +33,6 @@ def evidence(index, question: str, hits: Sequence[Hit]) -> float:
     return build_evidence(index.embedder(), question, hits).best
 
 
-#: An extra abstention rule run on the draft's verified answer (e.g. answerability): given
-#: the evidence and the answer, the reason to abstain, or None to keep the answer.
-Check = Callable[[Evidence, Answer], "str | None"]
-#: The check every ``ask`` runs (none yet: the answerability classifier plugs in here).
-ANSWER_CHECK: Check | None = None
-
-
 def ask(index, question: str, history: History = (), engine: str | None = None,
         k: int | None = None, settings: Settings | None = None) -> Answer:
     """Answer ``question`` from ``index``; every sentence cites verified sources."""
@@ -67,15 +60,14 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     hits = index.search(q, k or settings.top_k, history=users)
     yield Stage(f"Reading the {len(hits)} best passage{'s' * (len(hits) != 1)}…")
     ev = build_evidence(index.embedder(), q, hits, recent_turns(users, settings.history_turns))
-    yield from answer_stream(ev, eng, history, settings, t0, check=ANSWER_CHECK)
+    yield from answer_stream(ev, eng, history, settings, t0)
 
 
 def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Settings,
-                  t0: float | None = None, check: Check | None = None
-                  ) -> Iterator[str | Answer]:
+                  t0: float | None = None) -> Iterator[str | Answer]:
     """The part of ``ask_stream`` after retrieval: abstain on weak evidence, else stream the
-    engine's draft and yield the verified Answer. ``check`` may still turn it into an
-    abstention (see ``Check``)."""
+    engine's draft and yield the verified Answer, or an abstention when the answerability
+    check (rag.answerability) finds that the draft does not answer the question."""
     t0 = time.perf_counter() if t0 is None else t0
     q, hits, score = ev.question, ev.hits, ev.best
     close = max((h.dense for h in hits), default=0.0) >= settings.paraphrase_dense
@@ -103,8 +95,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
                     sentences=tuple(sentences), sources=tuple(sources), engine=eng.name,
                     evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4))
-    why = check(ev, answer) if check is not None else None
-    yield _abstain(q, hits, eng.name, score, t0, why) if why else answer
+    yield answer
 
 
 def _abstain(q: str, hits: Sequence[Hit], engine: str, score: float, t0: float,

@@ -9,17 +9,29 @@ text gives another year), so this module looks at the chosen answer sentences th
   the cited passage, stemmed, or paraphrased in the answer (a word of the answer whose MiniLM
   vector is close to the term's);
 * names and numbers of the question are in the cited passage;
-* the evidence score and the retrieval signal of the cited passage (rank, dense, BM25 share).
+* the evidence score and the retrieval signal of the cited passage (rank, dense, BM25 share:
+  computed, but the current model leaves them out, see docs/quality.md);
+* alignment: each content word of the question is matched to its closest word of the answer
+  sentences and of the cited passage (the same stem, else the cosine of their contextual MiniLM
+  token vectors: the embedding model's own token output, no other model). An unanswerable
+  question is usually about the passage but asks for something it does not state: one of its
+  words (often the focus next to the wh-word, or the relation) has no counterpart.
 
-A logistic regression learnt on SQuAD 2.0 (benchmarks/train_answerability.py, split by article)
-combines them into a probability; its weights, threshold and data description are in
-docs/answerability.json, loaded once at run time.
+A model learnt on SQuAD 2.0 (benchmarks/train_answerability.py, split by article; gradient-
+boosted stumps or a logistic regression, whichever cross-validates better) combines them into a
+probability; its weights, threshold and data description are in docs/answerability.json, loaded
+once at run time. The alignment features cost one more encode per answer (token vectors of the
+question, the answer and the cited passage's sentences, kept by text), so they are computed
+only when the model reads them. Token vectors come straight from the sentence-transformers
+model, outside the embedder's queue (rag.embedding), as a small foreground call.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import astuple, dataclass, fields
+import threading
+from collections import OrderedDict
+from dataclasses import astuple, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,10 +41,13 @@ import numpy as np
 from rag.answer_types import expected_type, has_type, names
 from rag.errors import DocchatError
 from rag.lexical import stopwords, words
+from rag.sentences import sentence_spans
 from rag.types import Hit
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "docs" / "answerability.json"
 Vectors = Callable[[Sequence[str]], np.ndarray]  # texts -> normalised vectors (one per text)
+#: texts -> per text its words (lower case) and one normalised vector per word
+Tokens = Callable[[Sequence[str]], list[tuple[list[str], np.ndarray]]]
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(not|never|no|none|nor|without|n't)\b|n't\b", re.I)
@@ -40,6 +55,9 @@ _NEGATION = re.compile(r"\b(not|never|no|none|nor|without|n't)\b|n't\b", re.I)
 PARAPHRASE_COSINE = 0.6
 #: A question word found in every retrieved passage (of at least this many) is the topic.
 TOPIC_MIN_PASSAGES = 3
+#: A question word whose best contextual match in a text is below this cosine is unaligned.
+ALIGN_COSINE = 0.5
+_TOKEN_CACHE = 20000  # texts whose token vectors are kept (per embedder)
 
 
 @dataclass(frozen=True)
@@ -64,12 +82,25 @@ class Features:
     unseen_terms: float  # question words in no retrieved passage and not paraphrased in the answer
     unsupported: float  # share of answer sentences that verification did not support
     key_terms: float  # how many key terms the question has
+    align_answer_min: float  # lowest alignment of a question content word in the answer
+    align_answer_second: float  # second lowest (1 when there is one word)
+    align_answer_mean: float  # mean alignment of the question content words in the answer
+    align_passage_min: float  # lowest alignment of a question content word in the passage
+    align_passage_mean: float  # the mean, in the cited passages
+    unaligned_answer: float  # question content words below ALIGN_COSINE in the answer
+    unaligned_passage: float  # ... and in the cited passages
+    focus_answer: float  # alignment in the answer of the question's focus (word after wh-word)
+    focus_passage: float  # ... in the cited passages
+    novel_answer: float  # share of the answer's content words no question word aligns with
 
     def vector(self) -> np.ndarray:
         return np.array(astuple(self), dtype=np.float64)
 
 
 FEATURE_NAMES = tuple(f.name for f in fields(Features))
+#: The alignment features: computed only when the model reads them (they cost an encode).
+ALIGNMENT = tuple(n for n in FEATURE_NAMES
+                  if n.startswith(("align_", "unaligned_", "focus_", "novel_")))
 
 
 @dataclass(frozen=True)
@@ -109,10 +140,158 @@ def _present(term: str, stems: set[str]) -> bool:
     return bool(w) and set(w) <= stems
 
 
+class TokenVectors:
+    """Contextual word vectors of texts from the embedding model itself (sentence-transformers'
+    token output; word pieces averaged per word), kept by text. One per embedder."""
+
+    def __init__(self, model, call_lock: threading.Lock | None = None) -> None:
+        self.model = model
+        self._call = call_lock or threading.Lock()  # one call on the model copy at a time
+        self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        done: dict[str, tuple[list[str], np.ndarray]] = {}
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            with self._call:  # the tokenizer is not safe to share between threads
+                tok = self.model.tokenizer(missing, truncation=True,
+                                           max_length=self.model.max_seq_length,
+                                           return_offsets_mapping=True)
+                embs = self.model.encode(missing, output_value="token_embeddings",
+                                         batch_size=32, show_progress_bar=False)
+            for i, (text, emb) in enumerate(zip(missing, embs)):
+                emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb)
+                spans: dict[int, list[int]] = {}
+                for j, w in enumerate(tok.word_ids(i)):
+                    if w is not None and j < len(emb):
+                        spans.setdefault(w, []).append(j)
+                offs = tok["offset_mapping"][i]
+                ws = [text[offs[js[0]][0]:offs[js[-1]][1]].lower() for js in spans.values()]
+                vecs = np.stack([emb[js].mean(axis=0) for js in spans.values()]) \
+                    if spans else np.zeros((0, emb.shape[1]), dtype=np.float32)
+                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+                done[text] = (ws, vecs.astype(np.float32))
+            with self._lock:
+                self._cache.update(done)
+                while len(self._cache) > _TOKEN_CACHE:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return [done[t] if t in done else self._cache[t] for t in texts]
+
+
+def _static_tokens(vectors: Vectors) -> Tokens:
+    """Word vectors without context (each word embedded alone): for a ``vectors`` function
+    that has no model behind it (tests)."""
+    def tokens(texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        out = []
+        for t in texts:
+            ws = _TOKEN.findall(t.lower())
+            out.append((ws, vectors(ws) if ws else np.zeros((0, 1))))
+        return out
+    return tokens
+
+
+def tokens_for(vectors: Vectors) -> Tokens:
+    """Contextual token vectors from the model behind ``vectors`` (a rag.evidence
+    SentenceVectors), kept on its embedder; word-by-word vectors when it has no model."""
+    embedder = getattr(vectors, "embedder", None)
+    st = getattr(embedder, "model", None)
+    if st is None or not hasattr(st, "tokenizer"):
+        return _static_tokens(vectors)
+    memo = getattr(embedder, "token_vectors", None)
+    if memo is None:
+        # rag.embedding allows one call at a time on its foreground copy (_calls[False])
+        calls = getattr(embedder, "_calls", None)
+        memo = TokenVectors(st, calls.get(False) if isinstance(calls, dict) else None)
+        try:
+            embedder.token_vectors = memo
+        except AttributeError:
+            pass
+    return memo
+
+
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+
+
+def focus_word(question: str, content: Sequence[str]) -> str | None:
+    """The question's focus: its first content word after the wh-word ("What *year*...",
+    "How many *people*..."), else its first content word."""
+    m = _WH.search(question)
+    after = _TOKEN.findall(question[m.end():].lower()) if m else []
+    for w in after:
+        if w in content:
+            return w
+    return content[0] if content else None
+
+
+def _alignment(q_words: list[str], q_vecs: np.ndarray, content: Sequence[str],
+               texts: list[tuple[list[str], np.ndarray]]) -> dict[str, float]:
+    """Best match of each question content word among the content words of ``texts``: 1 for
+    the same stem, else the best cosine of the contextual vectors (0 when there are none)."""
+    stop = stopwords() | QUESTION_WORDS
+    ws = [w for t in texts for w in t[0]]
+    vs = np.concatenate([t[1] for t in texts]) if texts else np.zeros((0, q_vecs.shape[1]))
+    keep = [i for i, w in enumerate(ws) if _TOKEN.fullmatch(w) and w not in stop]
+    stems = set(words(" ".join(ws[i] for i in keep)))
+    out: dict[str, float] = {}
+    sims = q_vecs @ vs[keep].T if keep and len(q_vecs) else None
+    for i, w in enumerate(q_words):
+        if w not in content:
+            continue
+        st = words(w)
+        if st and set(st) <= stems:
+            best = 1.0
+        else:
+            best = float(sims[i].max()) if sims is not None else 0.0
+        out[w] = max(out.get(w, 0.0), best)
+    return out
+
+
+def _split(text: str) -> list[str]:
+    return [" ".join(text[a:b].split()) for a, b in sentence_spans(text) if text[a:b].strip()]
+
+
+def alignment(tokens: Tokens, question: str, answer: Sequence[str], passages: Sequence[str]
+              ) -> dict[str, float]:
+    """The align_* / unaligned_* / focus_* / novel_answer features (see Features)."""
+    content = _surface(question)
+    psents = [s for p in passages for s in _split(p)]
+    got = tokens([question, *answer, *psents])
+    (q_words, q_vecs), a_toks, p_toks = got[0], got[1:1 + len(answer)], got[1 + len(answer):]
+    a = _alignment(q_words, q_vecs, content, a_toks)
+    p = _alignment(q_words, q_vecs, content, p_toks)
+    av, pv = sorted(a.values()) or [1.0], sorted(p.values()) or [1.0]
+    focus = focus_word(question, list(a))
+    # the answer's content words that no question word aligns with: what it adds
+    stop = stopwords() | QUESTION_WORDS
+    aw = [(w, v) for t in a_toks for w, v in zip(t[0], t[1])
+          if _TOKEN.fullmatch(w) and w not in stop]
+    qi = [i for i, w in enumerate(q_words) if w in a]
+    if aw and qi:
+        s = np.stack([v for _, v in aw]) @ q_vecs[qi].T
+        novel = float(np.mean(s.max(axis=1) < ALIGN_COSINE))
+    else:
+        novel = 1.0 if aw else 0.0
+    return {
+        "align_answer_min": av[0], "align_answer_second": av[1] if len(av) > 1 else 1.0,
+        "align_answer_mean": float(np.mean(av)), "align_passage_min": pv[0],
+        "align_passage_mean": float(np.mean(pv)),
+        "unaligned_answer": float(sum(v < ALIGN_COSINE for v in a.values())),
+        "unaligned_passage": float(sum(v < ALIGN_COSINE for v in p.values())),
+        "focus_answer": a.get(focus, 1.0) if focus else 1.0,
+        "focus_passage": p.get(focus, 1.0) if focus else 1.0,
+        "novel_answer": novel,
+    }
+
+
 def features(vectors: Vectors, question: str,
              sentences: Sequence[tuple[str, Sequence[int], bool]], hits: Sequence[Hit],
-             evidence: float) -> Features:
-    """``sentences``: the answer's (text, cited 1-based passage numbers, supported)."""
+             evidence: float, tokens: Tokens | None = None, aligned: bool = True) -> Features:
+    """``sentences``: the answer's (text, cited 1-based passage numbers, supported).
+    ``tokens``: contextual word vectors (default: from the model behind ``vectors``).
+    ``aligned=False`` skips the alignment features (NaN), for a model that does not read them."""
     cited = sorted({n - 1 for _, c, _ in sentences for n in c if 0 < n <= len(hits)})
     if not cited and hits:
         cited = [0]
@@ -163,33 +342,56 @@ def features(vectors: Vectors, question: str,
         unseen_terms=float(unparaphrased),
         unsupported=sum(not s for _, _, s in sentences) / max(1, len(sentences)),
         key_terms=float(len(terms)),
+        **(alignment(tokens or tokens_for(vectors), question, [t for t, _, _ in sentences],
+                     [hits[i].text for i in cited]) if aligned else
+           dict.fromkeys(ALIGNMENT, float("nan"))),
     )
 
 
 @dataclass(frozen=True)
 class Model:
-    """Standardised logistic regression: p = sigmoid(bias + weights . (x - mean) / scale)."""
+    """A learnt probability that a drafted answer answers its question, one of two kinds:
+
+    * ``logistic``: p = sigmoid(bias + weights . (x - mean) / scale);
+    * ``stumps`` (gradient-boosted one-split trees): p = sigmoid(bias + sum over the stumps of
+      ``left`` when x[feature] <= threshold else ``right``)."""
 
     names: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
-    bias: float
     threshold: float
+    bias: float
+    kind: str = "logistic"
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stumps: tuple[tuple[int, float, float, float], ...] = ()  # (column, threshold, left, right)
 
-    def probability(self, x: np.ndarray) -> np.ndarray:
+    def margin(self, x: np.ndarray) -> np.ndarray:
         """``x``: full feature vectors (FEATURE_NAMES order); the model reads its own columns."""
         cols = [FEATURE_NAMES.index(n) for n in self.names]
-        z = self.bias + ((np.atleast_2d(x)[:, cols] - self.mean) / self.scale) @ self.weights
-        return 1.0 / (1.0 + np.exp(-z))
+        z = np.atleast_2d(x)[:, cols]
+        if self.kind == "stumps":
+            out = np.full(len(z), self.bias)
+            for c, t, left, right in self.stumps:
+                out += np.where(z[:, c] <= t, left, right)
+            return out
+        return self.bias + ((z - self.mean) / self.scale) @ self.weights
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.margin(x)))
 
     @classmethod
     def from_json(cls, data: dict) -> "Model":
         if not set(data["features"]) <= set(FEATURE_NAMES):
             raise DocchatError(f"{MODEL_PATH.name} was trained on other features; retrain it: "
                                "python benchmarks/train_answerability.py")
-        return cls(tuple(data["features"]), np.array(data["mean"]), np.array(data["scale"]),
-                   np.array(data["weights"]), float(data["bias"]), float(data["threshold"]))
+        kind = data.get("kind", "logistic")
+        if kind == "stumps":
+            return cls(tuple(data["features"]), float(data["threshold"]), float(data["bias"]),
+                       kind, stumps=tuple((int(c), float(t), float(a), float(b))
+                                          for c, t, a, b in data["stumps"]))
+        return cls(tuple(data["features"]), float(data["threshold"]), float(data["bias"]),
+                   kind, np.array(data["mean"]), np.array(data["scale"]),
+                   np.array(data["weights"]))
 
 
 @lru_cache(maxsize=1)
@@ -206,5 +408,7 @@ def judge(vectors: Vectors, question: str,
           sentences: Sequence[tuple[str, Sequence[int], bool]], hits: Sequence[Hit],
           evidence: float) -> Judgement:
     """The probability that the drafted ``sentences`` answer ``question``."""
-    f = features(vectors, question, sentences, hits, evidence)
-    return Judgement(round(float(model().probability(f.vector())[0]), 4), f)
+    m = model()
+    f = features(vectors, question, sentences, hits, evidence,
+                 aligned=any(n in ALIGNMENT for n in m.names))
+    return Judgement(round(float(m.probability(f.vector())[0]), 4), f)

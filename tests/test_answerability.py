@@ -10,7 +10,8 @@ import pytest
 
 from rag import CANNOT_ANSWER, Settings, ask
 from rag.answer_types import DATE, PERSON, PLACE, QUANTITY, expected_type, has_type
-from rag.answerability import FEATURE_NAMES, Model, features, key_terms, model
+from rag.answerability import (FEATURE_NAMES, Model, alignment, features, focus_word,
+                                key_terms, model)
 from rag.evaluation_qa import normalise
 from rag.types import Hit
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "crocus-city-hall-attack.txt"
 PARAPHRASES = ROOT / "tests" / "data" / "paraphrase_questions.jsonl"
 SHARED_PDFS = ROOT.parent / "shared" / "eval" / "pdfs"
+SQUAD = ROOT.parent / "shared" / "eval" / "squad2" / "dev-v2.0.json"
 
 #: On-topic questions the seed article does not answer (read from the article: it names no
 #: attacker, no date, no rescue figures, no concert act, no sentence).
@@ -127,12 +129,63 @@ def test_paraphrased_key_term_counts_when_a_passage_word_is_close():
     assert para.paraphrased == 1.0 > literal.paraphrased
 
 
+def static_tokens(texts):
+    """Word vectors without a model: each word its fake_vectors vector (only equal words
+    align)."""
+    out = []
+    for t in texts:
+        ws = [w.strip("?.,!") for w in t.lower().split()]
+        out.append((ws, fake_vectors(ws)))
+    return out
+
+
+def test_focus_is_the_content_word_after_the_wh_word():
+    assert focus_word("In what year did the Normans rule?", ["year", "normans", "rule"]) == "year"
+    assert focus_word("How many people died?", ["people", "died"]) == "people"
+    assert focus_word("The Normans ruled where?", ["normans", "ruled"]) == "normans"
+
+
+def test_a_question_word_the_answer_lacks_is_unaligned():
+    sent = "The Normans conquered England in 1066 under William."
+    asked = alignment(static_tokens, "Who conquered England in 1066?", [sent], [sent])
+    assert asked["unaligned_answer"] == 0 and asked["align_answer_min"] == 1.0
+    # "Wales" is in neither the answer nor its passage; the rest is
+    swapped = alignment(static_tokens, "Who conquered Wales in 1066?", [sent], [sent])
+    assert swapped["unaligned_answer"] == 1 and swapped["unaligned_passage"] == 1
+    assert swapped["align_answer_min"] < 0.5 and swapped["align_answer_second"] == 1.0
+    # the focus: the word after "what", absent from the answer but present in the passage
+    focus = alignment(static_tokens, "What army conquered England?",
+                      ["William conquered England in 1066."],
+                      ["William conquered England in 1066. His army was Norman."])
+    assert focus["focus_answer"] < 0.5 and focus["focus_passage"] == 1.0
+    # what the answer adds beyond the question: "normans", "under", "william" (of its six
+    # words beyond stopwords)
+    assert asked["novel_answer"] == pytest.approx(3 / 6)
+
+
+def test_stump_model_adds_the_value_of_each_side_of_its_split():
+    data = {"kind": "stumps", "features": ["evidence", "unaligned_answer"], "bias": 0.5,
+            "threshold": 0.5, "stumps": [[0, 0.4, -1.0, 1.0], [1, 0.0, 0.5, -2.0]]}
+    m = Model.from_json(data)
+    x = np.zeros((3, len(FEATURE_NAMES)))
+    ev, un = FEATURE_NAMES.index("evidence"), FEATURE_NAMES.index("unaligned_answer")
+    x[0, [ev, un]] = 0.6, 0  # 0.5 + 1.0 + 0.5
+    x[1, [ev, un]] = 0.6, 1  # 0.5 + 1.0 - 2.0
+    x[2, [ev, un]] = 0.3, 0  # 0.5 - 1.0 + 0.5
+    assert m.margin(x) == pytest.approx([2.0, -0.5, 0.0])
+    assert m.probability(x)[0] == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
 def test_recorded_model_matches_the_features_and_the_setting():
     recorded = json.loads((ROOT / "docs" / "answerability.json").read_text())
     assert set(recorded["features"]) <= set(FEATURE_NAMES)
     assert Settings().answerable_threshold == pytest.approx(recorded["threshold"], abs=1e-3)
     m = model()
-    assert len(m.weights) == len(recorded["features"])
+    assert m.kind == recorded.get("kind", "logistic")
+    if m.kind == "logistic":
+        assert len(m.weights) == len(recorded["features"])
+    else:
+        assert all(0 <= c < len(recorded["features"]) for c, *_ in m.stumps)
     # loose sanity of what was learnt: on the held-out half it turns away more unanswerable
     # than answerable questions, at the default and at the training rule's threshold
     for held in (recorded["with_answerability"]["held_out"], recorded["rule_held_out"]):
@@ -159,25 +212,24 @@ def seed_index(tmp_path_factory):
     return idx
 
 
-#: The stricter threshold docs/quality.md offers (the training rule's: at most 8% of answerable
-#: SQuAD questions turned away), against the default that protects paraphrased questions.
+#: A stricter threshold than the default (docs/quality.md: held out it turns away 3.5% of
+#: answerable and 15% of unanswerable SQuAD questions, and 3 of the 42 paraphrases).
 STRICT = 0.345
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("threshold, at_least", [(None, 2), (STRICT, 3)])
+@pytest.mark.parametrize("threshold, at_least", [(None, 4), (STRICT, 4)])
 def test_on_topic_questions_whose_answer_is_absent_abstain(seed_index, threshold, at_least):
     settings = seed_index.settings.replace(answerable_threshold=threshold)
     answers = {q: ask(seed_index, q, settings=settings) for q in ABSENT_FROM_SEED}
     for a in answers.values():
         assert a.answer == CANNOT_ANSWER or not a.abstained
     abstained = [q for q, a in answers.items() if a.abstained]
-    # measured: 2 of 6 by default (the evidence rule), 3 of 6 strict (one more by
-    # answerability); the expected answer type is often present for another reason
-    # ("On what date...?" finds the years of earlier attacks): docs/quality.md
+    # measured: 4 of 6 at both thresholds (2 by the evidence rule, "the four gunmen's names"
+    # and "who owns the hall" by answerability); the expected answer type is often present
+    # for another reason ("On what date...?" finds the years of earlier attacks)
     assert len(abstained) >= at_least, abstained
-    if threshold == STRICT:
-        assert any("answerability" in n for a in answers.values() for n in a.notes)
+    assert sum(any("answerability" in n for n in a.notes) for a in answers.values()) >= 2
 
 
 @pytest.mark.slow
@@ -242,3 +294,57 @@ def test_a_missing_model_file_is_one_clear_reason(tmp_path):
 
     with pytest.raises(DocchatError, match="cannot be read.*train_answerability"):
         model(tmp_path / "answerability.json")
+
+
+# ------------------------------------------------------------------ real SQuAD examples (slow)
+#: Held-out SQuAD 2.0 examples (odd articles: the model never saw them). Each pairs an
+#: unanswerable question about a paragraph with an answerable sibling of the same paragraph
+#: and its reference answer; asked against an index of that article's paragraphs.
+SQUAD_PAIRS = [
+    # (article, unanswerable question, answerable question, reference answer)
+    # a negated question against a passage that states the positive (negation_mismatch)
+    ("a11", "Whose ideas did not become increasingly radical during his imprisonment?",
+     "Whose ideas became increasingly radical during his imprisonment?", "Qutb's"),
+    # "invented in a storage reservoir": the passage never aligns "invented" / "reservoir"
+    ("a03", "What was invented in a storage reservoir?",
+     "What was the first true engine that was commercially successful?", "atmospheric engine"),
+    # asks a count the passage does not give (it names the 2000 champion)
+    ("a13", "How many times has Ekstraklasa won the cup?",
+     "Who won the Ekstraklasa Championship in 2000?", "Polonia Warsaw"),
+]
+
+
+@pytest.fixture(scope="module")
+def squad_article_indexes(tmp_path_factory):
+    from conftest import need_shared
+
+    from rag.evaluation import load_squad
+    from rag.index import Index
+
+    paragraphs, _ = load_squad(need_shared(SQUAD))
+    out = {}
+    for article in sorted({a for a, *_ in SQUAD_PAIRS}):
+        root = tmp_path_factory.mktemp(article)
+        docs = root / "docs"
+        docs.mkdir()
+        for pid, text in paragraphs.items():
+            if pid.startswith(article + "_"):
+                (docs / f"{pid}.txt").write_text(text, encoding="utf-8")
+        idx = Index.open(root / "index", Settings.from_env(index_dir=str(root / "index")),
+                         create=True)
+        idx.update([docs])
+        out[article] = idx
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("article, unanswerable, answerable, gold", SQUAD_PAIRS)
+def test_unanswerable_squad_question_abstains_and_its_sibling_is_answered(
+        squad_article_indexes, article, unanswerable, answerable, gold):
+    idx = squad_article_indexes[article]
+    no = ask(idx, unanswerable)
+    assert no.abstained and no.answer == CANNOT_ANSWER, no.answer
+    assert no.notes[0].startswith("the answer does not fit the question"), no.notes
+    yes = ask(idx, answerable)
+    assert not yes.abstained, yes.notes
+    assert normalise(gold) in normalise(yes.answer)
