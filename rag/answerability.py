@@ -34,7 +34,7 @@ from collections import OrderedDict
 from dataclasses import astuple, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 
@@ -144,9 +144,8 @@ class TokenVectors:
     """Contextual word vectors of texts from the embedding model itself (sentence-transformers'
     token output; word pieces averaged per word), kept by text. One per embedder."""
 
-    def __init__(self, model, call_lock: threading.Lock | None = None) -> None:
-        self.model = model
-        self._call = call_lock or threading.Lock()  # one call on the model copy at a time
+    def __init__(self, model_call: Callable[[], ContextManager]) -> None:
+        self._model_call = model_call  # a context giving the model for one call at a time
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -155,12 +154,12 @@ class TokenVectors:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            with self._call:  # the tokenizer is not safe to share between threads
-                tok = self.model.tokenizer(missing, truncation=True,
-                                           max_length=self.model.max_seq_length,
-                                           return_offsets_mapping=True)
-                embs = self.model.encode(missing, output_value="token_embeddings",
-                                         batch_size=32, show_progress_bar=False)
+            with self._model_call() as model:  # its tokenizer is not thread-safe
+                tok = model.tokenizer(missing, truncation=True,
+                                      max_length=model.max_seq_length,
+                                      return_offsets_mapping=True)
+                embs = model.encode(missing, output_value="token_embeddings",
+                                    batch_size=32, show_progress_bar=False)
             for i, (text, emb) in enumerate(zip(missing, embs)):
                 emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb)
                 spans: dict[int, list[int]] = {}
@@ -197,14 +196,12 @@ def tokens_for(vectors: Vectors) -> Tokens:
     """Contextual token vectors from the model behind ``vectors`` (a rag.evidence
     SentenceVectors), kept on its embedder; word-by-word vectors when it has no model."""
     embedder = getattr(vectors, "embedder", None)
-    st = getattr(embedder, "model", None)
-    if st is None or not hasattr(st, "tokenizer"):
+    foreground = getattr(embedder, "foreground", None)  # rag.embedding.Embedder's model copy
+    if foreground is None:  # a remote embedder, or a test's function: no model here
         return _static_tokens(vectors)
     memo = getattr(embedder, "token_vectors", None)
     if memo is None:
-        # rag.embedding allows one call at a time on its foreground copy (_calls[False])
-        calls = getattr(embedder, "_calls", None)
-        memo = TokenVectors(st, calls.get(False) if isinstance(calls, dict) else None)
+        memo = TokenVectors(foreground)
         try:
             embedder.token_vectors = memo
         except AttributeError:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -162,6 +163,23 @@ class Embedder:
     def model(self):
         """The foreground copy of the model."""
         return self._load(False)
+
+    @contextmanager
+    def foreground(self) -> Iterator:
+        """The questions' copy of the model, for a call other than ``encode`` (e.g. token
+        vectors): one call at a time on it (its tokenizer is not safe to share between
+        threads), and indexing pauses between its batches meanwhile, as for ``encode``."""
+        model = self._load(False)
+        with self._turn:
+            self._foreground += 1
+        try:
+            with self._calls[False]:
+                yield model
+        finally:
+            with self._turn:
+                self._foreground -= 1
+                self._foreground_end = time.monotonic()
+                self._turn.notify_all()
 
     def warm(self) -> None:
         """Load the copy questions use (a server calls this at start, in the background)."""
