@@ -30,6 +30,8 @@ OPERATIONS = [
     ("DELETE", "/api/documents/{doc_id}"),
     ("GET", "/api/documents/{doc_id}/file"),
     ("GET", "/api/documents/{doc_id}/pages/{page}.png"),
+    ("POST", "/api/documents/{doc_id}/reindex"),
+    ("POST", "/api/documents/{doc_id}/include"),
 ]
 
 
