@@ -25,7 +25,7 @@ from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
-ASK_OUTPUTS = 10
+ASK_OUTPUTS = 11
 #: Minimum width of the Ask and Stop buttons beside the question box.
 BUTTON_MIN_PX = 70
 #: Position of the question box among the outputs a conversation switch clears.
@@ -144,12 +144,13 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     def asked(gen, user):
         """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
-        the answer is being made (on_stopped disables it when it is pressed)."""
+        the answer is being made (on_stopped disables it when it is pressed), Regenerate
+        once it is done (answered or failed)."""
         for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as the
             # answer, so a question asked the moment it shows is not dropped as a repeat
             listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
             yield (m, m, h, a, src, box, conv, listing, conv or "",
-                   gr.update(interactive=not done))
+                   gr.update(interactive=not done), gr.update(interactive=done))
 
     def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model,
                request: gr.Request):
@@ -184,7 +185,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
             msgs = msgs[:-1] + [{"role": "assistant",
                                  "content": msgs[-1]["content"] + stopped_html()}]
-        return msgs, msgs, gr.update(interactive=False)
+        return msgs, msgs, gr.update(interactive=False), gr.update(interactive=True)
 
     def conversation_view(turns: list[Turn]):
         msgs, answers = [], []
@@ -353,11 +354,14 @@ def build_blocks(service: Service) -> gr.Blocks:
                 new_btn = gr.Button("New conversation", elem_id="new-chat", size="sm",
                                     variant="primary")
                 conv_list = gr.Radio(choices=[], label="Conversations", elem_id="conv-list")
-                conv_title = gr.Textbox(label="Title", elem_id="conv-title", max_lines=1)
+                # enabled while a stored conversation is open (see conv.change below)
+                conv_title = gr.Textbox(label="Title", elem_id="conv-title", max_lines=1,
+                                        interactive=False)
                 with gr.Row():
-                    rename_btn = gr.Button("Rename", elem_id="conv-rename", size="sm")
+                    rename_btn = gr.Button("Rename", elem_id="conv-rename", size="sm",
+                                           interactive=False)
                     conv_del = gr.Button("Delete…", elem_id="conv-delete", size="sm",
-                                         variant="stop")
+                                         variant="stop", interactive=False)
                 with gr.Row(visible=False) as conv_confirm_row:
                     conv_confirm = gr.Button("Yes, delete it", elem_id="conv-confirm",
                                              size="sm", variant="stop")
@@ -380,7 +384,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                 with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
                     example_btns = [gr.Button("", visible=False, size="sm",
                                               elem_classes=["dc-example"]) for _ in range(3)]
-                regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm")
+                regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm",
+                                      interactive=False)  # once there is a question
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Documents", open=True):
@@ -417,7 +422,7 @@ def build_blocks(service: Service) -> gr.Blocks:
 
         settings_in = [engine, top_k, base_url, model]
         outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv,
-                   stop_btn]
+                   stop_btn, regen_btn]
         assert len(outputs) == ASK_OUTPUTS
         asks = [trigger(on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                         api_visibility="private", concurrency_limit=4)
@@ -428,8 +433,11 @@ def build_blocks(service: Service) -> gr.Blocks:
             asks.append(btn.click(lambda q: q, btn, question, api_visibility="private").then(
                 on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                 api_visibility="private", concurrency_limit=4))
-        stop_btn.click(on_stopped, msgs, [msgs, chat, stop_btn], cancels=asks,
+        stop_btn.click(on_stopped, msgs, [msgs, chat, stop_btn, regen_btn], cancels=asks,
                        api_visibility="private")
+        # a conversation opened, stored (its first answer), left or deleted: what it allows
+        conv.change(lambda c: (gr.update(interactive=bool(c)),) * 4, conv,
+                    [conv_title, rename_btn, conv_del, regen_btn], api_visibility="private")
         cleared = [msgs, chat, history, answers, sources, question, conv]
         assert cleared[CLEARED_QUESTION] is question
         new_outputs = [*cleared, conv_list, last_conv, conv_title]

@@ -217,6 +217,21 @@ def test_follow_up_uses_the_conversation_and_new_conversation_resets_it(page):
     assert "appear here" in page.locator("#sources").inner_text()
 
 
+def test_conversation_actions_are_enabled_only_when_they_have_something_to_act_on(page):
+    """Title, Rename, Delete and Regenerate do nothing without a conversation or a question:
+    disabled on an empty chat, enabled once an answer is stored, disabled again by New."""
+    actions = ["#conv-title input", "#conv-rename", "#conv-delete", "#regenerate"]
+    page.wait_for_function("!document.querySelector('#question textarea').disabled")
+    for sel in actions:
+        expect(page.locator(sel)).to_be_disabled()
+    ask(page, "How many people died in the Crocus City Hall attack?")
+    for sel in actions:
+        expect(page.locator(sel)).to_be_enabled(timeout=TIMEOUT)
+    page.locator("#new-chat").click()
+    for sel in actions:
+        expect(page.locator(sel)).to_be_disabled(timeout=TIMEOUT)
+
+
 def test_abstention_is_shown_as_such(page):
     bubble = ask(page, "What is the boiling point of water?")
     assert bubble.get_attribute("class") == "dc-abstain"
