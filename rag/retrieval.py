@@ -1,7 +1,6 @@
 """Hybrid retrieval over a store Reader: dense + BM25, fused, de-duplicated, history-aware."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Sequence
 

@@ -7,6 +7,7 @@ from typing import Iterator
 
 from rag.errors import DocchatError
 from rag.settings import Settings
+from rag.store import sqlbooks
 from rag.store.local import db as dbmod, merger
 from rag.store.local.bm25 import BM25Params
 from rag.store.local.layout import DB, segment_dirs, writer_lock
@@ -39,7 +40,7 @@ class LocalStore:
         """The latest committed generation (0: no index). Cheap: one small query."""
         if not (self.root / DB).exists():
             return 0
-        db = dbmod.connect_reader(self.root / DB)
+        db = sqlbooks.connect_reader(self.root / DB)
         try:
             return dbmod.generation(db)
         finally:
@@ -53,7 +54,7 @@ class LocalStore:
         writer until the next writer starts)."""
         if not (self.root / DB).exists():
             return []
-        db = dbmod.connect_reader(self.root / DB)
+        db = sqlbooks.connect_reader(self.root / DB)
         try:
             known = {r[0] for r in db.execute("SELECT name FROM segments UNION "
                                               "SELECT name FROM retired")}

@@ -47,14 +47,6 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     return db
 
 
-def connect_reader(path: Path) -> sqlite3.Connection:
-    """A read-only connection (autocommit; callers open their own read transaction)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                         check_same_thread=False)
-    db.execute("PRAGMA query_only=1")
-    return db
-
-
 def get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
     row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else default

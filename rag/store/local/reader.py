@@ -21,6 +21,7 @@ from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.lexical import words
 from rag.store.local import bm25, db as dbmod
 from rag.store.local.layout import DB
+from rag.store import sqlbooks
 from rag.store.local.segment import Segment, top_n
 from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats,
                                 StoredContent)
@@ -35,7 +36,7 @@ class LocalReader:
         if not (root / DB).exists():
             raise IndexNotFoundError(f"no index at {root}: build one with 'docchat index'")
         try:
-            self.db = dbmod.connect_reader(root / DB)
+            self.db = sqlbooks.connect_reader(root / DB)
             self.db.execute("BEGIN")  # the snapshot: one read transaction for our lifetime
             self.generation = dbmod.generation(self.db)
             if self.generation == 0:
@@ -133,16 +134,14 @@ class LocalReader:
         return self._q("SELECT count(*) FROM chunks")[0][0]
 
     def skipped(self) -> tuple[Skipped, ...]:
-        return tuple(Skipped(p, r) for p, r in
-                     self._q("SELECT path, reason FROM skipped ORDER BY path"))
+        return sqlbooks.skipped(self._q)
 
     def documents(self) -> list[DocumentRecord]:
-        return [DocumentRecord(*r) for r in self._q(
-            "SELECT f.path, f.sha, c.pages, c.chunks, f.size, f.indexed_at FROM files f "
-            "JOIN contents c ON c.sha = f.sha ORDER BY f.path")]
+        return sqlbooks.documents(self._q)
 
     def bookkeeping(self) -> Bookkeeping:
-        return read_bookkeeping(self._q)
+        return sqlbooks.bookkeeping(self._q)
+
 
     def content(self, sha: str) -> StoredContent:
         """One content's pages, chunks and vectors in chunk-id order (for export)."""
@@ -167,16 +166,3 @@ class LocalReader:
         with self._lock:
             self.db.close()
 
-
-def read_bookkeeping(q) -> Bookkeeping:
-    try:
-        stamps = {p: (size, mtime) for p, size, mtime in
-                  q("SELECT path, size, mtime_ns FROM files WHERE mtime_ns > 0")}
-    except sqlite3.OperationalError:  # read-only and written before mtime_ns existed
-        stamps = {}
-    return Bookkeeping(files=dict(q("SELECT path, sha FROM files")),
-                       contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
-                       bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")),
-                       stamps=stamps,
-                       rebuild_pending=bool(q("SELECT 1 FROM meta WHERE key = "
-                                              "'rebuild_pending'")))

@@ -32,7 +32,7 @@ from rag.store.local import crash, db as dbmod, merger
 from rag.store.local import segment as segmod
 from rag.store.local.layout import (DB, MERGE_LOCK, TMP_SUFFIX, legacy_manifest,
                                     publish_folder, remove_legacy, segment_dirs, try_lock)
-from rag.store.local.reader import read_bookkeeping
+from rag.store import sqlbooks
 from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
 from rag.types import Chunk, Page, Skipped
 
@@ -66,7 +66,7 @@ class LocalWriter:
 
     # -- bookkeeping --------------------------------------------------------------------------
     def bookkeeping(self) -> Bookkeeping:
-        return read_bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
+        return sqlbooks.bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
 
     def manifest(self) -> Manifest | None:
         """The committed manifest; for a format-1 index (generation copies) its old manifest,
@@ -202,25 +202,7 @@ class LocalWriter:
         self.db.execute("DELETE FROM meta WHERE key = 'rebuild_pending'")
 
     def _write_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
-        """Write only the file rows that changed (a content change restamps indexed_at)."""
-        stamp = now()
-        current = {f.path: f for f in files}
-        before = {p: (sha, size, mtime) for p, sha, size, mtime in
-                  self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
-        self.db.executemany("DELETE FROM files WHERE path = ?",
-                            [(p,) for p in before if p not in current])
-        self.db.executemany(
-            "INSERT INTO files (path, sha, size, indexed_at, mtime_ns) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET "
-            "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
-            "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size, "
-            "mtime_ns = excluded.mtime_ns",
-            [(f.path, f.sha, f.size, stamp, f.mtime_ns) for f in current.values()
-             if before.get(f.path) != (f.sha, f.size, f.mtime_ns)])
-        self.db.execute("DELETE FROM skipped")
-        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
-                            [(s.path, current[s.path].sha if s.path in current else None,
-                              s.reason) for s in skipped])
+        sqlbooks.write_files(self.db, files, skipped)
 
     def _stats(self) -> dict:
         files = self.db.execute("SELECT count(*) FROM files f WHERE EXISTS "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.settings import Settings
+from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store.url import StoreURL
 
@@ -54,7 +55,7 @@ class MilvusStore:
     def generation(self) -> int:
         if not self.books_path.exists():
             return 0
-        db = books.connect_reader(self.books_path)
+        db = sqlbooks.connect_reader(self.books_path)
         try:
             return books.generation(db)
         finally:

@@ -14,7 +14,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-from rag.store.protocol import Bookkeeping
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,13 +39,6 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     return db
 
 
-def connect_reader(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                         check_same_thread=False)
-    db.execute("PRAGMA query_only=1")
-    return db
-
-
 def get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
     try:
         row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -62,15 +54,6 @@ def set_meta(db: sqlite3.Connection, key: str, value) -> None:
 
 def generation(db: sqlite3.Connection) -> int:
     return int(get_meta(db, "generation", "0"))
-
-
-def bookkeeping(q) -> Bookkeeping:
-    return Bookkeeping(
-        files=dict(q("SELECT path, sha FROM files")),
-        contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
-        bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")),
-        stamps={p: (size, mtime) for p, size, mtime in
-                q("SELECT path, size, mtime_ns FROM files WHERE mtime_ns > 0")})
 
 
 def structure_json(structure) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.errors import IndexCorruptError, IndexNotFoundError
 from rag.lexical import words
+from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store.milvus import collection as col
 from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats,
@@ -35,7 +36,7 @@ class MilvusReader:
         if not books_path.exists():
             raise IndexNotFoundError(f"no index in {where}: build one with 'docchat index'")
         try:
-            self.db = books.connect_reader(books_path)
+            self.db = sqlbooks.connect_reader(books_path)
             self.db.execute("BEGIN")
             self.generation = books.generation(self.db)
             if self.generation == 0:
@@ -135,16 +136,14 @@ class MilvusReader:
                      segments=0, vectors=chunks, deleted=0)
 
     def skipped(self) -> tuple[Skipped, ...]:
-        return tuple(Skipped(p, r) for p, r in
-                     self._q("SELECT path, reason FROM skipped ORDER BY path"))
+        return sqlbooks.skipped(self._q)
 
     def documents(self) -> list[DocumentRecord]:
-        return [DocumentRecord(*r) for r in self._q(
-            "SELECT f.path, f.sha, c.pages, c.chunks, f.size, f.indexed_at FROM files f "
-            "JOIN contents c ON c.sha = f.sha ORDER BY f.path")]
+        return sqlbooks.documents(self._q)
 
     def bookkeeping(self) -> Bookkeeping:
-        return books.bookkeeping(self._q)
+        return sqlbooks.bookkeeping(self._q)
+
 
     def content(self, sha: str) -> StoredContent:
         """One content's pages, chunks and vectors in chunk-id order (for export)."""

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.chunking import index_text
+from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store.milvus import collection as col
 from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
@@ -62,7 +63,7 @@ class MilvusWriter:
 
     # -- bookkeeping --------------------------------------------------------------------------
     def bookkeeping(self) -> Bookkeeping:
-        return books.bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
+        return sqlbooks.bookkeeping(lambda sql, args=(): self.db.execute(sql, args).fetchall())
 
     def manifest(self) -> Manifest | None:
         text = books.get_meta(self.db, "manifest")
@@ -185,24 +186,7 @@ class MilvusWriter:
                                   books.structure_json(pg.structure)) for pg in p.pages])
 
     def _write_files(self, files: Sequence[FileRecord], skipped: Sequence[Skipped]) -> None:
-        stamp = now()
-        current = {f.path: f for f in files}
-        before = {p: (sha, size, mtime) for p, sha, size, mtime in
-                  self.db.execute("SELECT path, sha, size, mtime_ns FROM files")}
-        self.db.executemany("DELETE FROM files WHERE path = ?",
-                            [(p,) for p in before if p not in current])
-        self.db.executemany(
-            "INSERT INTO files (path, sha, size, indexed_at, mtime_ns) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET "
-            "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
-            "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size, "
-            "mtime_ns = excluded.mtime_ns",
-            [(f.path, f.sha, f.size, stamp, f.mtime_ns) for f in current.values()
-             if before.get(f.path) != (f.sha, f.size, f.mtime_ns)])
-        self.db.execute("DELETE FROM skipped")
-        self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
-                            [(s.path, current[s.path].sha if s.path in current else None,
-                              s.reason) for s in skipped])
+        sqlbooks.write_files(self.db, files, skipped)
 
     def _stats(self) -> dict:
         files = self.db.execute("SELECT count(*) FROM files f WHERE EXISTS "

@@ -1,0 +1,74 @@
+"""The bookkeeping tables both stores keep in SQLite (files, contents, skipped, meta): the
+same SQL for the embedded store (rag.store.local) and the Milvus store (rag.store.milvus),
+whose vectors and postings live elsewhere but whose plan of a run is docchat's own."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
+from rag.types import Skipped
+
+Query = Callable[..., list]  # (sql, *params) -> rows, inside the reader's snapshot
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection (autocommit; callers open their own read transaction)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                         check_same_thread=False)
+    db.execute("PRAGMA query_only=1")
+    return db
+
+
+def write_files(db: sqlite3.Connection, files: Sequence[FileRecord],
+                skipped: Sequence[Skipped]) -> None:
+    """Write only the file rows that changed (a content change restamps indexed_at), and the
+    skipped files with the sha of their content when it is known."""
+    stamp = now()
+    current = {f.path: f for f in files}
+    before = {p: (sha, size, mtime) for p, sha, size, mtime in
+              db.execute("SELECT path, sha, size, mtime_ns FROM files")}
+    db.executemany("DELETE FROM files WHERE path = ?",
+                   [(p,) for p in before if p not in current])
+    db.executemany(
+        "INSERT INTO files (path, sha, size, indexed_at, mtime_ns) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(path) DO UPDATE SET "
+        "indexed_at = CASE WHEN files.sha = excluded.sha THEN files.indexed_at "
+        "ELSE excluded.indexed_at END, sha = excluded.sha, size = excluded.size, "
+        "mtime_ns = excluded.mtime_ns",
+        [(f.path, f.sha, f.size, stamp, f.mtime_ns) for f in current.values()
+         if before.get(f.path) != (f.sha, f.size, f.mtime_ns)])
+    db.execute("DELETE FROM skipped")
+    db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?)",
+                   [(s.path, current[s.path].sha if s.path in current else None, s.reason)
+                    for s in skipped])
+
+
+def skipped(q: Query) -> tuple[Skipped, ...]:
+    return tuple(Skipped(p, r) for p, r in q("SELECT path, reason FROM skipped ORDER BY path"))
+
+
+def documents(q: Query) -> list[DocumentRecord]:
+    return [DocumentRecord(*r) for r in q(
+        "SELECT f.path, f.sha, c.pages, c.chunks, f.size, f.indexed_at FROM files f "
+        "JOIN contents c ON c.sha = f.sha ORDER BY f.path")]
+
+
+def bookkeeping(q: Query) -> Bookkeeping:
+    try:
+        stamps = {p: (size, mtime) for p, size, mtime in
+                  q("SELECT path, size, mtime_ns FROM files WHERE mtime_ns > 0")}
+    except sqlite3.OperationalError:  # read-only and written before mtime_ns existed
+        stamps = {}
+    return Bookkeeping(files=dict(q("SELECT path, sha FROM files")),
+                       contents=frozenset(r[0] for r in q("SELECT sha FROM contents")),
+                       bad=dict(q("SELECT sha, reason FROM skipped WHERE sha IS NOT NULL")),
+                       stamps=stamps,
+                       rebuild_pending=bool(q("SELECT 1 FROM meta WHERE key = "
+                                              "'rebuild_pending'")))
