@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answerability import ALIGNMENT, FEATURE_NAMES, features, tokens_for
+from rag.alignment import tokens_for
+from rag.answerability import ALIGNMENT, FEATURE_NAMES, features
 from rag.citations import verify
 from rag.engines import get_engine
 from rag.evaluation import eval_index, load_squad, sample

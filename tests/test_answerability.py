@@ -10,8 +10,8 @@ import pytest
 
 from rag import CANNOT_ANSWER, Settings, ask
 from rag.answer_types import DATE, PERSON, PLACE, QUANTITY, expected_type, has_type
-from rag.answerability import (FEATURE_NAMES, Model, alignment, features, focus_word,
-                                key_terms, model)
+from rag.alignment import alignment, focus_word
+from rag.answerability import FEATURE_NAMES, Model, features, key_terms, model
 from rag.evaluation_qa import normalise
 from rag.types import Hit
 

@@ -142,7 +142,6 @@ class LocalReader:
     def bookkeeping(self) -> Bookkeeping:
         return sqlbooks.bookkeeping(self._q)
 
-
     def content(self, sha: str) -> StoredContent:
         """One content's pages, chunks and vectors in chunk-id order (for export)."""
         if not self._q("SELECT 1 FROM contents WHERE sha = ?", (sha,)):

@@ -20,7 +20,6 @@ import logging
 import shutil
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -37,10 +36,6 @@ from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
 from rag.types import Chunk, Page, Skipped
 
 log = logging.getLogger(__name__)
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -208,7 +203,7 @@ class LocalWriter:
         files = self.db.execute("SELECT count(*) FROM files f WHERE EXISTS "
                                 "(SELECT 1 FROM contents c WHERE c.sha = f.sha)").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return {"files": files, "chunks": chunks, "built_at": now()}
+        return {"files": files, "chunks": chunks, "built_at": sqlbooks.now()}
 
     def _clean(self) -> None:
         """Remove what no committed state references: segments of killed builds and merges,

@@ -144,7 +144,6 @@ class MilvusReader:
     def bookkeeping(self) -> Bookkeeping:
         return sqlbooks.bookkeeping(self._q)
 
-
     def content(self, sha: str) -> StoredContent:
         """One content's pages, chunks and vectors in chunk-id order (for export)."""
         pages = tuple(Page(path="", page=p, text=t, label=lb or "",

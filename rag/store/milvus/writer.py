@@ -18,7 +18,6 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -32,10 +31,6 @@ from rag.store.protocol import Bookkeeping, FileRecord, Manifest, Stats
 from rag.types import Chunk, Page, Skipped
 
 log = logging.getLogger(__name__)
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -192,7 +187,7 @@ class MilvusWriter:
         files = self.db.execute("SELECT count(*) FROM files f WHERE EXISTS "
                                 "(SELECT 1 FROM contents c WHERE c.sha = f.sha)").fetchone()[0]
         chunks = self.db.execute("SELECT coalesce(sum(chunks), 0) FROM contents").fetchone()[0]
-        return {"files": files, "chunks": chunks, "built_at": now()}
+        return {"files": files, "chunks": chunks, "built_at": sqlbooks.now()}
 
     def _uid(self) -> str:
         """This index's own part of its collection names (two indexes with one prefix on one

@@ -1,0 +1,138 @@
+"""The JSON API's request and response models: what the OpenAPI schema shows at /docs."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rag.engines import ENGINES
+
+MAX_HISTORY = 20
+
+#: A question must hold a character that is not white space (as Python's str.split() sees it,
+#: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
+#: JSON Schema and in pydantic.
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., min_length=1, pattern=NOT_BLANK,
+                          description="The question, in plain text (not blank).")
+    history: list[tuple[str, str]] = Field(
+        default_factory=list, max_length=MAX_HISTORY,
+        description="Earlier (question, answer) turns, oldest first, for follow-up questions.")
+    engine: Literal[ENGINES] | None = Field(None, description="Answer engine; default from "
+                                            "settings (extractive).")
+    k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve.")
+
+
+class SourceOut(BaseModel):
+    n: int = Field(description="The number the answer's [n] markers refer to.")
+    path: str
+    page: int = Field(description="1-based page (1 for formats without pages).")
+    start: int = Field(description="Offset of the passage in the page text.")
+    end: int
+    text: str = Field(description="The passage: page_text[start:end].")
+    score: float = Field(description="Retrieval score, relative to the other passages.")
+    label: str = Field("", description="The printed page label, when the PDF has one.")
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="Page offsets of the spans cited sentences rest on.")
+
+
+class SentenceOut(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str = Field(description="The answer with [n] markers, or the abstention sentence.")
+    abstained: bool
+    sentences: list[SentenceOut]
+    sources: list[SourceOut]
+    engine: str
+    evidence: float
+    seconds: float
+    notes: list[str]
+
+
+class SkippedOut(BaseModel):
+    path: str
+    reason: str
+
+
+class StatusOut(BaseModel):
+    exists: bool
+    files: int
+    chunks: int
+    model: str
+    dim: int
+    built_at: str
+    roots: list[str]
+    skipped: list[SkippedOut]
+    documents: str = Field(description="The folder uploads are saved in.")
+    engine: str
+
+
+class SummaryOut(BaseModel):
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    skipped: list[SkippedOut]
+    chunks: int
+    embedded: int
+    full_rebuild: bool
+    reason: str
+    seconds: float
+
+
+class DocumentOut(BaseModel):
+    id: str
+    path: str
+    name: str
+    type: str
+    pages: int
+    chunks: int
+    size: int = Field(description="Bytes.")
+    indexed_at: str = Field(description="UTC, ISO 8601; empty for a skipped file.")
+    status: Literal["indexed", "skipped", "excluded"] = Field(
+        description="excluded: a file of your own folder that you removed from the index "
+                    "(POST /api/documents/{id}/include takes it back).")
+    reason: str = Field(description="Why the file was skipped or excluded.")
+
+
+class UploadOut(BaseModel):
+    saved: list[str]
+    not_indexed: list[SkippedOut] = Field(description="Uploaded files the index skipped.")
+    summary: SummaryOut
+    status: StatusOut
+
+
+class DeleteOut(BaseModel):
+    deleted: DocumentOut
+    action: Literal["deleted", "excluded"] = Field(
+        description="deleted: the uploaded file was removed from the documents folder; "
+                    "excluded: the file stays in its folder and is left out of the index.")
+    summary: SummaryOut
+
+
+class ReindexOut(BaseModel):
+    document: DocumentOut | None = Field(
+        description="The document as the library lists it now; null when the file is gone.")
+    reembedded: bool = Field(
+        description="True when its content had changed and was embedded again; an unchanged "
+                    "content keeps its vectors (the same text gives the same vectors).")
+    summary: SummaryOut
+
+
+class IncludeOut(BaseModel):
+    document: DocumentOut | None = Field(
+        description="The document as the library lists it now (indexed, or skipped with its "
+                    "reason); null when the file is no longer on disk.")
+    summary: SummaryOut
+
+
+class ErrorOut(BaseModel):
+    detail: str
