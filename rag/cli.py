@@ -113,8 +113,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = evaluation.run_beir(Path(args.beir), settings, limit=args.limit,
                                      fusion=args.fusion, split=args.split)
     else:
-        result = evaluation.run_squad(Path(args.squad), settings, limit=args.limit,
-                                      engine=settings.engine, articles=args.articles)
+        run = evaluation.run_squad_absent if args.absent else evaluation.run_squad
+        result = run(Path(args.squad), settings, limit=args.limit, engine=settings.engine,
+                     articles=args.articles)
     print(json.dumps(result, indent=2) if args.json else evaluation.format_result(result))
     return 0
 
@@ -194,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, help="only the first N queries/questions")
     sp.add_argument("--articles", default="all", choices=["all", "even", "odd"],
                     help="SQuAD articles asked (odd: those the answerability model never saw)")
+    sp.add_argument("--absent", action="store_true",
+                    help="qa: answerable questions asked after their answer was removed from "
+                    "the paragraphs (on topic, answer absent: they should abstain)")
     common(sp)
     sp.add_argument("--engine", help="answer engine for qa")
     sp.add_argument("-k", type=int, help="passages to retrieve")

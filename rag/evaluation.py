@@ -152,8 +152,7 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
     idx, summary = eval_index("squad2", paragraphs.items(), settings)
     if articles not in ARTICLES:
         raise ValueError(f"articles must be one of {', '.join(ARTICLES)}, not {articles!r}")
-    if articles != "all":  # pid "aNN_pMMM": NN is the article
-        questions = [q for q in questions if int(q["pid"][1:3]) % 2 == (articles == "odd")]
+    questions = [q for q in questions if _in_half(q["pid"], articles)]  # pid "aNN_pMMM"
     rows = []
     for q in sample(questions, limit):
         t = time.perf_counter()
@@ -166,6 +165,68 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
                    "answerable_threshold": settings.answerable_threshold,
                    "chunks": summary.chunks})
     return result
+
+
+def absent_cases(paragraphs: dict[str, str], questions: list[dict], articles: str = "all"
+                 ) -> list[tuple[dict, str]]:
+    """Answerable questions made unanswerable by removing their answer from the documents:
+    (question, its paragraph without every sentence holding a reference answer), one question
+    per paragraph, only when no other paragraph holds a reference answer either (so the answer
+    is nowhere in the corpus) and the paragraph keeps at least two sentences (it stays on the
+    question's topic). The right response to each is an abstention."""
+    from rag.evaluation_qa import normalise
+    from rag.sentences import sentence_spans
+
+    norm = {pid: normalise(t) for pid, t in paragraphs.items()}
+    out, seen = [], set()
+    for q in questions:
+        pid = q["pid"]
+        if q["impossible"] or pid in seen or not _in_half(pid, articles):
+            continue
+        golds = [normalise(g) for g in q["answers"] if normalise(g)]
+        if not golds or any(g in t for other, t in norm.items() if other != pid for g in golds):
+            continue
+        text = paragraphs[pid]
+        kept = [text[a:b] for a, b in sentence_spans(text)
+                if not any(g in normalise(text[a:b]) for g in golds)]
+        rest = "".join(kept).strip()
+        if len(kept) < 2 or any(g in normalise(rest) for g in golds):
+            continue  # an answer split across sentences, or too little left
+        seen.add(pid)
+        out.append((q, rest))
+    return out
+
+
+def _in_half(pid: str, articles: str) -> bool:
+    return articles == "all" or int(pid[1:3]) % 2 == (articles == "odd")
+
+
+def run_squad_absent(path: Path, settings: Settings, limit: int | None = None,
+                     engine: str | None = None, articles: str = "all") -> dict:
+    """Questions whose answer was removed from an on-topic corpus (``absent_cases``), asked
+    against the SQuAD paragraphs with those answers removed: the share that abstains."""
+    from rag.answer import ask
+    from rag.evaluation_qa import abstained_by
+
+    paragraphs, questions = load_squad(path)
+    if articles not in ARTICLES:
+        raise ValueError(f"articles must be one of {', '.join(ARTICLES)}, not {articles!r}")
+    cases = absent_cases(paragraphs, questions, articles)
+    edited = {**paragraphs, **{q["pid"]: rest for q, rest in cases}}
+    idx, summary = eval_index(f"squad2-absent-{articles}", edited.items(), settings)
+    answers, seconds = [], []
+    for q, _ in sample(cases, limit):
+        t = time.perf_counter()
+        answers.append(ask(idx, q["question"], engine=engine))
+        seconds.append(time.perf_counter() - t)
+    n = max(1, len(answers))
+    return {"absent_abstained": round(sum(a.abstained for a in answers) / n, 4),
+            **abstained_by("absent", answers),
+            "questions": len(answers), "engine": engine or settings.engine,
+            "articles": articles, "abstain_threshold": settings.abstain_threshold,
+            "answerable_threshold": settings.answerable_threshold,
+            "median_seconds": round(statistics.median(seconds), 4) if seconds else None,
+            "chunks": summary.chunks}
 
 
 def format_result(result: dict) -> str:

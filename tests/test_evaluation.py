@@ -7,7 +7,9 @@ import pytest
 from conftest import SHARED_EVAL, need_shared
 
 from rag import Settings
-from rag.evaluation import ndcg_at, recall_at, run_beir, run_squad
+import json
+
+from rag.evaluation import absent_cases, load_squad, ndcg_at, recall_at, run_beir, run_squad
 
 def test_ndcg_rewards_relevant_documents_ranked_early():
     rel = {"a": 1, "b": 1}
@@ -47,3 +49,39 @@ def test_squad_eval_reports_every_figure_in_range():
     assert r["questions"] == 60
     assert r["hit@5"] >= r["hit@1"] >= 0.5
     assert r["citation_precision"] >= 0.9
+
+
+def _squad(tmp_path, paragraphs):
+    """A SQuAD 2.0 file of one article; ``paragraphs``: (context, [(question, answer or None)])."""
+    data = {"data": [{"title": "T", "paragraphs": [
+        {"context": c, "qas": [{"id": f"{i}-{j}", "question": q, "is_impossible": a is None,
+                                "answers": [] if a is None else [{"text": a}]}
+                               for j, (q, a) in enumerate(qas)]}
+        for i, (c, qas) in enumerate(paragraphs)]}]}
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(data), encoding="utf-8")
+    return load_squad(f)
+
+
+def test_absent_cases_remove_every_sentence_holding_the_answer(tmp_path):
+    paragraphs, questions = _squad(tmp_path, [
+        ("The bridge opened in 1932. It was built by Dorman Long. The 1932 ceremony was "
+         "grand. Traffic grew quickly.",
+         [("Who built the bridge?", "Dorman Long"), ("When did it open?", "1932")]),
+        ("Ferries crossed the harbour before. Dorman Long also built ships. They were slow.",
+         [("What crossed the harbour?", "Ferries"), ("What was never built?", None)]),
+    ])
+    cases = absent_cases(paragraphs, questions)
+    got = {q["question"]: rest for q, rest in cases}
+    # "Dorman Long" is also in the second paragraph: the answer would not be absent
+    assert "Who built the bridge?" not in got
+    # one question per paragraph; both sentences with "1932" are gone, the rest is kept as is
+    assert got["When did it open?"] == "It was built by Dorman Long. Traffic grew quickly."
+    assert got["What crossed the harbour?"] == "Dorman Long also built ships. They were slow."
+    assert all(not q["impossible"] for q, _ in cases)
+
+
+def test_absent_cases_need_the_paragraph_to_stay_on_topic(tmp_path):
+    paragraphs, questions = _squad(tmp_path, [
+        ("The bridge opened in 1932. Traffic grew.", [("When did it open?", "1932")])])
+    assert absent_cases(paragraphs, questions) == []  # one sentence would be left
