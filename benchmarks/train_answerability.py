@@ -25,12 +25,12 @@ import argparse
 import hashlib
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
+from paraphrase_set import SEED_FILE, paraphrase_index
 from rag.alignment import tokens_for
 from rag.answerability import ALIGNMENT, FEATURE_NAMES, features
 from rag.citations import verify
@@ -63,7 +63,6 @@ USED = tuple(n for n in FEATURE_NAMES if n not in EXCLUDED)
 #: The threshold also keeps the paraphrase set answered: at most this share abstains, and
 #: none of its questions on the seed article (issue 7 item 4).
 PARAPHRASE_MAX = 0.05
-SEED_FILE = "crocus-city-hall-attack.txt"
 COLS = [FEATURE_NAMES.index(n) for n in USED]
 #: The alignment group (contextual token matches) costs one more encode per answered question,
 #: so it is used only when cross-validation shows it turns away at least this much more of the
@@ -258,22 +257,7 @@ def rule_threshold(pa: np.ndarray, most: float, pp: np.ndarray, seed: np.ndarray
 
 def paraphrase_rows(settings: Settings) -> list[dict]:
     """The paraphrase set's questions, each against an index of its own files."""
-    from rag.index import Index
-
-    rows = [json.loads(ln) for ln in (ROOT / "tests/data/paraphrase_questions.jsonl")
-            .read_text().splitlines() if ln.strip()]
-    folder = CACHE / "paraphrase"
-    docs = folder / "docs"
-    docs.mkdir(parents=True, exist_ok=True)
-    for name in sorted({r["file"] for r in rows}):
-        src = ROOT / "seeds" / name
-        if not src.exists():
-            src = ROOT.parent / "shared" / "eval" / "pdfs" / name
-        if not (docs / name).exists():
-            shutil.copyfile(src, docs / name)
-    root = folder / "index"
-    idx = Index.open(root, settings.replace(index_dir=str(root)), create=True)
-    idx.update([docs])
+    idx, rows = paraphrase_index(CACHE / "paraphrase", settings)
     got = cached_rows("paraphrase", idx, [r["question"] for r in rows], settings)
     return [{**g, "gold": r["gold"], "file": r["file"]} for g, r in zip(got, rows)]
 

@@ -163,6 +163,7 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
     result.update({"questions": len(rows), "engine": engine or settings.engine,
                    "articles": articles, "abstain_threshold": settings.abstain_threshold,
                    "answerable_threshold": settings.answerable_threshold,
+                   "reader_threshold": settings.reader_threshold,
                    "chunks": summary.chunks})
     return result
 
@@ -225,6 +226,7 @@ def run_squad_absent(path: Path, settings: Settings, limit: int | None = None,
             "questions": len(answers), "engine": engine or settings.engine,
             "articles": articles, "abstain_threshold": settings.abstain_threshold,
             "answerable_threshold": settings.answerable_threshold,
+                   "reader_threshold": settings.reader_threshold,
             "median_seconds": round(statistics.median(seconds), 4) if seconds else None,
             "chunks": summary.chunks}
 

@@ -11,7 +11,7 @@ from rag.types import Answer
 
 #: (short name, how the abstention note starts: rag.answer) for the abstention breakdown
 ABSTENTION_REASONS = (("evidence", "below the evidence"), ("answerability", "the answer does not"),
-                      ("engine", "the engine found"))
+                      ("reader", "the cited passages do not"), ("engine", "the engine found"))
 STRICT_OVERLAP = 0.8  # independent of the verifier's threshold: most words must be in the source
 
 

@@ -114,6 +114,10 @@ class Settings:
         "type, key terms, names/numbers, alignment of the question's words) is below this "
         "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
         "paraphrase set: docs/answerability.json).")
+    reader_threshold: float = _f(
+        0.06, "When the trained reader (rag.reader) gives every cited passage a probability of "
+        "holding an answer below this, the answer abstains; 0 turns the reader off (chosen on "
+        "SQuAD 2.0: docs/reader.json).")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")
@@ -268,6 +272,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_answer_sentences": _at_least(1),
     "extractive_keep": _between(0.0, 1.0),
     "abstain_threshold": _between(0.0, 1.0),
+    "reader_threshold": _between(0.0, 1.0),
     "paraphrase_dense": _between(0.0, 1.01),
     "support_threshold": _between(0.0, 1.0),
     "max_question_chars": _at_least(1),

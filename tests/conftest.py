@@ -58,3 +58,15 @@ def make_pdf(pages: list[str | None]) -> bytes:
         pdf.showPage()
     pdf.save()
     return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory):
+    """An index of the seed article (one per test module)."""
+    from rag import Settings
+    from rag.index import Index
+
+    root = tmp_path_factory.mktemp("seed") / "index"
+    idx = Index.open(root, Settings.from_env(index_dir=str(root)), create=True)
+    idx.update([ROOT / "seeds" / "crocus-city-hall-attack.txt"])
+    return idx

@@ -202,16 +202,6 @@ def test_a_model_trained_on_other_features_is_refused_with_a_reason():
 
 
 # ------------------------------------------------------------------ the hook (slow)
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory):
-    from rag.index import Index
-
-    root = tmp_path_factory.mktemp("seed") / "index"
-    idx = Index.open(root, Settings.from_env(index_dir=str(root)), create=True)
-    idx.update([SEED])
-    return idx
-
-
 #: A stricter threshold than the default (docs/quality.md: held out it turns away 3.5% of
 #: answerable and 15% of unanswerable SQuAD questions, and 3 of the 42 paraphrases).
 STRICT = 0.345
