@@ -242,6 +242,8 @@ def main() -> None:
     ap.add_argument("--max-answerable-abstain", type=float, default=0.025)
     ap.add_argument("--from-checkpoint", help="record this experiment's state dict (a torch "
                     "file of the same model) instead of training")
+    ap.add_argument("--train-seconds", type=float, help="with --from-checkpoint: how long "
+                    "that run trained (recorded)")
     ap.add_argument("--write", action="store_true", help="record docs/reader.*")
     args = ap.parse_args()
     import torch
@@ -275,7 +277,11 @@ def main() -> None:
                     "plus each answerable question with its answer's sentence removed",
             "train_questions": len(tr), "train_removed": len(extra),
             "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "max_len": args.max_len,
-            "train_seconds": round(seconds)}
+            "train_seconds": round((args.train_seconds or 0) if args.from_checkpoint else seconds)}
+    if args.from_checkpoint:
+        info["trained"] = (f"{Path(args.from_checkpoint).name}: the same recipe run as an "
+                           "experiment before this script existed (same data, LoRA rank and "
+                           "scale, epochs, lr, batch, seed; another shuffling order)")
     meta.write_text(json.dumps(info, indent=1), encoding="utf-8")
     reader = Reader(out, meta)
 
