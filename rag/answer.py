@@ -94,7 +94,6 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
             return
     cited = sorted({n for v in verified for n in v.cited if 0 < n <= len(hits)})
     if settings.reader_threshold > 0 and cited:  # does a cited passage hold an answer at all?
-        yield Stage("Reading the cited passages for an answer…")
         best = max(r.probability for r in Reader.shared().read(
             q, [hits[n - 1].text for n in cited]))
         if best < settings.reader_threshold:
