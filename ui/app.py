@@ -370,7 +370,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
                                   feedback_options=None, show_label=False,
                                   buttons=["copy", "copy_all"])  # no "share": it posts to HF
-                with gr.Row():
+                with gr.Row(elem_id="ask-row"):
                     question = gr.Textbox(elem_id="question", show_label=False, scale=6,
                                           placeholder="Ask a question about your documents",
                                           max_length=s.max_question_chars, autofocus=True,

@@ -28,7 +28,10 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 #conv-list { max-height: 60vh; overflow-y: auto; }
 @media (max-width: 768px) { #conv-list { max-height: 30vh; }
     /* a phone: the chat first, the conversation list after it (not a screen above it) */
-    #conversations { order: 2; } }
+    #conversations { order: 2; }
+    /* the question box, Ask and Stop stay on one line (Stop used to wrap under Ask) */
+    #ask-row { flex-wrap: nowrap !important; }
+    #ask-row #question { min-width: 0 !important; flex-shrink: 1; } }
 .dc-turn { display: none; }
 .dc-turn:last-child { display: block; }
 .dc-picked .dc-turn { display: none; }

@@ -706,5 +706,9 @@ def test_the_question_box_has_the_width_and_a_phone_shows_the_chat_first(browser
         chat, convs = (page.locator(s).bounding_box() for s in ("#chat", "#conversations"))
         assert chat["y"] < convs["y"]  # the chat first; the list of conversations after it
         assert chat["y"] < 844  # the chat starts on the first screen
+        q, ask_b, stop_b = (page.locator(s).bounding_box() for s in ("#question", "#ask", "#stop"))
+        # the question box, Ask and Stop on one line, all inside the screen (Stop wrapped)
+        assert abs(ask_b["y"] - stop_b["y"]) < 4 and stop_b["x"] > ask_b["x"] > q["x"]
+        assert stop_b["x"] + stop_b["width"] <= 390 and q["width"] >= 150
     finally:
         page.context.close()
