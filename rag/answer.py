@@ -10,7 +10,7 @@ from rag.citations import number_sources, render_markers, verify
 from rag.engines import Engine, get_engine
 from rag.errors import QuestionError
 from rag.evidence import Evidence, build_evidence
-from rag.reader import Reader
+from rag.reader import Reader, enabled as reader_enabled
 from rag.retrieval import recent_turns
 from rag.settings import Settings
 from rag.types import CANNOT_ANSWER, Answer, Hit, Stage
@@ -93,7 +93,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                            f"the answer does not fit the question (answerability {p:.2f})")
             return
     cited = sorted({n for v in verified for n in v.cited if 0 < n <= len(hits)})
-    if settings.reader_threshold > 0 and cited:  # does a cited passage hold an answer at all?
+    if cited and reader_enabled(settings):  # does a cited passage hold an answer at all?
         best = max(r.probability for r in Reader.shared().read(
             q, [hits[n - 1].text for n in cited]))
         if best < settings.reader_threshold:

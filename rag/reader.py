@@ -132,6 +132,8 @@ class Reader:
         return [best[p] for p in range(len(passages))]
 
 
-def warm() -> None:
-    """Load the reader (a server calls this at start, in the background)."""
-    Reader.shared()
+def enabled(settings) -> bool:
+    """The reader runs when its threshold is above 0 and the embeddings are computed here:
+    with a remote embedding server (DOCCHAT_EMBED_URL) docchat loads no model of its own
+    (no torch in the process), so the check is skipped."""
+    return settings.reader_threshold > 0 and not settings.embed_url

@@ -116,8 +116,9 @@ class Settings:
         "paraphrase set: docs/answerability.json).")
     reader_threshold: float = _f(
         0.06, "When the trained reader (rag.reader) gives every cited passage a probability of "
-        "holding an answer below this, the answer abstains; 0 turns the reader off (chosen on "
-        "SQuAD 2.0: docs/reader.json).")
+        "holding an answer below this, the answer abstains; 0 turns the reader off, and so "
+        "does a remote embedding server (no local model then) (chosen on SQuAD 2.0: "
+        "docs/reader.json).")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")

@@ -8,7 +8,7 @@ import pytest
 
 from rag import CANNOT_ANSWER, Settings, ask
 from rag.errors import DocchatError
-from rag.reader import META, WEIGHTS, Reader
+from rag.reader import META, WEIGHTS, Reader, enabled
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "crocus-city-hall-attack.txt"
@@ -28,6 +28,13 @@ def test_recorded_reader_is_small_and_matches_the_setting():
     held = info["held_out"]["at_threshold"]  # the recorded trade-off, measured held out
     assert held["answerable_abstained"] <= 0.06
     assert held["removed_abstained"] >= 3 * held["answerable_abstained"]
+
+
+def test_the_reader_is_off_at_0_and_with_a_remote_embedding_server():
+    assert enabled(Settings())
+    assert not enabled(Settings(reader_threshold=0.0))
+    # a remote embedder means no local model (no torch): the reader would load one
+    assert not enabled(Settings(embed_url="http://127.0.0.1:8080/v1"))
 
 
 def test_a_missing_reader_file_is_one_clear_reason(tmp_path):

@@ -20,7 +20,7 @@ from rag.conversations import Conversations
 from rag.errors import NotFoundError, UploadError
 from rag.files import fingerprint
 from rag.index import Index
-from rag.reader import Reader
+from rag.reader import Reader, enabled as reader_enabled
 from rag.settings import Settings
 from rag.types import Answer, Document, Status, UpdateSummary
 from rag.uploads import check_names, save_upload
@@ -47,7 +47,7 @@ class Service:
                 warm = getattr(self.index.embedder(), "warm", None)
                 if warm is not None:  # a remote embedder has nothing to load
                     warm()
-                if self.settings.reader_threshold > 0:
+                if reader_enabled(self.settings):
                     Reader.shared()
             except Exception:  # the first question will report it properly
                 log.exception("loading the embedding model failed")
