@@ -188,7 +188,6 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 def platt(m: np.ndarray, y: np.ndarray, steps: int = 2000) -> tuple[float, float]:
     """p = sigmoid(a * margin + b) fit by gradient descent on the log loss (training half)."""
-    a, b = 1.0, 0.0
     mu, sd = m.mean(), m.std() or 1.0
     z = (m - mu) / sd
     wa, wb = 1.0, 0.0
@@ -258,8 +257,7 @@ def main() -> None:
     data = json.loads(Path(args.squad).read_text(encoding="utf-8"))["data"]
     tr, held = rows(data, 0), rows(data, 1)
     random.shuffle(tr)
-    rng = random.Random(1)
-    extra = [x for x in (removed(r) for r in tr if not r["imp"] and rng.random() <= 1.0) if x]
+    extra = [x for x in (removed(r) for r in tr if not r["imp"]) if x]
     t0 = time.perf_counter()
     if args.from_checkpoint:
         model = build(torch)
@@ -286,11 +284,7 @@ def main() -> None:
     reader = Reader(out, meta)
 
     def margins(rs: list[dict]) -> np.ndarray:
-        got = []
-        for i in range(0, len(rs), 16):
-            for r in rs[i:i + 16]:
-                got.append(reader.read(r["q"], [r["c"]])[0].margin)
-        return np.array(got)
+        return np.array([reader.read(r["q"], [r["c"]])[0].margin for r in rs])
 
     ma = margins([r for r in tr if not r["imp"]])
     mn = margins([r for r in tr if r["imp"]] + extra)

@@ -1,0 +1,67 @@
+"""The page's index and library lines (Markdown): status, upload/refresh log, re-index note,
+the library's choices. Every file name and reason goes through ``text_html``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rag.types import Document, Skipped, Status, UpdateSummary
+from ui.render import text_html
+
+
+def status_md(status: Status, docs: Path) -> str:
+    if not status.exists:
+        return "**Index:** none yet: upload documents or press *Refresh index*."
+    when = status.built_at.replace("T", " ")[:19]
+    skipped = f" · {len(status.skipped)} skipped (listed below)" if status.skipped else ""
+    return (f"**Index:** {status.files} file{'s' * (status.files != 1)} · {status.chunks} "
+            f"chunks · model `{os.path.basename(status.model)}` · updated {when} UTC"
+            f"{skipped} · uploads go to `{docs}`")
+
+
+def _skipped_line(s: Skipped) -> str:
+    return f"- Skipped **{text_html(os.path.basename(s.path))}**: {text_html(s.reason)}"
+
+
+def skipped_md(status: Status) -> str:
+    return "\n".join(_skipped_line(s) for s in status.skipped)
+
+
+def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
+    """The upload/refresh log. After an upload, only the uploaded files' problems are
+    listed (as "not indexed"), not every skipped file of the folder again."""
+    names = set(saved)
+    failed = [s for s in summary.skipped if os.path.basename(s.path) in names]
+    ok = [n for n in saved if n not in {os.path.basename(s.path) for s in failed}]
+    lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []
+    for s in failed:
+        lines.append(f"- ⚠ **{text_html(os.path.basename(s.path))}** not indexed: "
+                     f"{text_html(s.reason)} (remove it under *Library*)")
+    counts = ", ".join(f"{len(getattr(summary, k))} {k}" for k in
+                       ("added", "updated", "removed", "unchanged"))
+    lines.append(f"Index updated in {summary.seconds:.1f} s: {counts}; {summary.embedded} "
+                 f"chunks embedded, {summary.chunks} in all.")
+    if summary.reason:
+        lines.append(f"Full rebuild: {text_html(summary.reason)}.")
+    if not saved:
+        lines.extend(_skipped_line(s) for s in summary.skipped)
+    return "\n".join(lines)
+
+
+def reindex_note(doc: Document | None, changed: bool,
+                 summary: UpdateSummary) -> str:
+    """What a re-index of one document did, in one line."""
+    if doc is None:
+        return "The file is no longer on disk: it was removed from the index."
+    name = f"**{text_html(doc.name)}**"
+    if doc.status != "indexed":
+        return f"Read {name} again: still not indexed: {text_html(doc.reason)}"
+    if changed:
+        return (f"Re-indexed {name}: its content had changed; {summary.embedded} chunks "
+                f"embedded ({summary.seconds:.1f} s).")
+    return f"Read {name} again: its content is unchanged, so nothing was re-embedded."
+
+
+def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:
+    return [(f"{d.name} ({d.status})", d.id) for d in docs
+            if name_filter.lower() in d.name.lower()]
