@@ -45,17 +45,17 @@ def settings(work: Path, backend: str):
 
 
 def worker_build(work: Path, backend: str) -> dict:
-    from rag import builder
+    from rag import indexing
 
     s = settings(work, backend)
     emb = lambda _: SyntheticEmbedder()  # noqa: E731
     t = time.perf_counter()
-    first = builder.update(work / "index", s, [str(work / "docs")], embedder_factory=emb)
+    first = indexing.update(work / "index", s, [str(work / "docs")], embedder_factory=emb)
     out = {"chunks": first.chunks, "build_s": round(time.perf_counter() - t, 1)}
     extra = work / "docs" / "extra.txt"
     extra.write_text("Record extra.\nA brand new note about quokka migration in winter.\n")
     t = time.perf_counter()
-    builder.update(work / "index", s, None, embedder_factory=emb)
+    indexing.update(work / "index", s, None, embedder_factory=emb)
     out["add_s"] = round(time.perf_counter() - t, 2)
     extra.unlink()
     out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

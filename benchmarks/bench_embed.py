@@ -56,8 +56,8 @@ def main() -> None:
     a = ap.parse_args()
     from embed_server import embed_server
 
-    from rag.embedders.remote import RemoteEmbedder
-    from rag.embedding import Embedder
+    from rag.embedding.remote import RemoteEmbedder
+    from rag.embedding.local import Embedder
     from rag.settings import DEFAULT_MODEL, Settings
 
     items = texts(a.texts)

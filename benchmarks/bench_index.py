@@ -58,12 +58,12 @@ def write_small_files(folder: Path, n: int) -> None:
 
 def worker_build(docs: str, index: str) -> dict:
     """Runs in its own process: the whole pipeline, as ``docchat index`` runs it."""
-    import rag.builder as builder
+    from rag import indexing
     from rag.index import Index
     from rag.settings import Settings
 
     phases: dict[str, float] = {}
-    load_model = builder._default_embedder
+    load_model = indexing._default_embedder
 
     def timed_load(settings):  # to tell model loading apart from embedding
         t = time.perf_counter()
@@ -71,7 +71,7 @@ def worker_build(docs: str, index: str) -> dict:
         phases["model load"] = time.perf_counter() - t
         return embedder
 
-    builder._default_embedder = timed_load
+    indexing._default_embedder = timed_load
     marks: list[tuple[float, str]] = []
     settings = Settings.from_env(index_dir=index)
     idx = Index.open(index, settings, create=True)
@@ -92,10 +92,10 @@ def worker_raw(docs: str) -> dict:
     pipeline makes of ``docs`` (chunked here, untimed)."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.chunking import chunk_pages
-    from rag.embedding import model_dir, token_offsets
-    from rag.files import discover
-    from rag.loaders import load
+    from rag.ingest.chunking import chunk_pages
+    from rag.embedding.local import model_dir, token_offsets
+    from rag.ingest.files import discover
+    from rag.ingest.loaders import load
     from rag.settings import Settings
 
     settings = Settings.from_env()

@@ -41,7 +41,7 @@ def main() -> int:
         return 0
     import pypdfium2 as pdfium
 
-    from rag.loaders import load
+    from rag.ingest.loaders import load
     from rag.settings import Settings
 
     original = {p.page: p.text for p in load(source) if p.page <= args.pages}

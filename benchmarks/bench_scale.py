@@ -11,7 +11,7 @@ synthetic too), and measures recall@10 of the dense search against an exact scan
 same live vectors (queries: perturbed copies of stored vectors), and both peak RSS figures.
 
 The same script drives the OLD store for the ratio: run it with PYTHONPATH pointing at a
-checkout of the commit before the segment store (it uses only builder.update and Index).
+checkout of the commit before the segment store (it uses only indexing.update and Index).
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 10000 100000] [--million] [--json]
 """
@@ -91,7 +91,7 @@ def timed(fn) -> float:
 
 
 def worker_build(work: Path, chunks: int, files: int = 0) -> dict:
-    from rag import builder
+    from rag import indexing
 
     docs, index = work / "docs", work / "index"
     # SciFact abstracts: 2,440 chunks of 200 tokens per 1,000 files of one abstract; 2,150 per
@@ -105,7 +105,7 @@ def worker_build(work: Path, chunks: int, files: int = 0) -> dict:
 
     def run():
         commit_s.clear()
-        return builder.update(index, s, [str(docs)], embedder_factory=emb)
+        return indexing.update(index, s, [str(docs)], embedder_factory=emb)
 
     def step(name: str) -> None:
         out[name + "_s"] = timed(run)  # what the caller waits for: merges run after, beside

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer import evidence
-from rag.evaluation import eval_index, load_squad, sample
+from rag.evaluation.runs import eval_index, load_squad, sample
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def main() -> None:
         "sizes": {k: len(v) for k, v in sets.items()},
         "percentiles": {k: {p: round(float(np.percentile(v, p)), 4) for p in (1, 5, 10, 50, 90, 95, 99)}
                         for k, v in sets.items()},
-        "evidence": "max over retrieved sentences of 0.7*cosine + 0.3*word overlap (rag.evidence)",
+        "evidence": "max over retrieved sentences of 0.7*cosine + 0.3*word overlap (rag.answering.evidence)",
         "model": settings.embed_model, "top_k": settings.top_k,
     }
     out = ROOT / "docs" / "calibration.json"

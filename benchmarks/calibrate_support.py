@@ -10,10 +10,10 @@ that passes at several thresholds; Settings.support_threshold is chosen from it
 """
 import random, numpy as np
 from pathlib import Path
-from rag.evaluation import load_squad
-from rag.embedding import Embedder
-from rag.evidence import build_evidence
-from rag.citations import support
+from rag.evaluation.runs import load_squad
+from rag.embedding.local import Embedder
+from rag.answering.evidence import build_evidence
+from rag.answering.citations import support
 from rag.sentences import split_sentences
 from rag.types import Hit
 paras,_=load_squad(Path(__file__).resolve().parents[2].joinpath("shared/eval/squad2/dev-v2.0.json"))

@@ -1,4 +1,4 @@
-"""Train the answerability model (rag.answerability) on SQuAD 2.0 and record it in docs/.
+"""Train the answerability model (rag.answering.answerability) on SQuAD 2.0 and record it in docs/.
 
     PYTHONPATH=. nice .venv/bin/python benchmarks/train_answerability.py [--squad FILE]
         [--per-half 1500] [--write]
@@ -17,7 +17,7 @@ the whole even half. Every figure printed as "held out" is measured on the odd h
 for a choice. Off-topic questions (tests/data/offtopic_questions.txt and SQuAD questions asked
 against the seed article) and the paraphrase set (tests/data/paraphrase_questions.jsonl over
 the seed article and the real PDFs) check that abstention on them still holds. Caches live in
-build/answerability (never in tracked files); --write records docs/answerability.json.
+build/answerability (never in tracked files); --write records rag/answering/models/answerability.json.
 """
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from paraphrase_set import SEED_FILE, paraphrase_index
-from rag.alignment import tokens_for
-from rag.answerability import ALIGNMENT, FEATURE_NAMES, features
-from rag.citations import verify
+from rag.answering.alignment import tokens_for
+from rag.answering.answerability import ALIGNMENT, FEATURE_NAMES, features
+from rag.answering.citations import verify
 from rag.engines import get_engine
-from rag.evaluation import eval_index, load_squad, sample
-from rag.evaluation_qa import normalise
-from rag.evidence import build_evidence, vectors_for
+from rag.evaluation.runs import eval_index, load_squad, sample
+from rag.evaluation.squad_rows import normalise
+from rag.answering.evidence import build_evidence, vectors_for
 from rag.sentences import sentence_spans
 from rag.settings import Settings
 from rag.types import Hit
@@ -273,7 +273,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, help="record this threshold instead of the "
                     "rule's (the figures are printed for both)")
     ap.add_argument("--why", default="", help="why --kind/--threshold depart from the rule")
-    ap.add_argument("--write", action="store_true", help="record docs/answerability.json")
+    ap.add_argument("--write", action="store_true", help="record rag/answering/models/answerability.json")
     args = ap.parse_args()
     settings = Settings.from_env()
     paragraphs, questions = load_squad(Path(args.squad))
@@ -440,7 +440,7 @@ def main() -> None:
         # one line per list of numbers (each stump, the weights): a diff stays readable
         text = re.sub(r"\[\n\s+([-0-9.e, \n]*?)\n\s+\]",
                       lambda mt: "[" + " ".join(mt.group(1).split()) + "]", text)
-        (ROOT / "docs" / "answerability.json").write_text(text + "\n")
+        (ROOT / "rag" / "answering" / "models" / "answerability.json").write_text(text + "\n")
 
 
 if __name__ == "__main__":

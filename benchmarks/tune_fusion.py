@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from rag import retrieval
-from rag.evaluation import eval_index, load_beir, ndcg_at, recall_at
+from rag.evaluation.runs import eval_index, load_beir, ndcg_at, recall_at
 from rag.settings import Settings
 
 

@@ -5,15 +5,15 @@ import logging
 import time
 from typing import Iterator, Sequence
 
-from rag.answerability import judge
-from rag.citations import number_sources, render_markers, verify
+from rag.answering.answerability import judge
+from rag.answering.citations import number_sources, render_markers, verify
 from rag.engines import Engine, get_engine
 from rag.errors import QuestionError
-from rag.evidence import Evidence, build_evidence
-from rag.reader import Reader, enabled as reader_enabled
+from rag.answering.evidence import Evidence, build_evidence
+from rag.answering.span_reader import SpanReader, enabled as reader_enabled
 from rag.retrieval import recent_turns
 from rag.settings import Settings
-from rag.types import CANNOT_ANSWER, Answer, Hit, Stage
+from rag.types import CANNOT_ANSWER, Abstention, Answer, Hit, Stage
 
 log = logging.getLogger(__name__)
 History = Sequence[tuple[str, str]]  # (user, assistant) turns, oldest first
@@ -68,12 +68,12 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                   t0: float | None = None) -> Iterator[str | Answer]:
     """The part of ``ask_stream`` after retrieval: abstain on weak evidence, else stream the
     engine's draft and yield the verified Answer, or an abstention when the answerability
-    check (rag.answerability) finds that the draft does not answer the question."""
+    check (rag.answering.answerability) finds that the draft does not answer the question."""
     t0 = time.perf_counter() if t0 is None else t0
     q, hits, score = ev.question, ev.hits, ev.best
     close = max((h.dense for h in hits), default=0.0) >= settings.paraphrase_dense
     if score < settings.abstain_threshold and not close:
-        yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold")
+        yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold", Abstention.NO_EVIDENCE)
         return
     pieces = []
     for piece in eng.draft(q, ev, history):
@@ -81,7 +81,8 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         yield piece
     draft = "".join(pieces).strip()
     if not draft or CANNOT_ANSWER.lower().rstrip(".") in draft.lower():
-        yield _abstain(q, hits, eng.name, score, t0, "the engine found no answer")
+        yield _abstain(q, hits, eng.name, score, t0, "the engine found no answer",
+                           Abstention.ENGINE_FOUND_NONE)
         return
     yield Stage("Checking each sentence against its passage…")
     verified = verify(ev, draft, settings.support_threshold)
@@ -90,15 +91,17 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                   score).probability
         if p < settings.answerable_threshold:
             yield _abstain(q, hits, eng.name, score, t0,
-                           f"the answer does not fit the question (answerability {p:.2f})")
+                           f"the answer does not fit the question (answerability {p:.2f})",
+                           Abstention.DOES_NOT_FIT)
             return
     cited = sorted({n for v in verified for n in v.cited if 0 < n <= len(hits)})
     if cited and reader_enabled(settings):  # does a cited passage hold an answer at all?
-        best = max(r.probability for r in Reader.shared().read(
+        best = max(r.probability for r in SpanReader.shared().read(
             q, [hits[n - 1].text for n in cited]))
         if best < settings.reader_threshold:
             yield _abstain(q, hits, eng.name, score, t0,
-                           f"the cited passages do not hold an answer (reader {best:.2f})")
+                           f"the cited passages do not hold an answer (reader {best:.2f})",
+                           Abstention.NOT_IN_PASSAGES)
             return
     sentences, sources = number_sources(verified, hits)
     answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
@@ -108,8 +111,8 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
 
 
 def _abstain(q: str, hits: Sequence[Hit], engine: str, score: float, t0: float,
-             why: str) -> Answer:
+             why: str, reason: Abstention) -> Answer:
     _, sources = number_sources([], hits)
     return Answer(question=q, answer=CANNOT_ANSWER, abstained=True, sources=tuple(sources),
                   engine=engine, evidence=round(score, 4),
-                  seconds=round(time.perf_counter() - t0, 4), notes=(why,))
+                  seconds=round(time.perf_counter() - t0, 4), notes=(why,), abstention=reason)

@@ -106,17 +106,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag import evaluation
+    from rag.evaluation import runs
 
     settings = _settings(args)
     if args.what == "retrieval":
-        result = evaluation.run_beir(Path(args.beir), settings, limit=args.limit,
+        result = runs.run_beir(Path(args.beir), settings, limit=args.limit,
                                      fusion=args.fusion, split=args.split)
     else:
-        run = evaluation.run_squad_absent if args.absent else evaluation.run_squad
+        run = runs.run_squad_absent if args.absent else runs.run_squad
         result = run(Path(args.squad), settings, limit=args.limit, engine=settings.engine,
                      articles=args.articles)
-    print(json.dumps(result, indent=2) if args.json else evaluation.format_result(result))
+    print(json.dumps(result, indent=2) if args.json else runs.format_result(result))
     return 0
 
 
@@ -131,7 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from rag.index import Index
-    from rag.transfer import export
+    from rag.store.transfer import export
 
     settings = _settings(args)
     done = export(Index.open(settings.index_dir, settings).snapshot(), args.file)
@@ -141,7 +141,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from rag.store import describe, open_store
-    from rag.transfer import import_into
+    from rag.store.transfer import import_into
 
     settings = _settings(args)
     done = import_into(open_store(settings.index_dir, settings), args.file, args.replace)

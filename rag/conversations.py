@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rag.errors import NotFoundError
-from rag.types import Answer, Conversation, Sentence, Source, Turn
+from rag.types import Answer, Conversation, Turn
 
 FILE = "conversations.sqlite"
 TITLE_CHARS = 80
@@ -34,14 +34,7 @@ def title_for(question: str) -> str:
 
 
 def answer_from_dict(d: dict) -> Answer:
-    return Answer(question=d["question"], answer=d["answer"], abstained=d["abstained"],
-                  sentences=tuple(Sentence(s["text"], tuple(s["citations"]), s["supported"])
-                                  for s in d["sentences"]),
-                  sources=tuple(Source(**{**s, "highlights": tuple(tuple(h) for h in
-                                                                   s["highlights"])})
-                                for s in d["sources"]),
-                  engine=d.get("engine", ""), evidence=d.get("evidence", 0.0),
-                  seconds=d.get("seconds", 0.0), notes=tuple(d.get("notes", ())))
+    return Answer.from_dict(d)
 
 
 class Conversations:

@@ -4,15 +4,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Sequence
-
 import os
+from typing import TYPE_CHECKING, Sequence
 
-from rag import builder, exclusions, retrieval
+from rag import indexing, retrieval
 from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.settings import Settings
-from rag.store import Reader, open_store
+from rag.store import Reader, exclusions, open_store
 from rag.types import Document, Hit, Status, UpdateSummary, document_id
+
+if TYPE_CHECKING:
+    from rag.embedding.protocol import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,13 @@ class Index:
     """A handle on an index directory. Readers always see a complete committed state; when
     another process (or an upload) commits a new one, the next call picks it up by itself."""
 
-    def __init__(self, root: str | Path, settings: Settings | None = None) -> None:
+    def __init__(self, root: str | Path, settings: Settings | None = None,
+                 embedder: Embedder | None = None) -> None:
+        """``embedder``: any rag.embedding.protocol.Embedder (a test's fake, a pre-loaded
+        model); default: the one the settings name, loaded when first needed."""
         self.settings = settings or Settings.from_env()
         self.root = Path(root)
+        self._embedder = embedder
         self.store = open_store(self.root, self.settings)
         self._snap: Reader | None = None
         self._lock = threading.Lock()
@@ -59,14 +65,17 @@ class Index:
 
         Unchanged contents are not re-embedded; files gone from ``paths`` are removed; with
         ``add=True`` the paths join the index's folders instead of replacing them; files in
-        ``recheck`` are read again even when they look unchanged (see builder.update)."""
-        return builder.update(self.root, self.settings,
+        ``recheck`` are read again even when they look unchanged (see indexing.update)."""
+        return indexing.update(self.root, self.settings,
                               None if paths is None else [str(p) for p in paths],
                               full=full, add=add, progress=progress, on_progress=on_progress,
-                              recheck=frozenset(recheck))
+                              recheck=frozenset(recheck),
+                              embedder_factory=self._embedder and (lambda _: self._embedder))
 
-    def embedder(self):
-        from rag.embedding import embedder_for
+    def embedder(self) -> Embedder:
+        if self._embedder is not None:
+            return self._embedder
+        from rag.embedding.local import embedder_for
 
         return embedder_for(self.settings)
 
@@ -79,7 +88,7 @@ class Index:
                                 self.settings, history, fusion)
 
     def _check_model(self, snap: Reader) -> None:
-        from rag.embedding import model_id
+        from rag.embedding.local import model_id
 
         want = model_id(self.settings)
         if snap.manifest.model != want:

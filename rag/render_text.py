@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import textwrap
 
-from rag.places import place
+from rag.ingest.places import place
 from rag.types import Answer, Source
 
 SNIPPET = 300  # characters of an uncited passage shown

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import SettingsError
-from rag.store.url import COLLECTION_NAME, FORMS, valid as store_url_valid
+from rag.store_url import COLLECTION_NAME, FORMS, valid as store_url_valid
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -110,15 +110,15 @@ class Settings:
     abstain_threshold: float = _f(
         0.283, "Evidence below this abstains (calibrated on data: docs/calibration.json).")
     answerable_threshold: float = _f(
-        0.28, "A drafted answer whose answerability probability (rag.answerability: answer "
+        0.28, "A drafted answer whose answerability probability (rag.answering.answerability: answer "
         "type, key terms, names/numbers, alignment of the question's words) is below this "
         "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
-        "paraphrase set: docs/answerability.json).")
+        "paraphrase set: rag/answering/models/answerability.json).")
     reader_threshold: float = _f(
-        0.06, "When the trained reader (rag.reader) gives every cited passage a probability of "
+        0.06, "When the trained reader (rag.answering.span_reader) gives every cited passage a probability of "
         "holding an answer below this, the answer abstains; 0 turns the reader off, and so "
         "does a remote embedding server (no local model then) (chosen on SQuAD 2.0: "
-        "docs/reader.json).")
+        "rag/answering/models/reader.json).")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")

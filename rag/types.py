@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 
 #: The one sentence docchat answers with when the documents are silent.
 CANNOT_ANSWER = "The documents do not contain an answer to this question."
@@ -90,6 +91,16 @@ class Stage:
     text: str
 
 
+class Abstention(str, Enum):
+    """Why an answer abstained (``Answer.abstention``); ``Answer.notes`` says it in words, with
+    the figure that decided. Evaluation and tests match on these, never on the note's text."""
+
+    NO_EVIDENCE = "no_evidence"  # no retrieved sentence is close enough to the question
+    ENGINE_FOUND_NONE = "engine_found_none"  # the engine drafted nothing, or said it cannot
+    DOES_NOT_FIT = "does_not_fit"  # the answerability model: the draft does not answer it
+    NOT_IN_PASSAGES = "not_in_passages"  # the span reader: no passage holds an answer
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -101,9 +112,11 @@ class Answer:
     evidence: float = 0.0  # the evidence score the abstention rule looked at
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    abstention: Abstention | None = None  # why, when ``abstained``
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["abstention"] = self.abstention.value if self.abstention else None
         for s in d["sentences"]:
             s["citations"] = list(s["citations"])
         for s in d["sources"]:
@@ -112,6 +125,21 @@ class Answer:
         d["sources"] = list(d["sources"])
         d["notes"] = list(d["notes"])
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Answer":
+        """The inverse of ``to_dict`` (stored conversations, exports); keys added later
+        default, so older records still load."""
+        why = d.get("abstention")
+        return cls(question=d["question"], answer=d["answer"], abstained=d["abstained"],
+                   sentences=tuple(Sentence(s["text"], tuple(s["citations"]), s["supported"])
+                                   for s in d.get("sentences", ())),
+                   sources=tuple(Source(**{**s, "highlights": tuple(tuple(h) for h in
+                                                                    s["highlights"])})
+                                 for s in d.get("sources", ())),
+                   engine=d.get("engine", ""), evidence=d.get("evidence", 0.0),
+                   seconds=d.get("seconds", 0.0), notes=tuple(d.get("notes", ())),
+                   abstention=Abstention(why) if why else None)
 
 
 @dataclass(frozen=True)

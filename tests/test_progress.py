@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from rag import builder
+from rag import indexing
 from rag.index import Index
 from rag.settings import Settings
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # embeds 60 short chunks with the real model
 
 def test_embedding_reports_progress_per_slice_with_chunks_done_and_an_estimate(tmp_path,
                                                                                monkeypatch):
-    monkeypatch.setattr(builder, "EMBED_SLICE", 32)  # a report per encode batch of 32
+    monkeypatch.setattr(indexing, "EMBED_SLICE", 32)  # a report per encode batch of 32
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(100):  # one short chunk each: four batches

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import builder, files
+from rag.index import Index
+from rag.ingest import files
 from rag.settings import Settings
 
 
@@ -23,8 +24,7 @@ class FakeEmbedder:
 
 
 def run(root: Path, docs: Path):
-    return builder.update(root, Settings(index_dir=str(root)), [str(docs)],
-                          embedder_factory=lambda _: FakeEmbedder())
+    return Index(root, Settings(index_dir=str(root)), embedder=FakeEmbedder()).update([str(docs)])
 
 
 def age(path: Path, seconds: float) -> None:
@@ -69,6 +69,5 @@ def test_a_full_run_reads_every_file(tmp_path, monkeypatch):
     read: list[str] = []
     real = files.read
     monkeypatch.setattr(files, "read", lambda p: read.append(p.name) or real(p))
-    builder.update(tmp_path / "idx", Settings(index_dir=str(tmp_path / "idx")), [str(docs)],
-                   full=True, embedder_factory=lambda _: FakeEmbedder())
+    Index(tmp_path / "idx", Settings(index_dir=str(tmp_path / "idx")), embedder=FakeEmbedder()).update([str(docs)], full=True)
     assert read == ["a.txt"]

@@ -6,7 +6,7 @@ unknown document 404, no index yet (or one of another embedding model) 409, an a
 or embedding server that cannot be reached 424, no login 401 (only when a login is set); a
 request the schema refuses (an empty, blank or too long question, an unknown engine...) gets
 FastAPI's 422 with the list of what is wrong. The schema declares each of these on the
-operations that return it (tests/test_schema_fuzz.py holds the server to it with
+operations that return it (tests/ui/test_schema_fuzz.py holds the server to it with
 schemathesis). Nothing a client sends can produce a 500.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The JSON API's request and response models: what the OpenAPI schema shows at /docs."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -55,6 +55,8 @@ class AnswerOut(BaseModel):
     evidence: float
     seconds: float
     notes: list[str]
+    abstention: Optional[str] = Field(None, description="Why it abstained: no_evidence, "
+                                      "engine_found_none, does_not_fit or not_in_passages.")
 
 
 class SkippedOut(BaseModel):

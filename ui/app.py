@@ -15,12 +15,12 @@ import gradio as gr  # noqa: E402
 
 from rag.engines import ENGINES  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
-from rag.loaders import SUPPORTED  # noqa: E402
+from rag.ingest.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Stage, Turn  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
-from ui.index_text import (library_choices, reindex_note, skipped_md,  # noqa: E402
+from ui.library_text import (library_choices, reindex_note, skipped_md,  # noqa: E402
                            status_md, summary_md)
 from ui.service import Service  # noqa: E402
 

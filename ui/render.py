@@ -9,7 +9,7 @@ import os
 import re
 from typing import Sequence
 
-from rag.places import place
+from rag.ingest.places import place
 from rag.types import Answer, Document, Source, document_id
 
 SNIPPET = 600  # characters of passage shown around the cited spans

@@ -18,12 +18,12 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
 from rag.errors import NotFoundError, UploadError
-from rag.files import fingerprint
+from rag.ingest.files import fingerprint
 from rag.index import Index
-from rag.reader import Reader, enabled as reader_enabled
+from rag.answering.span_reader import SpanReader, enabled as reader_enabled
 from rag.settings import Settings
 from rag.types import Answer, Document, Status, UpdateSummary
-from rag.uploads import check_names, save_upload
+from rag.ingest.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
 EXAMPLE_WORDS = 8  # words of a first sentence an example question quotes
@@ -44,11 +44,9 @@ class Service:
         """Load the embedding model in the background, so the first question does not wait."""
         def load() -> None:
             try:
-                warm = getattr(self.index.embedder(), "warm", None)
-                if warm is not None:  # a remote embedder has nothing to load
-                    warm()
+                self.index.embedder().warm_up()
                 if reader_enabled(self.settings):
-                    Reader.shared()
+                    SpanReader.shared().warm_up()
             except Exception:  # the first question will report it properly
                 log.exception("loading the embedding model failed")
             finally:

@@ -1,9 +1,9 @@
 """Answer engines behind one protocol.
 
 An engine turns a question and its evidence (the numbered passages, their sentences and
-scores, computed once: rag.evidence) into a *draft*: plain text whose sentences carry ``[n]``
+scores, computed once: rag.answering.evidence) into a *draft*: plain text whose sentences carry ``[n]``
 markers, n being the 1-based position of a passage in ``evidence.hits``. It streams the draft
-as text pieces. Verification of the draft (rag.citations) is the same for all engines.
+as text pieces. Verification of the draft (rag.answering.citations) is the same for all engines.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 from rag.settings import Settings
 
 if TYPE_CHECKING:
-    from rag.evidence import Evidence
+    from rag.answering.evidence import Evidence
 
 ENGINES = ("extractive", "openai", "llamacpp")
 

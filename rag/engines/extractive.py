@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from rag.evidence import Evidence
+from rag.answering.evidence import Evidence
 from rag.lexical import words
 from rag.settings import Settings
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 from rag.engines.prompt import build_messages, drop_think, stop_loops
 from rag.errors import EngineError
 from rag.settings import Settings
-from rag.evidence import Evidence
+from rag.answering.evidence import Evidence
 
 log = logging.getLogger(__name__)
 

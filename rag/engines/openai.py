@@ -14,7 +14,7 @@ import httpx
 from rag.engines.prompt import build_messages, drop_think, stop_loops
 from rag.errors import EngineError
 from rag.settings import Settings
-from rag.evidence import Evidence
+from rag.answering.evidence import Evidence
 
 log = logging.getLogger(__name__)
 

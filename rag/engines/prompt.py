@@ -86,7 +86,7 @@ _LOOP_WINDOW = 600  # characters of the tail the character-level check looks at
 def looping(text: str) -> bool:
     """Whether a draft being generated has started to loop: a finished sentence repeats (or
     nearly repeats) an earlier one, or the tail repeats one stretch of text over and over."""
-    from rag.citations import complete, drop_repeats, parse_draft
+    from rag.answering.citations import complete, drop_repeats, parse_draft
 
     sentences = parse_draft(text)
     if sentences and not complete(text) and not sentences[-1].cited:

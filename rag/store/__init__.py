@@ -1,6 +1,6 @@
 """Everything on disk, behind one protocol (rag.store.protocol); the embedded default is
 rag.store.local, a Milvus backend is rag.store.milvus. Which one holds an index is the
-``store`` setting (a URL: rag.store.url). No SQL or index file names outside this package."""
+``store`` setting (a URL: rag.store_url). No SQL or index file names outside this package."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +18,7 @@ def open_store(root: str | Path, settings=None) -> Store:
     """The store of the index folder ``root``: the one ``settings.store`` names, else the
     embedded store in ``root``. (``root`` stays the folder of the index's other files:
     exclusions, and for a Milvus server the bookkeeping database.)"""
-    from rag.store.url import parse
+    from rag.store_url import parse
 
     url = parse(settings.store if settings is not None else "")
     if url.kind == "milvus":
@@ -32,7 +32,7 @@ def open_store(root: str | Path, settings=None) -> Store:
 
 def describe(root: str | Path, settings=None) -> str:
     """Where an index lives, for people (no credentials)."""
-    from rag.store.url import parse
+    from rag.store_url import parse
 
     url = parse(settings.store if settings is not None else "")
     if url.kind == "milvus":

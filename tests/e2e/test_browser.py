@@ -639,7 +639,7 @@ GATED_MODEL = '''# Test hook (tests/e2e, written to a temp folder): the embeddin
 # the server's background preload waits until the file DOCCHAT_TEST_MODEL_GATE exists, so a test
 # can ask its first question while the model is still "loading".
 import os, threading, time
-import rag.embedding as _e
+import rag.embedding.local as _e
 
 _init = _e.Embedder.__init__
 

@@ -2,7 +2,7 @@
 
 ``DOCCHAT_CRASH_AT=<point>`` makes the process die (``os._exit(137)``: no cleanup, no
 ``finally``, no flush, as a power cut or a SIGKILL would) the first time the write path reaches
-``<point>``. The crash tests (tests/test_crash_points.py) run a real ``docchat index`` with it
+``<point>``. The crash tests (tests/store/test_crash_points.py) run a real ``docchat index`` with it
 for every point below and check that the previous committed state is complete and readable,
 that nothing of the crashed run is visible, and that the next run cleans up and finishes.
 

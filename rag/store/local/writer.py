@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.chunking import index_text
+from rag.ingest.chunking import index_text
 from rag.lexical import words
 from rag.store.local import crash, db as dbmod, merger
 from rag.store.local import segment as segmod

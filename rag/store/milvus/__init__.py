@@ -16,7 +16,7 @@ from typing import Iterator
 from rag.settings import Settings
 from rag.store import sqlbooks
 from rag.store.milvus import books
-from rag.store.url import StoreURL
+from rag.store_url import StoreURL
 
 _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from rag.errors import DocchatError
-from rag.store.url import StoreURL
+from rag.store_url import StoreURL
 
 #: Every read and the collection itself use Strong consistency (see the module docstring).
 CONSISTENCY = "Strong"

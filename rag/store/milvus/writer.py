@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.chunking import index_text
+from rag.ingest.chunking import index_text
 from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store.milvus import collection as col

@@ -1,0 +1,143 @@
+"""Does the cited passage hold an answer to the question at all? A small trained reader.
+
+The answerability model (rag.answering.answerability) judges the drafted sentences by hand-made
+features; it barely notices when the passage is on the question's topic but the answer is
+simply not there (the sentence that held it was never written, or was in another file): on
+SQuAD questions whose answer was removed from the corpus it turned away 15%
+(`docchat eval qa --absent`, docs/quality.md). The reader is the packaged all-MiniLM-L6-v2
+(the embedding model's own weights, no other model) fine-tuned here as a SQuAD 2.0 reader:
+question and passage in one input, a start and an end score per passage token and the
+"no answer" score at [CLS]. Its margin is the best span's score (start + end, the end at most
+30 tokens after the start) minus the no-answer score; p = sigmoid(a * margin + b), a and b fit
+on the training half (Platt scaling).
+
+Only the fine-tuning's low-rank updates (LoRA, rank 16, on every linear layer of the six
+blocks) and the two small heads are stored (rag/answering/models/reader.safetensors, ~1.3 MB, with
+rag/answering/models/reader.json: training data, threshold, held-out figures); they are added to a fresh copy
+of the packaged weights when the reader is first used. Trained by benchmarks/train_reader.py
+on the even SQuAD 2.0 articles of ../shared/eval plus, for each of their answerable questions,
+the paragraph with the answer's sentence removed (an on-topic passage without the answer).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import DocchatError
+
+log = logging.getLogger(__name__)
+DOCS = Path(__file__).resolve().parent / "models"
+WEIGHTS, META = DOCS / "reader.safetensors", DOCS / "reader.json"
+MAX_TOKENS = 384  # question + passage; a longer passage is read in windows
+MAX_SPAN = 30  # tokens in an answer span
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's view of one passage: p that it holds an answer, and the span it found."""
+
+    probability: float
+    margin: float
+    span: str
+
+
+class SpanReader:
+    """One per process (``shared()``); the packaged MiniLM with the trained updates added."""
+
+    _instance: "SpanReader | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self, weights: Path = WEIGHTS, meta: Path = META) -> None:
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        from rag.embedding.local import model_dir
+
+        try:
+            info = json.loads(Path(meta).read_text(encoding="utf-8"))
+            state = load_file(str(weights))
+        except (OSError, ValueError) as e:
+            raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
+                               "python benchmarks/train_reader.py") from e
+        base = model_dir(info["base"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(base), local_files_only=True).eval()
+        scale = float(info["lora_scale"])
+        with torch.no_grad():
+            for name, module in self.model.named_modules():
+                a = state.get(f"{name}.a")
+                if a is not None:  # W' = W + scale * B A
+                    b = state[f"{name}.b"]
+                    module.weight += scale * (b.float() @ a.float())
+        self.qa_w, self.qa_b = state["qa.weight"].float(), state["qa.bias"].float()
+        self.cls_w, self.cls_b = state["cls.weight"].float(), state["cls.bias"].float()
+        self.info = info
+        self.platt = tuple(info.get("platt", (1.0, 0.0)))
+        self._call = threading.Lock()  # the tokenizer is not safe to share between threads
+        self._torch = torch
+
+    @classmethod
+    def shared(cls) -> "SpanReader":
+        with cls._lock:
+            if cls._instance is None:
+                log.info("loading the reader (%s)", WEIGHTS.name)
+                cls._instance = cls()
+            return cls._instance
+
+    def warm_up(self) -> None:
+        """Loading happened in ``__init__``; one tiny pass makes torch's first call fast."""
+        self.read("warm up", ["Warm up."])
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """One Reading per passage (a passage longer than the input is read in overlapping
+        windows; its best window counts)."""
+        if not passages:
+            return []
+        torch = self._torch
+        with self._call, torch.inference_mode():
+            enc = self.tokenizer([question] * len(passages), list(passages),
+                                 truncation="only_second", max_length=MAX_TOKENS,
+                                 stride=64, return_overflowing_tokens=True,
+                                 return_offsets_mapping=True, padding=True,
+                                 return_tensors="pt")
+            owner = enc.pop("overflow_to_sample_mapping").tolist()
+            offsets = enc.pop("offset_mapping")
+            seq = [enc.sequence_ids(i) for i in range(len(owner))]
+            hidden = self.model(**enc).last_hidden_state
+            se = hidden @ self.qa_w.T + self.qa_b
+        best: dict[int, Reading] = {}
+        for i, p in enumerate(owner):
+            ctx = np.array([s == 1 for s in seq[i]])
+            start, end = se[i, :, 0].numpy(), se[i, :, 1].numpy()
+            null = float(start[0] + end[0])
+            st = np.where(ctx, start, -np.inf)
+            en = np.where(ctx, end, -np.inf)
+            pair = st[:, None] + en[None, :]
+            n = len(st)
+            allowed = np.triu(np.ones((n, n), bool)) & ~np.triu(np.ones((n, n), bool), MAX_SPAN)
+            pair = np.where(allowed, pair, -np.inf)
+            k = int(np.argmax(pair))
+            s, e = divmod(k, n)
+            margin = float(pair[s, e]) - null
+            off = offsets[i]
+            span = passages[p][int(off[s][0]):int(off[e][1])]
+            a, b = self.platt
+            r = Reading(round(float(1.0 / (1.0 + np.exp(-(a * margin + b)))), 4), round(margin, 4),
+                        span)
+            if p not in best or r.margin > best[p].margin:
+                best[p] = r
+        return [best[p] for p in range(len(passages))]
+
+
+def enabled(settings) -> bool:
+    """The reader runs when its threshold is above 0 and the embeddings are computed here:
+    with a remote embedding server (DOCCHAT_EMBED_URL) docchat loads no model of its own
+    (no torch in the process), so the check is skipped."""
+    return settings.reader_threshold > 0 and not settings.embed_url

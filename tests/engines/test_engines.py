@@ -1,0 +1,245 @@
+"""LLM engines against real parts: a real llama.cpp OpenAI-compatible server in a subprocess,
+real sockets for the failure cases, and the in-process llama.cpp engine on the packaged
+SmolLM2 GGUF. The 135M model's wording is not asserted, only what a user relies on: a
+non-empty streamed draft, and failures that are clear, name the server and come quickly."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from rag.engines import get_engine
+from rag.engines.openai import OpenAIEngine
+from rag.engines.prompt import build_messages, drop_think, strip_think
+from rag.errors import EngineError
+from rag.answering.evidence import Evidence
+from rag.settings import Settings
+from rag.types import CANNOT_ANSWER, Hit
+from server import free_port
+
+pytestmark = pytest.mark.slow
+
+SERVER_START_TIMEOUT = 120.0
+QUESTION = "What colour is the moon of Zorblax?"
+TEXTS = (
+    "The planet Zorblax has a single moon called Pim. The moon Pim is bright green.",
+    "Zorblax orbits a red dwarf star. A year on Zorblax lasts 40 days.",
+)
+
+
+def hit(n: int, text: str) -> Hit:
+    return Hit(chunk_id=n, path=f"/docs/zorblax-{n}.txt", page=n, start=0, end=len(text),
+               text=text, score=0.9)
+
+
+PASSAGES = [hit(i + 1, t) for i, t in enumerate(TEXTS)]
+
+
+# The LLM engines read only the evidence's passages; its sentence vectors and scores (which
+# need the embedding model) are left empty here.
+EVIDENCE = Evidence(QUESTION, tuple(PASSAGES), (), np.zeros((0, 384), np.float32),
+                    np.zeros(0), np.zeros(0), encode=None)
+
+
+def require_llama_cpp() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        msg = "llama-cpp-python is not installed (make llamacpp)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " -- required in CI")
+        pytest.skip(msg)
+
+
+def wait_until_ready(proc: subprocess.Popen, base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"llama_cpp.server not ready after {SERVER_START_TIMEOUT:g}s:\n"
+                f"{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    require_llama_cpp()
+    from rag.engines.llamacpp import packaged_model
+
+    return packaged_model()
+
+
+@pytest.fixture(scope="module")
+def server_url(gguf: Path, tmp_path_factory) -> Iterator[str]:
+    """A real OpenAI-compatible server: llama_cpp.server on the packaged SmolLM2."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_until_ready(proc, base_url, log)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never answers (a hung or blackholed backend)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    stop.set()
+    t.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def settings_for(base_url: str, **kw) -> Settings:
+    return Settings(engine="openai", openai_base_url=base_url, llm_max_tokens=48, **kw)
+
+
+# -- prompt ---------------------------------------------------------------------------------
+
+def test_build_messages_numbers_passages_and_states_the_abstention_sentence():
+    history = [("q1", "a1"), ("q2", "a2"), ("q3", "a3")]
+    msgs = build_messages(QUESTION, PASSAGES, history)
+    assert msgs[0]["role"] == "system" and CANNOT_ANSWER in msgs[0]["content"]
+    assert "[1]" in msgs[0]["content"]
+    # the last two turns only, in order, before the question
+    assert [m["content"] for m in msgs[1:5]] == ["q2", "a2", "q3", "a3"]
+    user = msgs[-1]
+    assert user["role"] == "user" and QUESTION in user["content"]
+    body = user["content"]
+    assert body.index("[1] (zorblax-1.txt, page 1)") < body.index(TEXTS[0])
+    assert body.index("[2] (zorblax-2.txt, page 2)") < body.index(TEXTS[1])
+    assert "/docs/" not in body
+
+
+def test_reasoning_blocks_are_dropped_from_drafts():
+    assert strip_think("<think>hmm</think>\nPim is green [1].") == "Pim is green [1]."
+    pieces = ["<th", "ink>let me", " see</thi", "nk>\n\nPim", " is green [1]."]
+    assert "".join(drop_think(pieces)) == "Pim is green [1]."
+    assert list(drop_think(["Pim", " is green [1]."])) == ["Pim", " is green [1]."]
+
+
+# -- openai engine against a real server ----------------------------------------------------
+
+def test_openai_engine_streams_a_draft_from_a_real_server(server_url: str):
+    engine = get_engine("openai", settings_for(server_url))
+    assert isinstance(engine, OpenAIEngine) and engine.name == "openai"
+    pieces = list(engine.draft(QUESTION, EVIDENCE, [("Where is Zorblax?", "Far away [2].")]))
+    assert len(pieces) > 1, pieces  # streamed, not one block at the end
+    assert all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip()
+    assert engine.model()  # discovered from /v1/models: no model name was configured
+
+
+def test_openai_engine_names_the_server_on_http_errors(server_url: str):
+    engine = OpenAIEngine(settings_for(server_url.removesuffix("/v1") + "/nope"))
+    with pytest.raises(EngineError, match=r"/nope.*HTTP 404"):
+        list(engine.draft(QUESTION, EVIDENCE))
+
+
+# -- failures: clear and fast ---------------------------------------------------------------
+
+def test_unreachable_server_raises_an_error_naming_the_url():
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there any more
+    engine = OpenAIEngine(settings_for(url, openai_model="m", openai_timeout=2))
+    t0 = time.monotonic()
+    with pytest.raises(EngineError) as err:
+        list(engine.draft(QUESTION, EVIDENCE))
+    assert time.monotonic() - t0 < 5
+    msg = str(err.value)
+    assert url in msg and "connection refused" in msg and "\n" not in msg
+
+
+def test_unknown_host_raises_an_error_naming_the_url():
+    url = "http://no-such-host.invalid:8000/v1"
+    engine = OpenAIEngine(settings_for(url, openai_model="m", openai_timeout=2))
+    with pytest.raises(EngineError, match=r"cannot reach .*no-such-host\.invalid"):
+        list(engine.draft(QUESTION, EVIDENCE))
+
+
+@pytest.mark.parametrize("model", ["m", ""])  # chat request / model discovery
+def test_a_server_that_never_answers_fails_within_the_timeout(silent_server: str, model: str):
+    engine = OpenAIEngine(settings_for(silent_server, openai_model=model, openai_timeout=2))
+    t0 = time.monotonic()
+    with pytest.raises(EngineError) as err:
+        list(engine.draft(QUESTION, EVIDENCE))
+    elapsed = time.monotonic() - t0
+    assert elapsed < 10, f"took {elapsed:.1f}s with openai_timeout=2"
+    assert silent_server in str(err.value) and "did not answer within 2s" in str(err.value)
+
+
+# -- llamacpp engine in process -------------------------------------------------------------
+
+def test_llamacpp_engine_drafts_in_process_and_loads_once(gguf: Path):
+    settings = Settings(engine="llamacpp", llm_max_tokens=48)
+    engine = get_engine("llamacpp", settings)
+    assert engine.name == "llamacpp"
+    assert get_engine("llamacpp", settings) is engine  # the model is loaded once per process
+    pieces = list(engine.draft(QUESTION, EVIDENCE))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
+def test_llamacpp_engine_serializes_concurrent_drafts(gguf: Path):
+    engine = get_engine("llamacpp", Settings(engine="llamacpp", llm_max_tokens=16))
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append("".join(engine.draft(QUESTION, EVIDENCE)))
+        except BaseException as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(results) == 2 and all(r.strip() for r in results)
+
+
+def test_missing_gguf_is_a_clear_engine_error(tmp_path: Path):
+    require_llama_cpp()
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(EngineError, match="GGUF model not found"):
+        get_engine("llamacpp", Settings(llamacpp_model=str(missing)))

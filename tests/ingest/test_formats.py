@@ -1,0 +1,203 @@
+"""Word, PowerPoint, spreadsheets, CSV and EPUB: real files written by their libraries are
+read in order with their structure and named places; bad ones are skipped with one line."""
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from office_files import (CSV, make_docx, make_epub, make_pptx, make_xlsx, encrypt_office,
+                          zip_bomb)
+
+from rag.index import Index
+from rag.errors import LoadError
+from rag.ingest.loaders import load
+from rag.ingest.places import place
+from rag.settings import Settings
+from rag.types import Page
+
+
+def structure(page: Page) -> list[tuple[str, int]]:
+    return [(page.text[s:e], level) for s, e, level in page.structure]
+
+
+def reason(name: str, data: bytes) -> str:
+    with pytest.raises(LoadError) as e:
+        load(Path(name), data)
+    return str(e.value)
+
+
+def test_docx_keeps_paragraph_order_headings_tables_and_footnotes():
+    [page] = load(Path("report.docx"), make_docx(footnote="Counted by the 1911 survey."))
+    lines = page.text.splitlines()
+    assert lines[:3] == ["Bridges of the Valley", "Introduction",
+                         "The valley has seven bridges. The oldest one is made of granite."]
+    assert structure(page)[:3] == [("Bridges of the Valley", 0), ("Introduction", 1),
+                                   ("Traffic", 2)]
+    assert ("Bridge | Length | Material", 9) in structure(page)
+    table_at = lines.index("Bridge | Length | Material")
+    assert lines[table_at:table_at + 4] == ["Bridge | Length | Material",
+                                            "North | 120 m | granite", "South | 80 m | steel",
+                                            "The last paragraph closes the report."]
+    assert lines[-2:] == ["Footnotes", "[1] Counted by the 1911 survey."]
+    numbers = [int(ln.split()[1]) for ln in lines if ln.startswith("Paragraph ")]
+    assert numbers == list(range(30))
+
+
+def test_pptx_gives_one_page_per_slide_title_first_reading_order_notes_last():
+    pages = load(Path("deck.pptx"), make_pptx())
+    assert [(p.page, p.label) for p in pages] == [(1, "slide 1"), (2, "slide 2"),
+                                                  (4, "slide 4")]  # slide 3 is a picture
+    assert pages[0].text.splitlines() == ["Quarterly results",
+                                          "Revenue grew by twelve percent in the spring.",
+                                          "Speaker notes", "Mention the new warehouse in Lyon."]
+    assert pages[1].text.splitlines() == ["Costs", "Energy costs doubled in the winter.",
+                                          "Item | Cost", "Energy | 40000 EUR",
+                                          "Shipping costs fell after the harbour opened."]
+    assert structure(pages[1]) == [("Costs", 1), ("Item | Cost", 9)]
+    assert place(pages[2].page, pages[2].label) == "slide 4"
+
+
+def test_xlsx_gives_one_page_per_sheet_and_one_line_per_row_with_its_headers():
+    budget, staff = load(Path("book.xlsx"), make_xlsx(extra_rows=2))
+    assert (budget.label, staff.label) == ("sheet Budget", "sheet Staff")
+    assert budget.text.splitlines() == [
+        "Budget", "Columns: Department; Budget; Head",
+        "Row 2: Department: Research; Budget: 120000; Head: Dr. Okafor",
+        "Row 3: Department: Marketing; Budget: 45000; Head: Ms. Lindqvist",
+        "Row 5: Department: Legal; Head: Mr. Haddad",  # the empty row 4 and cell are left out
+        "Row 6: Department: Team 0; Budget: 1000; Head: Lead 0",
+        "Row 7: Department: Team 1; Budget: 1001; Head: Lead 1"]
+    assert staff.text.splitlines()[-1] == "Row 2: Name: Amara; Room: B-204"
+    passage = budget.text[budget.text.index("Row 3"):budget.text.index("Row 6")]
+    assert place(budget.page, budget.label, passage) == "sheet Budget, rows 3-5"
+
+
+def test_csv_delimiter_is_found_and_each_row_is_a_line():
+    [page] = load(Path("cities.csv"), CSV.encode("cp1252"))
+    assert page.label == "sheet cities"
+    assert page.text.splitlines()[2] == "Row 2: city: Lyon; population: 522000; river: Rhône"
+    assert len(page.text.splitlines()) == 2 + 62
+
+
+def test_epub_reads_chapters_in_spine_order_with_their_titles_and_visible_text_only():
+    pages = load(Path("book.epub"), make_epub())
+    assert [p.label for p in pages] == ["chapter 1", "chapter 2"]  # the cover image: no page
+    assert pages[0].text.splitlines() == [
+        "Chapter One: The Harbour",
+        "The harbour froze in the winter of 1911. Ships waited outside for three weeks."]
+    assert structure(pages[0]) == [("Chapter One: The Harbour", 0)]
+    assert structure(pages[1]) == [("The Lighthouse", 1)]  # its own heading, not the <title>
+    assert "x()" not in pages[1].text
+
+
+def test_a_sheet_with_a_million_empty_rows_is_capped_with_a_reason_in_bounded_memory():
+    data = make_xlsx(extra_rows=2, gap_to=1_000_010)
+    tracemalloc.start()
+    try:
+        budget = load(Path("huge.xlsx"), data)[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    lines = budget.text.splitlines()
+    assert lines[-2] == "Row 7: Department: Team 1; Budget: 1001; Head: Lead 1"
+    assert lines[-1].startswith("(Rows after 100,000 were not read")
+    assert "DOCCHAT_SHEET_MAX_ROWS" in lines[-1]
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB held while reading"
+
+
+@pytest.mark.parametrize("name,make", [("report.docx", make_docx), ("deck.pptx", make_pptx),
+                                       ("book.xlsx", make_xlsx)])
+def test_corrupt_encrypted_and_bomb_office_files_are_refused_in_one_line(name, make,
+                                                                         monkeypatch):
+    good = make()
+    assert "corrupt" in reason(name, good[:len(good) // 2])
+    assert "password-protected" in reason(name, encrypt_office(good))
+    monkeypatch.setenv("DOCCHAT_OFFICE_MAX_EXPANDED_MB", "8")
+    bomb = zip_bomb("word/document.xml", 9)
+    assert len(bomb) < 64 * 1024  # tiny packed ...
+    msg = reason(name, bomb)  # ... refused from the zip directory, before anything unpacks
+    assert "zip bomb" in msg and "DOCCHAT_OFFICE_MAX_EXPANDED_MB" in msg and "\n" not in msg
+
+
+def test_a_pptx_with_only_pictures_is_skipped_with_a_reason():
+    assert "only pictures" in reason("photos.pptx", make_pptx(images_only=True))
+
+
+class FakeEmbedder:
+    """Deterministic vectors: this test is about files, not about the model."""
+
+    def encode(self, texts, progress=False, **_):
+        import numpy as np
+
+        vecs = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype("float32")
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def test_a_folder_of_good_and_bad_office_files_indexes_the_good_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCCHAT_OFFICE_MAX_EXPANDED_MB", "8")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    good = {"report.docx": make_docx(), "deck.pptx": make_pptx(), "book.xlsx": make_xlsx(),
+            "cities.csv": CSV.encode(), "novel.epub": make_epub()}
+    bad = {"locked.docx": encrypt_office(make_docx()), "bomb.docx": zip_bomb("word/x.xml", 9),
+           "torn.xlsx": make_xlsx()[:2000], "photos.pptx": make_pptx(images_only=True)}
+    for name, data in {**good, **bad}.items():
+        (docs / name).write_bytes(data)
+    root = tmp_path / "index"
+    summary = Index(root, Settings(index_dir=str(root)), embedder=FakeEmbedder()).update([str(docs)])
+    assert sorted(Path(p).name for p in summary.added) == sorted(good)
+    reasons = {Path(s.path).name: s.reason for s in summary.skipped}
+    assert sorted(reasons) == sorted(bad)
+    assert all(r.strip() and "\n" not in r for r in reasons.values())
+
+
+@pytest.mark.slow
+def test_each_format_gives_a_cited_answer_naming_its_place(tmp_path):
+    from rag import Settings as RagSettings
+    from rag import ask
+    from rag.index import Index
+    from rag.render_text import render_answer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, data in {"report.docx": make_docx(), "deck.pptx": make_pptx(),
+                       "book.xlsx": make_xlsx(), "cities.csv": CSV.encode(),
+                       "novel.epub": make_epub()}.items():
+        (docs / name).write_bytes(data)
+    root = tmp_path / "index"
+    idx = Index.open(root, RagSettings.from_env(index_dir=str(root)), create=True)
+    idx.update([docs])
+    cases = [("What is the oldest bridge in the valley made of?", "report.docx", "granite",
+              "page 1"),
+             ("What happened to shipping costs after the harbour opened?", "deck.pptx",
+              "fell", "slide 2"),
+             ("Who is the head of the Marketing department?", "book.xlsx", "Lindqvist",
+              "sheet Budget, row"),
+             ("Which river flows through Grenoble?", "cities.csv", "Isère", "sheet cities, row"),
+             ("Who lit the lamp of the lighthouse every night?", "novel.epub", "Moreau",
+              "chapter 2")]
+    for question, file, word, where in cases:
+        answer = ask(idx, question)
+        assert not answer.abstained, question
+        cited = {n for s in answer.sentences for n in s.citations}
+        sources = [s for s in answer.sources if s.n in cited]
+        assert sources and all(Path(s.path).name == file for s in sources), question
+        assert word in " ".join(s.text for s in answer.sentences if s.citations), question
+        places = [place(s.page, s.label, s.text) for s in sources]
+        assert places[0].startswith(where), (question, places)
+        assert places[0] in render_answer(answer)
+
+
+def test_a_zip_whose_directory_lies_about_its_size_is_refused_without_unpacking_it():
+    from office_files import lying_zip
+
+    data = lying_zip("[Content_Types].xml", 100)  # 100 MiB behind a 1,000-byte claim
+    tracemalloc.start()
+    try:
+        msg = reason("liar.docx", data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert msg.startswith("corrupt .docx file"), msg
+    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB held while reading"
