@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -125,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
                                  upload_dir=args.docs, store=args.store)
-    serve(settings, auth=args.auth or os.environ.get("DOCCHAT_AUTH"))
+    serve(settings, auth=args.auth or settings.auth or None)
     return 0
 
 

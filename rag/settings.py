@@ -43,6 +43,8 @@ class Settings:
         "", "Token for a Milvus server (Zilliz Cloud API key, or user:password).")
     milvus_user: str = _f("", "User name for a Milvus server with authentication on.")
     milvus_password: str = _f("", "Password of milvus_user.")
+    auth: str = _f("", "USER:PASS: 'docchat serve' requires this login on the page, the API and "
+                   "every other route (--auth wins).")
     milvus_timeout: float = _f(
         30.0, "Seconds a Milvus call may take (connecting included) before it fails with a "
         "reason.")
@@ -290,3 +292,9 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
                           "letters, digits and _ (a Milvus collection name)"),
     "milvus_timeout": _at_least(0.1),
 }
+
+
+def crash_point() -> str:
+    """``DOCCHAT_CRASH_AT``, the crash tests' hook (rag.store.local.crash): read on its own,
+    at import, so that an unrelated bad DOCCHAT_* variable cannot fail that import."""
+    return os.environ.get("DOCCHAT_CRASH_AT", "")

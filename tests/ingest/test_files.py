@@ -113,7 +113,6 @@ def test_settings_passed_in_code_reach_discovery_and_loading(tree, monkeypatch, 
     here the symlink policy (discovery) and the sheet row cap (loading)."""
     import numpy as np
 
-    from rag import indexing
     from rag.settings import Settings
     from rag.store import open_store
 

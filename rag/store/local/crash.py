@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from rag.errors import DocchatError
+from rag.settings import crash_point
 
 #: Every point where a killed writer can leave partial state, in the order a run reaches them.
 POINTS = {
@@ -31,7 +32,7 @@ POINTS = {
 }
 EXIT_CODE = 137  # what a shell reports for a SIGKILLed process
 
-_AT = os.environ.get("DOCCHAT_CRASH_AT", "")
+_AT = crash_point()
 if _AT and _AT not in POINTS:
     raise DocchatError(f"DOCCHAT_CRASH_AT={_AT!r}: must be one of {', '.join(POINTS)}")
 
