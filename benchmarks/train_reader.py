@@ -336,6 +336,22 @@ def train(args) -> None:
     print(f"trained: {final}", json.dumps(info), flush=True)
 
 
+def export(args) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    st = torch.load(OUT / "checkpoint.pt", weights_only=False)
+    model = build(torch)
+    model.load_state_dict(st["model"], strict=False)
+    save_file(state_of(model), str(OUT / "reader.safetensors"))
+    info = {"base": BASE, "lora_rank": RANK, "lora_scale": SCALE, "targets": list(TARGETS),
+            "max_len": MAX_LEN, "max_question_tokens": MAX_Q, "stride": STRIDE,
+            "steps": st["step"], "partial": True, "batch": args.batch, "lr": args.lr,
+            "seed": 0, "train_seconds": round(st["seconds"])}
+    (OUT / "train.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    print(f"exported step {st['step']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -347,11 +363,23 @@ def main() -> None:
                    help="train on the plan's first N batches (the CPU budget: ~2.6 s a batch)")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--checkpoint-seconds", type=float, default=120)
+    x = sub.add_parser("export", help="write the latest checkpoint as the trained weights "
+                       "(a partial run: its step is recorded)")
+    x.add_argument("--batch", type=int, default=16)
+    x.add_argument("--lr", type=float, default=5e-4)
+    x.add_argument("--positives", type=int, default=36000)
+    x.add_argument("--threads", type=int, default=2)
     r = sub.add_parser("record")
-    r.add_argument("--write", action="store_true")
+    r.add_argument("--write", action="store_true",
+                   help="copy the weights and record into rag/answering/models/")
+    r.add_argument("--max-answerable-abstain", type=float, default=0.08)
+    r.add_argument("--min-offtopic-abstain", type=float, default=0.97)
+    r.add_argument("--limit", type=int, help="calibration questions (a smoke test)")
     args = ap.parse_args()
     if args.cmd == "train":
         train(args)
+    elif args.cmd == "export":
+        export(args)
     else:
         from train_reader_record import record
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 from rag.answering.answerability import judge
@@ -75,6 +76,15 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     if score < settings.abstain_threshold and not close:
         yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold", Abstention.NO_EVIDENCE)
         return
+    if reader_enabled(settings) and hits:  # one batched pass over every retrieved passage
+        readings = tuple(SpanReader.shared().read(q, [h.text for h in hits]))
+        best = max(r.probability for r in readings)
+        if best < settings.reader_threshold:
+            yield _abstain(q, hits, eng.name, score, t0,
+                           f"no passage holds an answer (reader {best:.2f})",
+                           Abstention.NOT_IN_PASSAGES, best)
+            return
+        ev = replace(ev, readings=readings)
     pieces = []
     for piece in eng.draft(q, ev, history):
         pieces.append(piece)
@@ -86,7 +96,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         return
     yield Stage("Checking each sentence against its passage…")
     verified = verify(ev, draft, settings.support_threshold)
-    if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
+    if settings.answerable_threshold > 0 and not ev.readings:  # the reader decided already
         p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,
                   score).probability
         if p < settings.answerable_threshold:
@@ -94,25 +104,34 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                            f"the answer does not fit the question (answerability {p:.2f})",
                            Abstention.DOES_NOT_FIT)
             return
-    cited = sorted({n for v in verified for n in v.cited if 0 < n <= len(hits)})
-    if cited and reader_enabled(settings):  # does a cited passage hold an answer at all?
-        best = max(r.probability for r in SpanReader.shared().read(
-            q, [hits[n - 1].text for n in cited]))
-        if best < settings.reader_threshold:
-            yield _abstain(q, hits, eng.name, score, t0,
-                           f"the cited passages do not hold an answer (reader {best:.2f})",
-                           Abstention.NOT_IN_PASSAGES)
-            return
-    sentences, sources = number_sources(verified, hits)
+    sentences, sources = number_sources(verified, hits, answer_spans(ev, verified))
     answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
                     sentences=tuple(sentences), sources=tuple(sources), engine=eng.name,
-                    evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4))
+                    evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4),
+                    confidence=max((r.probability for r in ev.readings), default=None))
     yield answer
 
 
+def answer_spans(ev: Evidence, verified) -> dict[int, tuple[int, int, int, str]]:
+    """Per verified sentence (by position): the reader's answer span (page offsets and text)
+    when it lies inside that sentence's cited span, else nothing."""
+    out = {}
+    for k, v in enumerate(verified):
+        for n, (a, b) in v.spans:
+            if not ev.readings or not 0 < n <= len(ev.readings):
+                continue
+            r, h = ev.readings[n - 1], ev.hits[n - 1]
+            s, e = h.start + r.start, h.start + r.end
+            if r.span.strip() and a <= s and e <= b:
+                out[k] = (n, s, e, r.span)
+                break
+    return out
+
+
 def _abstain(q: str, hits: Sequence[Hit], engine: str, score: float, t0: float,
-             why: str, reason: Abstention) -> Answer:
+             why: str, reason: Abstention, confidence: float | None = None) -> Answer:
     _, sources = number_sources([], hits)
     return Answer(question=q, answer=CANNOT_ANSWER, abstained=True, sources=tuple(sources),
                   engine=engine, evidence=round(score, 4),
-                  seconds=round(time.perf_counter() - t0, 4), notes=(why,), abstention=reason)
+                  seconds=round(time.perf_counter() - t0, 4), notes=(why,), abstention=reason,
+                  confidence=confidence)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Sequence
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -28,7 +27,3 @@ def words(text: str) -> list[str]:
     toks = [w for w in _WORD.findall(text.lower()) if w not in stop]
     return _stemmer().stemWords(toks)
 
-
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Texts -> token lists, as BM25 indexes and queries them."""
-    return [words(t) for t in texts]

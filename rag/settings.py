@@ -100,6 +100,9 @@ class Settings:
     history_turns: int = _f(2, "Previous user turns added to a follow-up question for retrieval.")
     engine: str = _f("extractive", "Answer engine: extractive, openai or llamacpp.")
     max_answer_sentences: int = _f(4, "Most sentences the extractive engine puts in an answer.")
+    reader_keep: float = _f(
+        0.9, "With the span reader: a further answer sentence (another passage's answer "
+        "span) joins only when its probability is at least this share of the best one's.")
     extractive_keep: float = _f(
         0.85, "A further sentence joins an extractive answer when it scores at least this "
         "share of the best one (SQuAD trade-off: docs/answers.md).")
@@ -274,6 +277,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "history_turns": _at_least(0),
     "max_answer_sentences": _at_least(1),
     "extractive_keep": _between(0.0, 1.0),
+    "reader_keep": _between(0.0, 1.0),
     "abstain_threshold": _between(0.0, 1.0),
     "reader_threshold": _between(0.0, 1.0),
     "paraphrase_dense": _between(0.0, 1.01),

@@ -75,12 +75,25 @@ class Source:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The exact answer inside a cited sentence, as the span reader found it: ``text`` is
+    ``page_text[start:end]`` of source ``source`` (page offsets, like Source.highlights), and
+    lies inside the cited sentence's highlight."""
+
+    text: str
+    source: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Sentence:
     """One sentence of an answer and the sources that support it."""
 
     text: str
     citations: tuple[int, ...] = ()
     supported: bool = True
+    answer: AnswerSpan | None = None  # the exact answer in it, when the reader marked one
 
 
 @dataclass(frozen=True)
@@ -113,6 +126,9 @@ class Answer:
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
     abstention: Abstention | None = None  # why, when ``abstained``
+    #: The span reader's probability that the best passage holds the answer (None: the
+    #: reader did not run: it is off, or the question stopped before it).
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -132,14 +148,17 @@ class Answer:
         default, so older records still load."""
         why = d.get("abstention")
         return cls(question=d["question"], answer=d["answer"], abstained=d["abstained"],
-                   sentences=tuple(Sentence(s["text"], tuple(s["citations"]), s["supported"])
+                   sentences=tuple(Sentence(s["text"], tuple(s["citations"]), s["supported"],
+                                            AnswerSpan(**s["answer"]) if s.get("answer")
+                                            else None)
                                    for s in d.get("sentences", ())),
                    sources=tuple(Source(**{**s, "highlights": tuple(tuple(h) for h in
                                                                     s["highlights"])})
                                  for s in d.get("sources", ())),
                    engine=d.get("engine", ""), evidence=d.get("evidence", 0.0),
                    seconds=d.get("seconds", 0.0), notes=tuple(d.get("notes", ())),
-                   abstention=Abstention(why) if why else None)
+                   abstention=Abstention(why) if why else None,
+                   confidence=d.get("confidence"))
 
 
 @dataclass(frozen=True)

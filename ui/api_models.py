@@ -39,10 +39,19 @@ class SourceOut(BaseModel):
         default_factory=list, description="Page offsets of the spans cited sentences rest on.")
 
 
+class AnswerSpanOut(BaseModel):
+    text: str = Field(description="The exact answer, verbatim.")
+    source: int = Field(description="The source (n) it is in.")
+    start: int = Field(description="Page offset of its first character (as highlights).")
+    end: int = Field(description="Page offset just past its last character.")
+
+
 class SentenceOut(BaseModel):
     text: str
     citations: list[int]
     supported: bool
+    answer: Optional[AnswerSpanOut] = Field(
+        None, description="The exact answer inside this sentence, when the reader marked one.")
 
 
 class AnswerOut(BaseModel):
@@ -57,6 +66,8 @@ class AnswerOut(BaseModel):
     notes: list[str]
     abstention: Optional[str] = Field(None, description="Why it abstained: no_evidence, "
                                       "engine_found_none, does_not_fit or not_in_passages.")
+    confidence: Optional[float] = Field(None, description="The span reader's probability that "
+                                        "the best passage holds the answer (null: not run).")
 
 
 class SkippedOut(BaseModel):

@@ -17,7 +17,7 @@ import numpy as np
 from rag.answering.evidence import Evidence, PassageSentence, numbers_present, overlap
 from rag.lexical import words
 from rag.sentences import sentence_spans
-from rag.types import Hit, Sentence, Source
+from rag.types import AnswerSpan, Hit, Sentence, Source
 
 #: one or more adjacent citation markers: "[1]", "[1, 3]", "[2][3]"
 _MARKER = r"\[\d+(?:\s*[,;]\s*\d+)*\]"
@@ -207,10 +207,12 @@ def verify(ev: Evidence, draft: str, threshold: float) -> list[Verified]:
     return out
 
 
-def number_sources(verified: Sequence[Verified], hits: Sequence[Hit]
+def number_sources(verified: Sequence[Verified], hits: Sequence[Hit],
+                   answers: dict[int, tuple[int, int, int, str]] | None = None
                    ) -> tuple[list[Sentence], list[Source]]:
     """Renumber passages by first citation; uncited retrieved passages follow, unnumbered
-    in the text. Returns the answer's sentences and its sources."""
+    in the text. Returns the answer's sentences and its sources. ``answers``: per sentence
+    (by position), the exact answer in it as (passage, page start, page end, text)."""
     order: list[int] = []
     for v in verified:
         for n in v.cited:
@@ -228,7 +230,11 @@ def number_sources(verified: Sequence[Verified], hits: Sequence[Hit]
                       score=hits[o - 1].score, label=hits[o - 1].label,
                       highlights=tuple(sorted(spans.get(o, []))))
                for o in order]
-    sentences = [Sentence(v.text, tuple(new[n] for n in v.cited), v.supported) for v in verified]
+    answers = answers or {}
+    sentences = [Sentence(v.text, tuple(new[n] for n in v.cited), v.supported,
+                          AnswerSpan(answers[k][3], new[answers[k][0]], answers[k][1],
+                                     answers[k][2]) if k in answers else None)
+                 for k, v in enumerate(verified)]
     return sentences, sources
 
 

@@ -102,6 +102,9 @@ class Evidence:
     scores: np.ndarray  # relevance of each sentence to the question alone (abstention)
     ranking: np.ndarray  # the same, averaged with the recent turns' for a follow-up (engines)
     encode: SentenceVectors = field(repr=False)  # for claims verification has to embed
+    #: The span reader's Reading of each hit (same order), when the reader ran: engines and
+    #: the answer path use them to pick and mark the answer.
+    readings: tuple = ()
 
     @property
     def best(self) -> float:
@@ -111,6 +114,40 @@ class Evidence:
 
     def of_passage(self, i: int) -> list[int]:
         return [j for j, s in enumerate(self.sentences) if s.passage == i]
+
+    def sentence_at(self, passage: int, offset: int) -> int | None:
+        """The sentence of hit ``passage`` holding page offset ``offset`` (None: between)."""
+        for j in self.of_passage(passage):
+            s = self.sentences[j]
+            if s.start <= offset < s.end:
+                return j
+        return None
+
+    def reading_sentences(self, threshold: float, keep: float, most: int) -> list[int]:
+        """The answer's sentences by the span reader: the one holding the most likely span
+        first; then, best first, those holding another passage's span when that span is
+        likely enough (``threshold``, and ``keep`` of the best) and says something else.
+        A span on a structural line (a heading) does not count."""
+        order = sorted(range(len(self.readings)), key=lambda i: -self.readings[i].probability)
+        chosen: list[int] = []
+        spans: list[str] = []
+        top = None
+        for i in order:
+            r = self.readings[i]
+            if top is not None and (r.probability < threshold or r.probability < keep * top):
+                break
+            j = self.sentence_at(i, self.hits[i].start + r.start)
+            if j is None or self.sentences[j].structural:
+                continue
+            said = " ".join(r.span.lower().split())
+            if j in chosen or any(said in s or s in said for s in spans):
+                continue
+            chosen.append(j)
+            spans.append(said)
+            top = r.probability if top is None else top
+            if len(chosen) >= most:
+                break
+        return chosen
 
 
 def build_evidence(embedder, question: str, hits: Sequence[Hit],

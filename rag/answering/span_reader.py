@@ -34,17 +34,23 @@ from rag.errors import DocchatError
 log = logging.getLogger(__name__)
 DOCS = Path(__file__).resolve().parent / "models"
 WEIGHTS, META = DOCS / "reader.safetensors", DOCS / "reader.json"
-MAX_TOKENS = 384  # question + passage; a longer passage is read in windows
+MAX_TOKENS = 256  # question + passage window, as trained; a longer passage is read in windows
+MAX_QUESTION_TOKENS = 64  # a longer question is cut (never an error: the API allows 2,000 chars)
+STRIDE = 96  # tokens shared by consecutive windows of a long passage
 MAX_SPAN = 30  # tokens in an answer span
 
 
 @dataclass(frozen=True)
 class Reading:
-    """The reader's view of one passage: p that it holds an answer, and the span it found."""
+    """The reader's view of one passage: p that it holds an answer to the question, and the
+    best answer span it found (``start``/``end``: character offsets into the passage text)."""
 
     probability: float
-    margin: float
+    margin: float  # best span score minus the no-answer score
     span: str
+    start: int = 0
+    end: int = 0
+    no_answer: float = 0.0  # the no-answer head's logit (positive: an answer is there)
 
 
 class SpanReader:
@@ -65,7 +71,7 @@ class SpanReader:
             state = load_file(str(weights))
         except (OSError, ValueError) as e:
             raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
-                               "python benchmarks/train_reader.py") from e
+                               "python benchmarks/train_reader.py train") from e
         base = model_dir(info["base"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(base), local_files_only=True).eval()
@@ -79,7 +85,11 @@ class SpanReader:
         self.qa_w, self.qa_b = state["qa.weight"].float(), state["qa.bias"].float()
         self.cls_w, self.cls_b = state["cls.weight"].float(), state["cls.bias"].float()
         self.info = info
-        self.platt = tuple(info.get("platt", (1.0, 0.0)))
+        self.max_tokens = int(info.get("max_len", MAX_TOKENS))
+        #: p = sigmoid(w0 * margin + w1 * no_answer_logit + w2), fit on the calibration articles
+        cal = info.get("calibration", {}).get("weights")
+        self.weights = tuple(cal) if cal else (*info.get("platt", (1.0, 0.0))[:1], 0.0,
+                                               *info.get("platt", (1.0, 0.0))[1:])
         self._call = threading.Lock()  # the tokenizer is not safe to share between threads
         self._torch = torch
 
@@ -95,43 +105,51 @@ class SpanReader:
         """Loading happened in ``__init__``; one tiny pass makes torch's first call fast."""
         self.read("warm up", ["Warm up."])
 
+    def probability(self, margin: float, no_answer: float) -> float:
+        w0, w1, w2 = self.weights
+        return float(1.0 / (1.0 + np.exp(-(w0 * margin + w1 * no_answer + w2))))
+
+    def _question(self, question: str) -> str:
+        toks = self.tokenizer.tokenize(question)
+        if len(toks) <= MAX_QUESTION_TOKENS:
+            return question
+        return self.tokenizer.convert_tokens_to_string(toks[:MAX_QUESTION_TOKENS])
+
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
-        """One Reading per passage (a passage longer than the input is read in overlapping
-        windows; its best window counts)."""
+        """One Reading per passage, all passages in one batched pass (a passage longer than
+        the input is read in overlapping windows; its best window counts). Any question
+        length is accepted: past 64 tokens the question is cut, as in training."""
         if not passages:
             return []
         torch = self._torch
         with self._call, torch.inference_mode():
-            enc = self.tokenizer([question] * len(passages), list(passages),
-                                 truncation="only_second", max_length=MAX_TOKENS,
-                                 stride=64, return_overflowing_tokens=True,
+            q = self._question(question)
+            enc = self.tokenizer([q] * len(passages), list(passages),
+                                 truncation="only_second", max_length=self.max_tokens,
+                                 stride=STRIDE, return_overflowing_tokens=True,
                                  return_offsets_mapping=True, padding=True,
                                  return_tensors="pt")
             owner = enc.pop("overflow_to_sample_mapping").tolist()
-            offsets = enc.pop("offset_mapping")
+            offsets = enc.pop("offset_mapping").tolist()
             seq = [enc.sequence_ids(i) for i in range(len(owner))]
             hidden = self.model(**enc).last_hidden_state
-            se = hidden @ self.qa_w.T + self.qa_b
+            se = (hidden @ self.qa_w.T + self.qa_b).numpy()
+            cls = (hidden[:, 0] @ self.cls_w.T + self.cls_b).numpy().reshape(-1)
         best: dict[int, Reading] = {}
+        n = se.shape[1]
+        allowed = np.triu(np.ones((n, n), bool)) & ~np.triu(np.ones((n, n), bool), MAX_SPAN)
         for i, p in enumerate(owner):
-            ctx = np.array([s == 1 for s in seq[i]])
-            start, end = se[i, :, 0].numpy(), se[i, :, 1].numpy()
+            ctx = np.array([s == 1 for s in seq[i]] + [False] * (n - len(seq[i])))
+            start, end = se[i, :, 0], se[i, :, 1]
             null = float(start[0] + end[0])
-            st = np.where(ctx, start, -np.inf)
-            en = np.where(ctx, end, -np.inf)
-            pair = st[:, None] + en[None, :]
-            n = len(st)
-            allowed = np.triu(np.ones((n, n), bool)) & ~np.triu(np.ones((n, n), bool), MAX_SPAN)
+            pair = np.where(ctx, start, -np.inf)[:, None] + np.where(ctx, end, -np.inf)[None, :]
             pair = np.where(allowed, pair, -np.inf)
-            k = int(np.argmax(pair))
-            s, e = divmod(k, n)
+            s, e = divmod(int(np.argmax(pair)), n)
             margin = float(pair[s, e]) - null
-            off = offsets[i]
-            span = passages[p][int(off[s][0]):int(off[e][1])]
-            a, b = self.platt
-            r = Reading(round(float(1.0 / (1.0 + np.exp(-(a * margin + b)))), 4), round(margin, 4),
-                        span)
-            if p not in best or r.margin > best[p].margin:
+            a, b = int(offsets[i][s][0]), int(offsets[i][e][1])
+            r = Reading(round(self.probability(margin, float(cls[i])), 4), round(margin, 4),
+                        passages[p][a:b], a, b, round(float(cls[i]), 4))
+            if p not in best or r.probability > best[p].probability:
                 best[p] = r
         return [best[p] for p in range(len(passages))]
 

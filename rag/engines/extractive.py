@@ -28,15 +28,15 @@ class ExtractiveEngine:
         """Each sentence as soon as its place in the answer is known: the best one the moment
         it is found, the others (in reading order) once the search for them is over."""
         sents = evidence.sentences
-        picks = pick(evidence, self.settings.extractive_keep, self.settings.max_answer_sentences)
+        if evidence.readings:  # the span reader ran: its answer spans pick the sentences
+            s = self.settings
+            picks = iter(evidence.reading_sentences(s.reader_threshold, s.reader_keep,
+                                                    s.max_answer_sentences))
+        else:
+            picks = pick(evidence, self.settings.extractive_keep,
+                         self.settings.max_answer_sentences)
         for n, i in enumerate(in_answer_order(picks, sents)):
             yield ("" if n == 0 else " ") + f"{sents[i].text} [{sents[i].passage + 1}]"
-
-
-def choose(ev: Evidence, keep: float, most: int) -> list[int]:
-    """Indices of the answer sentences: the best first, then the parts it lacks in reading
-    order (passage rank, then position in the passage)."""
-    return list(in_answer_order(pick(ev, keep, most), ev.sentences))
 
 
 def in_answer_order(picks: Iterator[int], sents) -> Iterator[int]:

@@ -43,6 +43,33 @@ def abstained_by(kind: str, answers: list[Answer]) -> dict[str, float]:
         / max(1, len(answers)), 4) for why, reason in ABSTENTION_REASONS}
 
 
+def token_f1(pred: str, gold: str) -> float:
+    """SQuAD's token F1 between a predicted and a gold answer (normalised words)."""
+    p, g = normalise(pred).split(), normalise(gold).split()
+    common = sum(min(p.count(w), g.count(w)) for w in set(p) & set(g))
+    if not p or not g or not common:
+        return float(p == g)
+    prec, rec = common / len(p), common / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+
+def span_scores(answerable: list[tuple[dict, Answer]]) -> dict:
+    """The marked answer span against the gold answers (SQuAD's exact match and token F1;
+    an abstention or an answer without a marked span scores 0), and whether the answer's
+    first sentence holds a gold answer."""
+    em = f1 = first = 0.0
+    for q, a in answerable:
+        if a.abstained or not a.sentences:
+            continue
+        span = a.sentences[0].answer.text if a.sentences[0].answer else ""
+        em += max(float(normalise(span) == normalise(g)) for g in q["answers"])
+        f1 += max(token_f1(span, g) for g in q["answers"])
+        first += any(normalise(g) in normalise(a.sentences[0].text) for g in q["answers"])
+    n = max(1, len(answerable))
+    return {"span_exact_match": round(em / n, 4), "span_f1": round(f1 / n, 4),
+            "first_sentence_contains_gold": round(first / n, 4)}
+
+
 def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
     answerable = [(q, a) for q, a, _ in rows if not q["impossible"]]
     impossible = [(q, a) for q, a, _ in rows if q["impossible"]]
@@ -87,6 +114,7 @@ def score_answers(rows: list[tuple[dict, Answer, float]]) -> dict:
         "sentences_verbatim_normalised": round(verbatim / sentences, 4) if sentences else None,
         "answer_contains_gold_when_answered": round(
             contains / max(1, len(answerable) - abst_ans), 4),
+        **span_scores(answerable),
         **abstained_by("answerable", [a for _, a in answerable]),
         **abstained_by("unanswerable", [a for _, a in impossible]),
         "cites_gold_paragraph": round(gold / answered, 4) if answered else None,

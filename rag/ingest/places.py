@@ -27,6 +27,3 @@ def place(page: int, label: str = "", text: str = "") -> str:
     return (f"page {page}" + (f" (printed {printed})" if printed else "")
             + (", OCR text" if ocr else ""))
 
-
-def is_ocr(label: str) -> bool:
-    return label.endswith(OCR_MARK)
