@@ -40,6 +40,19 @@ class UploadError(DocchatError):
         self.status = status
 
 
+class SourceMissingError(DocchatError):
+    """A source folder or file of the index is not there (a typo, an unmounted drive, a
+    network share that blinked). Nothing is changed: a missing source never means "all its
+    files were deleted"; dropping a source is done by naming the sources to keep."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        names = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3
+                                          else "")
+        super().__init__(f"source not found: {names}; the index is unchanged (to drop a "
+                         "source, run 'docchat index' with the sources to keep)")
+
+
 class NotFoundError(DocchatError):
     """The document (or conversation) asked for does not exist (HTTP 404)."""
 

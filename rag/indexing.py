@@ -3,6 +3,7 @@ already embedded is never embedded again, whatever its name."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 from rag.store import exclusions
 from rag.ingest import files as filesmod
 from rag.ingest.chunking import chunk_pages, index_text
-from rag.errors import LoadError
+from rag.errors import LoadError, SourceMissingError
 from rag.ingest.loaders import load
 from rag.settings import Settings
 from rag.store import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, FileRecord, Manifest,
@@ -65,6 +66,9 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
     with open_store(root, settings).writer() as w:
         old = w.manifest()
         roots = _roots(old, settings, paths, add)
+        missing = [r for r in roots if not os.path.exists(r)]
+        if missing:  # before any change: a missing source is an error, never a deletion
+            raise SourceMissingError(missing)
         known = w.bookkeeping() if old else None
         reason = "--full" if full and old else rebuild_reason(old, settings)
         if not reason and known is not None and known.rebuild_pending:

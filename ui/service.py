@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
-from rag.errors import NotFoundError, UploadError
+from rag.errors import NotFoundError, SourceMissingError, UploadError
 from rag.ingest.files import fingerprint
 from rag.index import Index
 from rag.answering.span_reader import SpanReader, enabled as reader_enabled
@@ -39,6 +39,7 @@ class Service:
         self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
         self.model_ready = threading.Event()  # set once the embedding model is loaded
+        self.unavailable = ""  # the watcher's last "source not found" message, if any
 
     def preload(self) -> threading.Thread:
         """Load the embedding model in the background, so the first question does not wait."""
@@ -134,6 +135,12 @@ class Service:
                     log.info("folders changed: %d added, %d updated, %d removed",
                              len(summary.added), len(summary.updated), len(summary.removed))
                     last = now
+                    self.unavailable = ""
+            except SourceMissingError as e:  # keep every document; look again next round
+                if str(e) != self.unavailable:
+                    log.warning("a watched folder is unavailable, its documents are kept "
+                                "until it is back: %s", e)
+                self.unavailable = str(e)
             except Exception:  # a bad moment (file half-written, disk full) must not kill it
                 log.exception("watching the document folders failed; trying again")
             if stop.wait(self.settings.watch_seconds):
