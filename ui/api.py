@@ -95,6 +95,27 @@ def ask_model(max_chars: int) -> type[AskRequest]:
                                f"{max_chars:,} characters).")))
 
 
+#: Text formats are shown as plain text: an uploaded .html or .svg must never run as a page
+#: of this origin (stored XSS). PDFs open in the browser's viewer; the rest download.
+PLAIN_TEXT = frozenset({"txt", "md", "html", "htm", "csv", "xml", "svg", "json"})
+NO_ACTIVE_CONTENT = {"x-content-type-options": "nosniff",
+                     "content-security-policy": "sandbox; default-src 'none'; "
+                                                "img-src 'self' data:; style-src 'unsafe-inline'"}
+
+
+def original_response(doc) -> FileResponse:
+    """The original file, served so that nothing in it can run in the app's origin."""
+    if doc.type == "pdf":
+        return FileResponse(doc.path, filename=doc.name, media_type="application/pdf",
+                            content_disposition_type="inline",
+                            headers={"x-content-type-options": "nosniff"})
+    if doc.type in PLAIN_TEXT:
+        return FileResponse(doc.path, filename=doc.name, media_type="text/plain; charset=utf-8",
+                            content_disposition_type="inline", headers=NO_ACTIVE_CONTENT)
+    return FileResponse(doc.path, filename=doc.name, media_type="application/octet-stream",
+                        content_disposition_type="attachment", headers=NO_ACTIVE_CONTENT)
+
+
 def status_dict(service: Service) -> dict:
     return {**service.status().to_dict(), "documents": str(service.docs),
             "engine": service.settings.engine}
@@ -160,7 +181,7 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
         doc = service.document(doc_id)
         if doc.status != "indexed" or not Path(doc.path).is_file():
             raise NotFoundError(f"{doc.name} is not an indexed document")
-        return FileResponse(doc.path, filename=doc.name, content_disposition_type="inline")
+        return original_response(doc)
 
     @api.get("/documents/{doc_id}/pages/{page}.png", summary="A page of an indexed PDF as an "
              "image; ?start=&end= (offsets in the page text) marks a span",

@@ -41,6 +41,16 @@ def sources_text(answer: Answer) -> str:
                      f"{' '.join(s.text.split())}" for s in answer.sources)
 
 
+def sentence_html(s) -> str:
+    """A sentence, escaped, with the exact answer the reader marked in bold."""
+    span = " ".join(s.answer.text.split()) if s.answer else ""
+    at = s.text.find(span) if span else -1
+    if at < 0:
+        return text_html(s.text)
+    return (text_html(s.text[:at]) + f'<strong class="dc-span">{text_html(span)}</strong>'
+            + text_html(s.text[at + len(span):]))
+
+
 def answer_html(answer: Answer, turn: int = 0) -> str:
     """The chat bubble: cited sentences with marker links; unsupported ones flagged;
     an abstention plainly labelled. ``data-sources`` carries the plain-text sources for
@@ -54,7 +64,7 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     for s in answer.sentences:
         marks = "".join(cite_link(turn, n) for n in s.citations)
         if s.supported:
-            parts.append(f'<span class="dc-sent">{text_html(s.text)} {marks}</span>')
+            parts.append(f'<span class="dc-sent">{sentence_html(s)} {marks}</span>')
         else:
             parts.append('<span class="dc-sent dc-unsupported" title="No passage supports '
                          f'this sentence">{text_html(s.text)} {marks}'

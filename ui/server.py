@@ -68,6 +68,12 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
                     if isinstance(r, Mount) and hasattr(r.app, "tokens"))
     mounted.add_middleware(GradioInputs, endpoints={"ask": ASK_API_INPUTS})
     mounted.add_middleware(BodyCap, max_bytes=int(settings.upload_max_request_mb * 2**20))
+
+    @mounted.middleware("http")
+    async def no_sniffing(request, call_next):  # no response is ever read as another type
+        response = await call_next(request)
+        response.headers.setdefault("x-content-type-options", "nosniff")
+        return response
     return mounted
 
 

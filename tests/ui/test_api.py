@@ -409,3 +409,18 @@ def test_gradio_endpoint_with_too_few_inputs_is_a_client_error(server):
                    timeout=120)
     assert r.status_code == 200, r.text
     assert "133" in r.json()["data"][0]["answer"]
+
+
+def test_an_uploaded_html_file_is_served_as_plain_text_never_as_a_page(server):
+    """Stored XSS (issue 20 item 4): a document's script must not run in the app's origin."""
+    base, _, _ = server
+    page = b"<html><body><p>The heron count was 41.</p><script>alert(document.cookie)</script>"
+    assert upload(base, "evil.html", page, "text/html").status_code == 200
+    doc = documents(base)["evil.html"]
+    r = httpx.get(f"{base}/api/documents/{doc['id']}/file")
+    assert r.status_code == 200 and r.content == page
+    assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert httpx.get(f"{base}/api/status").headers["x-content-type-options"] == "nosniff"
+    assert httpx.delete(f"{base}/api/documents/{doc['id']}", timeout=120).status_code == 200

@@ -152,3 +152,15 @@ def test_a_draft_is_shown_without_its_passage_rank_markers():
     html = draft_html("Tides rise [3]. Crabs <run> [1, 2].", "Checking…")
     assert "[" not in html and "&#91;" not in html  # the verified answer numbers them
     assert "Tides rise. Crabs &#60;run&#62;." in html and "Checking…" in html
+
+
+def test_the_marked_answer_is_bold_inside_its_sentence_and_escaped():
+    from rag.types import Answer, AnswerSpan, Sentence, Source
+    from ui.render import answer_html
+
+    src = Source(1, "a.txt", 1, 0, 40, "The <b>hall</b> held 6,200 people.", 1.0,
+                 highlights=((0, 34),))
+    s = Sentence("The <b>hall</b> held 6,200 people.", (1,), True, AnswerSpan("6,200", 1, 21, 26))
+    html = answer_html(Answer("How many?", "x [1]", False, (s,), (src,)))
+    assert '<strong class="dc-span">6,200</strong>' in html
+    assert "<b>" not in html and "&#60;b&#62;hall" in html
