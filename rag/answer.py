@@ -96,7 +96,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         return
     yield Stage("Checking each sentence against its passage…")
     verified = verify(ev, draft, settings.support_threshold)
-    if settings.answerable_threshold > 0 and not ev.readings:  # the reader decided already
+    if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
         p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,
                   score).probability
         if p < settings.answerable_threshold:

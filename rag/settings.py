@@ -120,10 +120,10 @@ class Settings:
         "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
         "paraphrase set: rag/answering/models/answerability.json).")
     reader_threshold: float = _f(
-        0.06, "When the trained reader (rag.answering.span_reader) gives every cited passage a probability of "
-        "holding an answer below this, the answer abstains; 0 turns the reader off, and so "
-        "does a remote embedding server (no local model then) (chosen on SQuAD 2.0: "
-        "rag/answering/models/reader.json).")
+        0.05, "The span reader (rag.answering.span_reader) reads every retrieved passage: "
+        "when none holds an answer with at least this probability, the answer abstains; it "
+        "also picks and marks the answer. 0 turns the reader off, and so does a remote embedding server (no local model then). "
+        "Chosen on calibration articles: rag/answering/models/reader.json.")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")
