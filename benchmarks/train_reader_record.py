@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -104,9 +103,10 @@ def record(args) -> None:
     off = [q["question"] for a in rnd.sample(sq, 60) for p in a["paragraphs"][:1]
            for q in p["qas"][:5]][:300]
 
-    def product(question: str) -> tuple[float, bool, float]:
-        hits = idx.search(question, settings.top_k)
-        ev = build_evidence(idx.embedder(), question, hits)
+    def product(question: str, index=idx) -> tuple[float, bool, float]:
+        """What rag.answer decides on: evidence, the paraphrase rule, the reader's best."""
+        hits = index.search(question, settings.top_k)
+        ev = build_evidence(index.embedder(), question, hits)
         close = max((h.dense for h in hits), default=0.0) >= settings.paraphrase_dense
         best = max((r.probability for r in reader.read(question, [h.text for h in hits])),
                    default=0.0)
@@ -123,17 +123,7 @@ def record(args) -> None:
         runs = {"cal": [(product(r["q"]), r["imp"]) for r in cal_rows_],
                 "off": [product(q) for q in off]}
         pidx, prows = paraphrase_index(OUT / "paraphrase", settings)
-        idx_main = idx
-
-        def para(question):
-            hits = pidx.search(question, settings.top_k)
-            ev = build_evidence(pidx.embedder(), question, hits)
-            close = max((h.dense for h in hits), default=0.0) >= settings.paraphrase_dense
-            best = max((r.probability for r in reader.read(question, [h.text for h in hits])),
-                       default=0.0)
-            return ev.best, close, best
-        runs["para"] = [(para(r["question"]), r["file"] == SEED_FILE) for r in prows]
-        idx = idx_main
+        runs["para"] = [(product(r["question"], pidx), r["file"] == SEED_FILE) for r in prows]
         runs_file.write_text(json.dumps(runs))
     cal = [(tuple(v), imp) for v, imp in runs["cal"]]
     offs = [tuple(v) for v in runs["off"]]
@@ -189,18 +179,3 @@ def record(args) -> None:
         shutil.copyfile(meta, MODELS / "reader.json")
         print(f"recorded in {MODELS}; set Settings.reader_threshold = {t} and "
               f"abstain_threshold = {e}")
-
-
-def paraphrase_check(reader, settings) -> dict:
-    """The paraphrase set through the product (this reader, these thresholds)."""
-    from paraphrase_set import SEED_FILE, paraphrase_index
-
-    from rag.answer import ask
-    from rag.answering import span_reader
-
-    span_reader.SpanReader._instance = reader
-    idx, rows = paraphrase_index(OUT / "paraphrase", settings)
-    out = [ask(idx, r["question"], settings=settings).abstained for r in rows]
-    seed = [a for a, r in zip(out, rows) if r["file"] == SEED_FILE]
-    return {"questions": len(out), "abstained": sum(out), "seed_abstained": sum(seed),
-            "ok": sum(out) <= PARAPHRASE_MAX * len(out) and not any(seed)}
