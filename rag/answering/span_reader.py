@@ -1,22 +1,18 @@
-"""Does the cited passage hold an answer to the question at all? A small trained reader.
+"""The span reader: which passage holds the answer, where exactly, and whether any does.
 
-The answerability model (rag.answering.answerability) judges the drafted sentences by hand-made
-features; it barely notices when the passage is on the question's topic but the answer is
-simply not there (the sentence that held it was never written, or was in another file): on
-SQuAD questions whose answer was removed from the corpus it turned away 15%
-(`docchat eval qa --absent`, docs/quality.md). The reader is the packaged all-MiniLM-L6-v2
-(the embedding model's own weights, no other model) fine-tuned here as a SQuAD 2.0 reader:
-question and passage in one input, a start and an end score per passage token and the
-"no answer" score at [CLS]. Its margin is the best span's score (start + end, the end at most
-30 tokens after the start) minus the no-answer score; p = sigmoid(a * margin + b), a and b fit
-on the training half (Platt scaling).
+The packaged all-MiniLM-L6-v2 (the embedding model's own weights, no other model) fine-tuned
+here as an extractive QA reader: question (cut at 64 tokens) and passage in one input, a start
+and an end score per passage token, the "no answer" score at [CLS] and a no-answer head. A
+passage's margin is its best span's score (start + end, at most 30 tokens long) minus the
+no-answer score; p = sigmoid(w0 * margin + w1 * no_answer_logit + w2), fit on calibration
+articles. rag.answer reads every retrieved passage in one batched pass: the best span picks
+the answer's first sentence and is marked in it; no passage above the threshold: abstain.
 
-Only the fine-tuning's low-rank updates (LoRA, rank 16, on every linear layer of the six
-blocks) and the two small heads are stored (rag/answering/models/reader.safetensors, ~1.3 MB, with
-rag/answering/models/reader.json: training data, threshold, held-out figures); they are added to a fresh copy
-of the packaged weights when the reader is first used. Trained by benchmarks/train_reader.py
-on the even SQuAD 2.0 articles of ../shared/eval plus, for each of their answerable questions,
-the paragraph with the answer's sentence removed (an on-topic passage without the answer).
+Only the low-rank updates (LoRA, rank 16, on every linear layer of the six blocks) and the
+heads are stored (rag/answering/models/reader.safetensors, ~1.3 MB, with reader.json: data,
+recipe, calibration); they are added to a fresh copy of the packaged weights when the reader is
+first used. Trained by benchmarks/train_reader.py on SQuAD 1.1 train and negatives made from
+it (docs/quality.md).
 """
 from __future__ import annotations
 
