@@ -184,13 +184,28 @@ class Service:
     def delete_document(self, doc_id: str) -> tuple[Document, UpdateSummary]:
         """Remove a document from the index at once: an uploaded file is deleted from the
         documents folder; a file in the user's own folder stays on disk and is excluded
-        from every later update."""
+        from every later update.
+        A failed update changes nothing: the file is put back or the exclusion undone."""
         doc = self.document(doc_id)
+        path = Path(doc.path)
         if self.in_uploads(doc):
-            Path(doc.path).unlink(missing_ok=True)
-        else:
-            self.index.exclude(doc.path)
-        return doc, self.refresh()
+            aside = path.with_name(f".deleting-{path.name}")  # hidden: not indexed
+            if path.exists():
+                os.replace(path, aside)
+            try:
+                summary = self.refresh()
+            except BaseException:
+                if aside.exists():
+                    os.replace(aside, path)
+                raise
+            aside.unlink(missing_ok=True)
+            return doc, summary
+        self.index.exclude(doc.path)
+        try:
+            return doc, self.refresh()
+        except BaseException:
+            self.index.include(doc.path)
+            raise
 
     def reindex_document(self, doc_id: str, on_progress: OnProgress | None = None
                          ) -> tuple[Document | None, bool, UpdateSummary]:

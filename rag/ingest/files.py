@@ -68,10 +68,12 @@ class _Walk:
         self._seen: set[Path] = set()  # folders already walked (links into them, loops)
 
     def skip(self, path: Path | str, reason: str) -> None:
-        self.skipped.append(Skipped(str(path), reason))
+        self.skipped.append(Skipped(shown(path), reason))
 
     def file(self, r: Path) -> None:
-        if r.suffix.lower() in SUPPORTED:
+        if not valid_name(r):
+            self.skip(r, NOT_UTF8)
+        elif r.suffix.lower() in SUPPORTED:
             self.found[str(r)] = r
         else:
             self.skip(r, f"unsupported file type {r.suffix or '(none)'!r}")
@@ -80,6 +82,9 @@ class _Walk:
         if d in self._seen:
             return
         self._seen.add(d)
+        if not valid_name(d):
+            self.skip(d, NOT_UTF8)
+            return
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError as e:
@@ -130,6 +135,30 @@ class _Walk:
             self.file(target)
         else:
             self.skip(link, "symlink to " + _special(target))
+
+
+NOT_UTF8 = "the name is not valid UTF-8 (shown with \ufffd); rename it to index it"
+
+
+def valid_name(path: Path | str) -> bool:
+    """False for a name the file system gave as bytes that are not UTF-8 (Python holds them as
+    lone surrogates, which the store, JSON and the page cannot carry)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: Path | str) -> str:
+    """``path`` as text any store or page can carry: undecodable bytes become U+FFFD."""
+    if valid_name(path):
+        return str(path)
+    try:
+        raw = str(path).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        raw = str(path).encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def _special(path: Path) -> str:

@@ -158,3 +158,39 @@ def test_a_refresh_keeps_a_folder_another_process_adds_while_it_starts(tmp_path,
     assert raced and str(added / "added.md") in raced[0].added
     paths = {d.path: d.status for d in service.documents()}
     assert paths == {str(mine / "mine.md"): "indexed", str(added / "added.md"): "indexed"}
+
+
+@pytest.mark.parametrize("where", ["uploads", "own folder"])
+def test_a_delete_whose_update_fails_changes_nothing(tmp_path, monkeypatch, where):
+    """Issue 20, item 2: a failed delete recorded the exclusion (or removed the upload) while
+    the document kept being answered. Now the file is put back or the exclusion undone."""
+    from rag.index import Index
+    from rag.settings import Settings
+    from ui.service import Service
+
+    mine, uploads = tmp_path / "mine", tmp_path / "uploads"
+    for folder in (mine, uploads):
+        folder.mkdir()
+    target = (uploads if where == "uploads" else mine) / "lift.md"
+    target.write_text(LIFT + "\n")
+    (mine / "archive.md").write_text(ARCHIVE + "\n")
+    settings = Settings.from_env(index_dir=str(tmp_path / "index"), docs=(str(mine),),
+                                 upload_dir=str(uploads), watch_seconds=0)
+    service = Service(settings)
+    service.ensure_index()
+    service.refresh()
+    doc = next(d for d in service.documents() if d.name == "lift.md")
+
+    def disk_full(self, paths=None, **options):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Index, "update", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        service.delete_document(doc.id)
+    monkeypatch.undo()
+    assert target.read_text() == LIFT + "\n" and sorted(os.listdir(uploads)) == (
+        ["lift.md"] if where == "uploads" else [])
+    assert {d.name: d.status for d in service.documents()} == {
+        "lift.md": "indexed", "archive.md": "indexed"}
+    s = service.refresh()  # and the next update still keeps it: no exclusion was left behind
+    assert s.removed == () and service.document(doc.id).status == "indexed"
