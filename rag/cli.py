@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     except DocchatError as e:
         print(f"docchat: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # disk full, permission denied...: one line, the index as it was
+        where = f": {e.filename}" if e.filename else ""
+        print(f"docchat: error: {e.strerror or e}{where} (nothing was changed: the index "
+              "keeps its last complete state)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("docchat: interrupted", file=sys.stderr)
         return 130

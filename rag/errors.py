@@ -65,3 +65,8 @@ class SettingsError(DocchatError):
 class EmbeddingError(DocchatError):
     """The embedding server (DOCCHAT_EMBED_URL) failed: unreachable, refused the request or
     answered something that is not embeddings. Nothing is written to the index (HTTP 424)."""
+
+
+class PathError(DocchatError):
+    """A configured folder cannot be used (it is a file, or cannot be created or written):
+    refused at start, in one line naming the setting, before anything is changed."""

@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Sequence
 
 from rag import indexing, retrieval
-from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexMismatchError, IndexNotFoundError, PathError
 from rag.settings import Settings
 from rag.store import Reader, exclusions, open_store
 from rag.types import Document, Hit, Status, UpdateSummary, document_id
@@ -29,6 +29,9 @@ class Index:
         model); default: the one the settings name, loaded when first needed."""
         self.settings = settings or Settings.from_env()
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise PathError(f"the index folder {self.root} is a file (--index / "
+                            "DOCCHAT_INDEX_DIR names a folder)")
         self._embedder = embedder
         self.store = open_store(self.root, self.settings)
         self._snap: Reader | None = None

@@ -5,6 +5,7 @@ Every tunable number of the product lives here, with the reason it has its value
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -128,6 +129,10 @@ class Settings:
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")
     max_question_chars: int = _f(2000, "Longer questions are refused with a clear message.")
+    max_body_kb: float = _f(
+        1024.0, "Largest request body of the server's other routes (a question with its "
+        "history, the page's calls), in KiB: refused from its Content-Length before it is read "
+        "(uploads have their own cap, upload_max_request_mb).")
     openai_base_url: str = _f("http://127.0.0.1:11434/v1", "OpenAI-compatible server base URL.")
     openai_model: str = _f("", "Model name sent to the OpenAI-compatible server.")
     openai_api_key: str = _f("", "API key for the OpenAI-compatible server (may be empty).")
@@ -173,6 +178,11 @@ class Settings:
         "indexed folders (off: such links are listed as skipped, so nothing outside the "
         "folders you chose is ever read).")
     host: str = _f("127.0.0.1", "Address the server binds to.")
+    allowed_hosts: tuple[str, ...] = _f(
+        (), "Host names the server answers besides its own address, 127.0.0.1, localhost and "
+        "[::1] (requests naming another Host get 421: a DNS-rebinding page cannot read the "
+        "documents). Set it to the names users reach the server by behind a proxy; * allows "
+        "any (the default when bound to 0.0.0.0 with no list).")
     port: int = _f(7860, "Port the server listens on.")
     watch_seconds: float = _f(
         5.0, "How often the server looks for files added, changed or removed in the indexed "
@@ -195,6 +205,9 @@ class Settings:
             if check is not None and not check[0](getattr(self, f.name)):
                 raise SettingsError(f"DOCCHAT_{f.name.upper()}={getattr(self, f.name)!r}: "
                                     f"must be {check[1]}")
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise SettingsError(f"DOCCHAT_CHUNK_OVERLAP={self.chunk_overlap}: must be smaller "
+                                f"than DOCCHAT_CHUNK_TOKENS={self.chunk_tokens}")
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -240,12 +253,17 @@ def _store_url(v: Any) -> bool:
     return isinstance(v, str) and store_url_valid(v)
 
 
+def _number(v: Any) -> bool:
+    """A real, finite number (NaN and infinity are refused: ``inf`` MiB is no cap)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _between(lo: float, hi: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: isinstance(v, (int, float)) and lo <= v <= hi), f"between {lo} and {hi}"
+    return (lambda v: _number(v) and lo <= v <= hi), f"a number between {lo:g} and {hi:g}"
 
 
-def _at_least(lo: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: isinstance(v, (int, float)) and v >= lo), f"at least {lo}"
+def _host(v: str) -> bool:
+    return bool(v) and all(c.isalnum() or c in ".-_:[]*" for c in v)
 
 
 def _is_http_url(value: Any) -> bool:
@@ -262,39 +280,58 @@ def _is_http_url(value: Any) -> bool:
 #: Range checks of the settings that have one (a value outside is a SettingsError naming the
 #: variable). Settings without an entry accept any value of their type.
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "embed_batch": _at_least(1),
+    "embed_batch": _between(1, 4096),
     "embed_url": (lambda v: v == "" or _is_http_url(v),
                   "empty or an http(s) URL such as http://127.0.0.1:8080/v1"),
-    "embed_timeout": _at_least(0.1),
+    "embed_timeout": _between(0.1, 86400),
     "embed_retries": _between(0, 20),
     "embed_backoff": _between(0.0, 60.0),
     "chunk_tokens": _between(16, 512),  # the MiniLM model reads at most 512 tokens
-    "chunk_overlap": _at_least(0),
+    "chunk_overlap": _between(0, 511),  # and below chunk_tokens: __post_init__
     "top_k": _between(1, 100),
     "fetch_k": _between(1, 10000),
-    "rrf_k": _at_least(1),
+    "rrf_k": _between(1, 10000),
     "dense_weight": _between(0.0, 1.0),
-    "history_turns": _at_least(0),
-    "max_answer_sentences": _at_least(1),
+    "bm25_k1": _between(0.0, 10.0),
+    "bm25_b": _between(0.0, 1.0),
+    "merge_factor": _between(2, 1000),
+    "merge_floor": _between(1, 10**9),
+    "merge_deletes": _between(0.01, 1.0),
+    "ann_min_vectors": _between(1, 10**10),
+    "hnsw_m": _between(2, 256),
+    "hnsw_ef_construction": _between(8, 4096),
+    "hnsw_ef_search": _between(1, 65536),
+    "history_turns": _between(0, 100),
+    "max_answer_sentences": _between(1, 100),
     "extractive_keep": _between(0.0, 1.0),
     "reader_keep": _between(0.0, 1.0),
     "abstain_threshold": _between(0.0, 1.0),
+    "answerable_threshold": _between(0.0, 1.0),
     "reader_threshold": _between(0.0, 1.0),
     "paraphrase_dense": _between(0.0, 1.01),
     "support_threshold": _between(0.0, 1.0),
-    "max_question_chars": _at_least(1),
-    "openai_timeout": _at_least(0.1),
-    "llm_max_tokens": _at_least(1),
-    "upload_max_mb": _at_least(0.001),
-    "upload_max_request_mb": _at_least(0.001),
-    "max_text_file_mb": _at_least(0.001),
-    "max_file_mb": _at_least(0.001),
+    "max_question_chars": _between(1, 1_000_000),
+    "max_body_kb": _between(1, 1_048_576),
+    "openai_timeout": _between(0.1, 86400),
+    "llm_max_tokens": _between(1, 1_000_000),
+    "llm_repeat_penalty": _between(0.5, 5.0),
+    "upload_max_mb": _between(0.001, 1_048_576),
+    "upload_max_request_mb": _between(0.001, 1_048_576),
+    "max_text_file_mb": _between(0.001, 1_048_576),
+    "max_file_mb": _between(0.001, 1_048_576),
+    "read_seconds": _between(0, 86400),
+    "office_max_expanded_mb": _between(0.001, 1_048_576),
+    "sheet_max_rows": _between(1, 100_000_000),
+    "ocr_dpi": _between(36, 1200),
+    "ocr_page_seconds": _between(0.1, 86400),
     "port": _between(0, 65535),
-    "watch_seconds": _at_least(0),
+    "watch_seconds": _between(0, 86400),
+    "allowed_hosts": (lambda v: all(_host(h) for h in v),
+                      f"host names separated by {os.pathsep!r} (e.g. docs.example.org)"),
     "store": (_store_url, f"a store URL: {FORMS}"),
     "milvus_collection": (lambda v: isinstance(v, str) and bool(COLLECTION_NAME.match(v)),
                           "letters, digits and _ (a Milvus collection name)"),
-    "milvus_timeout": _at_least(0.1),
+    "milvus_timeout": _between(0.1, 86400),
 }
 
 

@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
-from rag.errors import NotFoundError, SourceMissingError, UploadError
+from rag.errors import NotFoundError, PathError, SourceMissingError, UploadError
 from rag.ingest.files import fingerprint
 from rag.index import Index
 from rag.answering.span_reader import SpanReader, enabled as reader_enabled
@@ -33,6 +33,11 @@ OnProgress = Callable[[float, str], None]
 
 class Service:
     def __init__(self, settings: Settings) -> None:
+        for path, what in ((settings.upload_dir, "the documents folder (--docs / "
+                                                 "DOCCHAT_UPLOAD_DIR)"),
+                           (settings.data_path, "the data folder (DOCCHAT_DATA_DIR)")):
+            if Path(path).exists() and not Path(path).is_dir():
+                raise PathError(f"{what} {path} is a file; it must be a folder")
         self.settings = settings
         self.index = Index.open(settings.index_dir, settings, create=True)
         self.docs = Path(settings.upload_dir)
