@@ -17,7 +17,10 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
-from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Path as FPath
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -32,6 +35,9 @@ from ui.api_models import (NOT_BLANK, AnswerOut, AskRequest, DeleteOut, Document
 from ui.preview import page_png
 from ui.service import Service
 
+MAX_PAGE = 1_000_000  # pages of a PDF (the page-image route): larger numbers are a 422
+MAX_OFFSET = 10**9  # characters of a page text
+ECHO_CHARS = 200  # a refused request's values are echoed up to this many characters
 DOCS_ASSETS = "/api-docs-assets"  # Swagger UI's JS and CSS, from the fastapi-offline package
 OPENAPI_URL = "/openapi.json"  # served by offline_docs (FastAPI's own route is off: no login)
 
@@ -187,7 +193,9 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
              "image; ?start=&end= (offsets in the page text) marks a span",
              response_class=Response, responses={**errors(404), 200: {
                  "content": {"image/png": {}}, "description": "The page image."}})
-    def page_image(doc_id: str, page: int, start: int = 0, end: int = 0) -> Response:
+    def page_image(doc_id: str, page: int = FPath(..., ge=1, le=MAX_PAGE),
+                   start: int = Query(0, ge=0, le=MAX_OFFSET),
+                   end: int = Query(0, ge=0, le=MAX_OFFSET)) -> Response:
         doc = service.document(doc_id)
         if doc.status != "indexed" or doc.type != "pdf" or not Path(doc.path).is_file():
             raise NotFoundError(f"{doc.name} is not an indexed PDF")
@@ -233,3 +241,29 @@ def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None 
     @app.exception_handler(DocchatError)
     async def docchat_error(_: Request, exc: DocchatError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422, with each refused value echoed as a short prefix only (a 200 MiB
+        question came back whole)."""
+        return JSONResponse({"detail": [short_echo(e) for e in exc.errors()]}, status_code=422)
+
+
+def short_echo(error: dict) -> dict:
+    """One validation error as JSON: the refused value cut to a short prefix, and text that
+    is not valid Unicode (a lone surrogate) made printable, so the 422 itself cannot fail."""
+    out = dict(error)
+    if "input" in out:
+        value = out["input"]
+        text = value if isinstance(value, str) else \
+            value.decode("utf-8", "replace") if isinstance(value, bytes) else None
+        if text is None and isinstance(value, (list, dict, tuple)):
+            text = repr(value) if len(repr(value)) > ECHO_CHARS else None
+        if text is not None:
+            out["input"] = printable(text[:ECHO_CHARS] + ("…" if len(text) > ECHO_CHARS else ""))
+    return jsonable_encoder(out, custom_encoder={
+        str: printable, bytes: lambda b: b.decode("utf-8", "replace")})
+
+
+def printable(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -1,13 +1,14 @@
 """The JSON API's request and response models: what the OpenAPI schema shows at /docs."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from rag.engines import ENGINES
 
 MAX_HISTORY = 20
+MAX_TURN_CHARS = 20_000  # one question or answer of the history
 
 #: A question must hold a character that is not white space (as Python's str.split() sees it,
 #: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
@@ -18,12 +19,27 @@ NOT_BLANK = r"[^\s\x1c-\x1f]"
 class AskRequest(BaseModel):
     question: str = Field(..., min_length=1, pattern=NOT_BLANK,
                           description="The question, in plain text (not blank).")
-    history: list[tuple[str, str]] = Field(
+    history: list[tuple[Annotated[str, Field(max_length=MAX_TURN_CHARS)],
+                        Annotated[str, Field(max_length=MAX_TURN_CHARS)]]] = Field(
         default_factory=list, max_length=MAX_HISTORY,
         description="Earlier (question, answer) turns, oldest first, for follow-up questions.")
     engine: Literal[ENGINES] | None = Field(None, description="Answer engine; default from "
                                             "settings (extractive).")
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve.")
+
+    @field_validator("question", "history")
+    @classmethod
+    def valid_unicode(cls, value):
+        """A lone surrogate ("\\ud800" in the JSON) is not text: refused with a reason (it
+        cannot be embedded, stored or sent back)."""
+        texts = [value] if isinstance(value, str) else [t for turn in value for t in turn]
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds an unpaired surrogate (\\ud800-\\udfff): not valid "
+                                 "Unicode text") from None
+        return value
 
 
 class SourceOut(BaseModel):

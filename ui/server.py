@@ -19,6 +19,7 @@ from ui import api  # noqa: E402
 from ui.app import ASK_API_INPUTS, THEME, build_blocks  # noqa: E402
 from ui.assets import CSS, HEAD_JS  # noqa: E402
 from ui.body_cap import BodyCap  # noqa: E402
+from ui.guard import RequestGuard  # noqa: E402
 from ui.gradio_inputs import GradioInputs  # noqa: E402
 from ui.service import Service  # noqa: E402
 
@@ -67,7 +68,10 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     page_app.extend(r.app for r in mounted.routes
                     if isinstance(r, Mount) and hasattr(r.app, "tokens"))
     mounted.add_middleware(GradioInputs, endpoints={"ask": ASK_API_INPUTS})
-    mounted.add_middleware(BodyCap, max_bytes=int(settings.upload_max_request_mb * 2**20))
+    mounted.add_middleware(BodyCap, max_bytes=int(settings.upload_max_request_mb * 2**20),
+                           other_max_bytes=int(settings.max_body_kb * 1024))
+    mounted.add_middleware(RequestGuard, bind_host=settings.host,
+                           allowed_hosts=settings.allowed_hosts)  # outermost: runs first
 
     @mounted.middleware("http")
     async def no_sniffing(request, call_next):  # no response is ever read as another type

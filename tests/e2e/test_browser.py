@@ -257,6 +257,60 @@ def test_document_with_script_payload_is_shown_as_text_and_runs_nothing(page, tm
     shot(page, "xss.png")
 
 
+ATTACKER_PAGE = """<!doctype html><title>cute cats</title><script>
+window.results = [];
+async function attack(target) {
+  const form = new FormData();
+  form.append("files", new Blob(["<script>alert(1)</scr" + "ipt> The planted file."],
+              {type: "text/html"}), "planted.html");
+  for (const [method, path, body] of [["POST", "/api/documents", form],
+                                      ["POST", "/gradio_api/upload", form],
+                                      ["POST", "/api/ask", JSON.stringify({question: "x"})]]) {
+    try { await fetch(target + path, {method, body, mode: "no-cors",
+                                      credentials: "include"}); window.results.push("sent"); }
+    catch (e) { window.results.push("error"); }
+  }
+}
+</script>"""
+
+
+class AttackerSite(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's name
+        body = ATTACKER_PAGE.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
+    """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
+    needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""
+    base, work = served
+    site = ThreadingHTTPServer(("127.0.0.1", 0), AttackerSite)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    before = sorted(p.name for p in (work / "uploads").glob("*")) \
+        if (work / "uploads").is_dir() else []
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.goto(f"http://localhost:{site.server_address[1]}/")
+        pg.evaluate(f"attack({base!r})")
+        assert pg.evaluate("window.results") == ["sent"] * 3  # the browser did send them
+        time.sleep(1)
+        after = sorted(p.name for p in (work / "uploads").glob("*")) \
+            if (work / "uploads").is_dir() else []
+        assert after == before and "planted.html" not in json.dumps(
+            [d["name"] for d in __import__("httpx").get(f"{base}/api/documents").json()])
+    finally:
+        context.close()
+        site.shutdown()
+
+
 def test_an_older_answers_citation_opens_that_answers_source(page, tmp_path):
     upload(page, tmp_path, "vrana-notes.md", FACT)
     first = ask(page, "How many people died in the attack?")

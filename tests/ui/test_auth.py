@@ -37,3 +37,13 @@ def test_a_garbled_authorization_header_is_refused_not_an_error(base):
     for header in ("Basic !!!not-base64", "Basic " + "w6k=", "Bearer abc", "Basic"):
         r = httpx.get(f"{base}/api/status", headers={"Authorization": header})
         assert r.status_code == 401, header
+
+
+def test_the_login_cookies_are_same_site_lax(base):
+    """Gradio sets its login cookie SameSite=None: another site's request would carry it."""
+    r = httpx.post(f"{base}/login", data={"username": CREDS[0], "password": CREDS[1]},
+                   headers={"Origin": base})
+    assert r.status_code == 200, r.text
+    cookies = r.headers.get_list("set-cookie")
+    assert cookies and all("samesite=lax" in c.lower() and "samesite=none" not in c.lower()
+                           for c in cookies), cookies
