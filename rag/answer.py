@@ -36,10 +36,12 @@ def evidence(index, question: str, hits: Sequence[Hit]) -> float:
 
 
 def ask(index, question: str, history: History = (), engine: str | None = None,
-        k: int | None = None, settings: Settings | None = None) -> Answer:
-    """Answer ``question`` from ``index``; every sentence cites verified sources."""
+        k: int | None = None, settings: Settings | None = None,
+        documents: Sequence[str] | None = None) -> Answer:
+    """Answer ``question`` from ``index``; every sentence cites verified sources. With
+    ``documents`` (ids or paths of files and folders), only those documents are searched."""
     answer = None
-    for event in ask_stream(index, question, history, engine, k, settings):
+    for event in ask_stream(index, question, history, engine, k, settings, documents):
         if isinstance(event, Answer):
             answer = event
     assert answer is not None
@@ -47,8 +49,8 @@ def ask(index, question: str, history: History = (), engine: str | None = None,
 
 
 def ask_stream(index, question: str, history: History = (), engine: str | None = None,
-               k: int | None = None, settings: Settings | None = None
-               ) -> Iterator[str | Answer]:
+               k: int | None = None, settings: Settings | None = None,
+               documents: Sequence[str] | None = None) -> Iterator[str | Answer]:
     """Yield the engine's draft piece by piece (str), then the verified Answer; before the
     slow steps a Stage says what is being done (a display hint, not part of the answer).
 
@@ -59,10 +61,14 @@ def ask_stream(index, question: str, history: History = (), engine: str | None =
     engine_name = engine or settings.engine
     eng = get_engine(engine_name, settings)  # unknown engine: fail before any work
     users = [u for u, _ in history]
-    hits = index.search(q, k or settings.top_k, history=users)
+    scope = index.scope(documents)  # an empty or unknown scope fails before any work
+    hits = index.search(q, k or settings.top_k, history=users,
+                        documents=scope)
     yield Stage(f"Reading the {len(hits)} best passage{'s' * (len(hits) != 1)}…")
     ev = build_evidence(index.embedder(), q, hits, recent_turns(users, settings.history_turns))
-    yield from answer_stream(ev, eng, history, settings, t0)
+    for event in answer_stream(ev, eng, history, settings, t0):
+        yield replace(event, scope=scope.paths) if scope and isinstance(event, Answer) \
+            else event
 
 
 def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Settings,

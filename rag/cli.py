@@ -1,4 +1,4 @@
-"""docchat index | ask | status | eval | serve | export | import. Heavy modules are imported inside commands.
+"""docchat index | ask | status | eval | serve | mcp | export | import. Heavy modules are imported inside commands.
 
 Exit codes: 0 success; 1 error (one line on stderr); 2 bad usage;
 3 the index was updated but some files were skipped (listed with their reasons).
@@ -99,7 +99,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     idx = Index.open(settings.index_dir, settings)
-    answer = ask(idx, args.question, engine=settings.engine, k=settings.top_k)
+    answer = ask(idx, args.question, engine=settings.engine, k=settings.top_k,
+                 documents=args.doc)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -130,6 +131,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
                                  upload_dir=args.docs, store=args.store)
     serve(settings, auth=args.auth or settings.auth or None)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = _settings(args)
+    index = Index.open(settings.index_dir, settings)  # read only: no index is one line, exit 1
+    from ui.mcp_tools import build_server  # the MCP SDK is imported only when asked for
+
+    build_server(lambda: index, settings).run("stdio")
     return 0
 
 
@@ -188,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--engine", help="extractive (default), openai or llamacpp")
     sp.add_argument("-k", type=int, help="passages to retrieve")
+    sp.add_argument("--doc", action="append", metavar="PATH",
+                    help="search only this document (a file's path, a folder's path for all "
+                         "its documents, or a document id); repeat for several")
     sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("eval", help="measure retrieval (BEIR) or answers (SQuAD 2.0)")
@@ -207,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, help="passages to retrieve")
     sp.set_defaults(func=cmd_eval)
 
-    sp = sub.add_parser("serve", help="the chat page and HTTP API")
+    sp = sub.add_parser("serve", help="the chat page, the HTTP API and MCP (at /mcp)")
     sp.add_argument("--index", help="index directory")
     sp.add_argument("--docs", help="folder uploads are saved in (and indexed)")
     sp.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -215,6 +230,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--auth", help="USER:PASS to require a login (or $DOCCHAT_AUTH)")
     store_option(sp)
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("mcp", help="serve the index to MCP clients (agents, editors) over "
+                        "stdio: search, ask, list_documents, fetch (read only)")
+    sp.add_argument("--index", help="index directory (default: ./index or $DOCCHAT_INDEX_DIR)")
+    store_option(sp)
+    sp.set_defaults(func=cmd_mcp)
 
     sp = sub.add_parser("export", help="write the index (chunks, vectors, bookkeeping) to a "
                         "portable file")

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
-import threading
-from pathlib import Path
 import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from rag import indexing, retrieval
-from rag.errors import IndexMismatchError, IndexNotFoundError, PathError
+from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError, PathError,
+                        QuestionError)
 from rag.settings import Settings
-from rag.store import Reader, exclusions, open_store
+from rag.store import Reader, Scope, exclusions, open_store
 from rag.types import Document, Hit, Status, UpdateSummary, document_id
 
 if TYPE_CHECKING:
@@ -83,12 +85,45 @@ class Index:
         return embedder_for(self.settings)
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
-               fusion: str = "convex") -> list[Hit]:
-        """The best ``k`` passages for ``query``, hybrid (dense + BM25), best first."""
+               fusion: str = "convex", documents: Sequence[str] | None = None) -> list[Hit]:
+        """The best ``k`` passages for ``query``, hybrid (dense + BM25), best first; with
+        ``documents`` (ids or paths of files and folders: see ``scope``), the best ``k`` of
+        those documents."""
         snap = self.snapshot()
         self._check_model(snap)
+        scope = self.scope(documents)
         return retrieval.search(snap, self.embedder(), query, k or self.settings.top_k,
-                                self.settings, history, fusion)
+                                self.settings, history, fusion,
+                                None if scope is None else Scope(scope.shas))
+
+    def scope(self, documents: Sequence[str] | None) -> "ResolvedScope | None":
+        """The indexed documents ``documents`` names: each item is a document id (as the
+        library lists it), a file's path, or a folder's path (every indexed document under
+        it: an indexed folder, the uploads folder). None: no scope. An empty list, or an item
+        that names no indexed document, is an error that says which."""
+        if documents is None or isinstance(documents, ResolvedScope):
+            return documents
+        items = [str(d).strip() for d in documents if str(d).strip()]
+        if not items:
+            raise QuestionError("the scope names no document: give document ids or paths, "
+                                "or leave it out to search every document")
+        indexed = {d.path: d for d in self.documents() if d.status == "indexed"}
+        by_id = {d.id: d.path for d in indexed.values()}
+        chosen: dict[str, None] = {}
+        for item in items:
+            if item in by_id:
+                chosen[by_id[item]] = None
+                continue
+            p = os.path.realpath(os.path.expanduser(item))
+            under = [path for path in indexed if path == p or path.startswith(p.rstrip(os.sep)
+                                                                             + os.sep)]
+            if not under:
+                raise NotFoundError(f"no indexed document is {item!r} (a document id from the "
+                                    "library, or the path of an indexed file or folder)")
+            chosen.update(dict.fromkeys(under))
+        files = self.snapshot().bookkeeping().files
+        return ResolvedScope(paths=tuple(sorted(chosen)),
+                             shas=frozenset(files[p] for p in chosen if p in files))
 
     def _check_model(self, snap: Reader) -> None:
         from rag.embedding.local import model_id
@@ -141,6 +176,15 @@ class Index:
         """Undo ``exclude``: the next update indexes ``path`` again. False when it was not
         excluded."""
         return exclusions.remove(self.root, path)
+
+
+@dataclass(frozen=True)
+class ResolvedScope:
+    """The documents a question is limited to: their paths, and their contents' hashes (what
+    the store filters on)."""
+
+    paths: tuple[str, ...]
+    shas: frozenset[str]
 
 
 def _size(path: str) -> int:

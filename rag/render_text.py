@@ -30,6 +30,10 @@ def render_answer(answer: Answer) -> str:
         lines.append(f"{s.text} {mark}{flag}".rstrip())
     lines = [" ".join(lines)] if lines else [answer.answer]
     lines = textwrap.wrap(lines[0], 100) or [""]
+    if answer.scope:
+        names = ", ".join(display_path(p) for p in answer.scope[:5])
+        more = len(answer.scope) - 5
+        lines += ["", f"Searched only: {names}" + (f" and {more} more" if more > 0 else "")]
     cited = {n for s in answer.sentences for n in s.citations}
     if answer.sources:
         lines += ["", "Sources:" if not answer.abstained else "Closest passages:"]

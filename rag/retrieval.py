@@ -8,7 +8,7 @@ import numpy as np
 
 from rag.history import recent
 from rag.settings import Settings
-from rag.store import Reader
+from rag.store import Reader, Scope
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,13 @@ def query_vector(embedder, question: str, history: Sequence[str], turns: int) ->
     return (q / max(np.linalg.norm(q), 1e-9)).astype(np.float32)
 
 
-def dense(snap: Reader, qvec: np.ndarray, n: int) -> dict[int, float]:
-    return snap.search_dense(qvec, n)
+def dense(snap: Reader, qvec: np.ndarray, n: int, scope: Scope | None = None
+          ) -> dict[int, float]:
+    return snap.search_dense(qvec, n, scope)
 
 
-def sparse(snap: Reader, text: str, n: int) -> dict[int, float]:
-    return snap.search_lexical(text, n)
+def sparse(snap: Reader, text: str, n: int, scope: Scope | None = None) -> dict[int, float]:
+    return snap.search_lexical(text, n, scope)
 
 
 def fuse(d: dict[int, float], s: dict[int, float], weight: float) -> dict[int, float]:
@@ -64,11 +65,14 @@ def rrf(d: dict[int, float], s: dict[int, float], k: int) -> dict[int, float]:
 
 
 def search(snap: Reader, embedder, question: str, k: int, settings: Settings,
-           history: Sequence[str] = (), fusion: str = "convex") -> list[Hit]:
-    """The ``k`` best passages for ``question`` (and the recent turns), best first."""
+           history: Sequence[str] = (), fusion: str = "convex", scope: Scope | None = None
+           ) -> list[Hit]:
+    """The ``k`` best passages for ``question`` (and the recent turns), best first; with
+    ``scope``, the ``k`` best of those contents (filtered inside each search)."""
     qvec = query_vector(embedder, question, history, settings.history_turns)
-    d = dense(snap, qvec, settings.fetch_k)
-    s = sparse(snap, retrieval_query(question, history, settings.history_turns), settings.fetch_k)
+    d = dense(snap, qvec, settings.fetch_k, scope)
+    s = sparse(snap, retrieval_query(question, history, settings.history_turns),
+               settings.fetch_k, scope)
     fused = rrf(d, s, settings.rrf_k) if fusion == "rrf" else fuse(d, s, settings.dense_weight)
     order = sorted(fused, key=lambda c: (-fused[c], c))
     hits = fetch_hits(snap, order[: max(k * 4, k + 10)], fused, d, s)

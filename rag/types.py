@@ -129,9 +129,12 @@ class Answer:
     #: The span reader's probability that the best passage holds the answer (None: the
     #: reader did not run: it is off, or the question stopped before it).
     confidence: float | None = None
+    #: The documents (paths) the question was limited to; () when it searched them all.
+    scope: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["scope"] = list(self.scope)
         d["abstention"] = self.abstention.value if self.abstention else None
         for s in d["sentences"]:
             s["citations"] = list(s["citations"])
@@ -158,7 +161,7 @@ class Answer:
                    engine=d.get("engine", ""), evidence=d.get("evidence", 0.0),
                    seconds=d.get("seconds", 0.0), notes=tuple(d.get("notes", ())),
                    abstention=Abstention(why) if why else None,
-                   confidence=d.get("confidence"))
+                   confidence=d.get("confidence"), scope=tuple(d.get("scope", ())))
 
 
 @dataclass(frozen=True)

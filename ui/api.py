@@ -30,8 +30,10 @@ from pydantic import Field, create_model
 from rag.errors import (DocchatError, EmbeddingError, EngineError, IndexCorruptError,
                         IndexMismatchError, IndexNotFoundError, NotFoundError, QuestionError,
                         UploadError)
+from rag.types import document_id
 from ui.api_models import (NOT_BLANK, AnswerOut, AskRequest, DeleteOut, DocumentOut, ErrorOut,
-                           IncludeOut, ReindexOut, StatusOut, UploadOut)
+                           IncludeOut, PassageOut, ReindexOut, SearchRequest, StatusOut,
+                           UploadOut)
 from ui.preview import page_png
 from ui.service import Service
 
@@ -137,11 +139,21 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
     ask_request = ask_model(service.settings.max_question_chars)
 
     def ask(req: AskRequest) -> dict:
-        return service.answer(req.question, req.history, req.engine, req.k).to_dict()
+        return service.answer(req.question, req.history, req.engine, req.k,
+                              req.documents).to_dict()
 
     ask.__annotations__["req"] = ask_request  # this server's question length limit
     api.post("/ask", summary="Answer a question with verified citations",
-             response_model=AnswerOut, responses=errors(400, 409, 424))(ask)
+             response_model=AnswerOut, responses=errors(400, 404, 409, 424))(ask)
+
+    @api.post("/search", summary="The best passages for a query (no answer), optionally "
+              "within chosen documents", response_model=list[PassageOut],
+              responses=errors(400, 404, 409, 424))
+    def search(req: SearchRequest) -> list[dict]:
+        hits = service.index.search(req.query, req.k, documents=req.documents)
+        return [{"document": document_id(h.path), "path": h.path, "page": h.page,
+                 "label": h.label, "start": h.start, "end": h.end, "text": h.text,
+                 "score": h.score} for h in hits]
 
     @api.post("/documents", summary="Upload documents and index them incrementally",
               response_model=UploadOut, responses=errors(400, 409, 413, 415, 424))

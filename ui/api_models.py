@@ -9,6 +9,7 @@ from rag.engines import ENGINES
 
 MAX_HISTORY = 20
 MAX_TURN_CHARS = 20_000  # one question or answer of the history
+MAX_SCOPE = 1000  # documents named in one scope
 
 #: A question must hold a character that is not white space (as Python's str.split() sees it,
 #: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
@@ -26,6 +27,11 @@ class AskRequest(BaseModel):
     engine: Literal[ENGINES] | None = Field(None, description="Answer engine; default from "
                                             "settings (extractive).")
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve.")
+    documents: Optional[list[Annotated[str, Field(min_length=1, max_length=4096)]]] = Field(
+        None, min_length=1, max_length=MAX_SCOPE,
+        description="Search only these documents: ids from GET /api/documents, or paths of "
+                    "indexed files or folders (a folder: all its documents). Omit to search "
+                    "them all; an unknown one is a 404.")
 
     @field_validator("question", "history")
     @classmethod
@@ -84,6 +90,26 @@ class AnswerOut(BaseModel):
                                       "engine_found_none, does_not_fit or not_in_passages.")
     confidence: Optional[float] = Field(None, description="The span reader's probability that "
                                         "the best passage holds the answer (null: not run).")
+    scope: list[str] = Field(default_factory=list, description="The documents (paths) the "
+                             "question was limited to; empty: all of them.")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(..., min_length=1, max_length=2000, pattern=NOT_BLANK)
+    k: int = Field(5, ge=1, le=50, description="Passages to return.")
+    documents: Optional[list[Annotated[str, Field(min_length=1, max_length=4096)]]] = Field(
+        None, min_length=1, max_length=MAX_SCOPE, description="As in POST /api/ask.")
+
+
+class PassageOut(BaseModel):
+    document: str = Field(description="The document's id (GET /api/documents).")
+    path: str
+    page: int
+    label: str = Field("", description="The printed page label, when the PDF has one.")
+    start: int = Field(description="Offset of the passage in the page text.")
+    end: int
+    text: str = Field(description="The passage: page_text[start:end].")
+    score: float = Field(description="Fused retrieval score (relative to the other passages).")
 
 
 class SkippedOut(BaseModel):

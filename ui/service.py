@@ -81,9 +81,11 @@ class Service:
                           self._settings_for(engine_options))
 
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
-               engine: str | None = None, k: int | None = None) -> Answer:
-        """The verified Answer, without the streamed draft (rag.answer.ask)."""
-        return ask(self.index, question, history, engine, k)
+               engine: str | None = None, k: int | None = None,
+               documents: Sequence[str] | None = None) -> Answer:
+        """The verified Answer, without the streamed draft (rag.answer.ask); ``documents``
+        limits the search (rag.index.Index.scope)."""
+        return ask(self.index, question, history, engine, k, documents=documents)
 
     def _settings_for(self, engine_options: dict[str, str]) -> Settings | None:
         options = {key: v for key, v in engine_options.items() if v}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.store.protocol import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, ChunkRecord,
-                                DocumentRecord, FileRecord, Manifest, Reader, Stats, Store,
-                                StoredContent, Writer)
+                                DocumentRecord, FileRecord, Manifest, Reader, Scope, Stats,
+                                Store, StoredContent, Writer)
 
 __all__ = ["FORMAT_VERSION", "Bookkeeping", "ChunkerSettings", "ChunkRecord", "DocumentRecord",
-           "FileRecord", "Manifest", "Reader", "Stats", "Store", "StoredContent", "Writer",
+           "FileRecord", "Manifest", "Reader", "Scope", "Stats", "Store", "StoredContent", "Writer",
            "open_store", "describe"]
 
 

@@ -142,14 +142,26 @@ class StoredContent:
     ids: tuple[int, ...] = ()  # the chunks' ids in this store (their order is commit order)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The contents a search is limited to (by content hash: a document's chunks are its
+    content's). Applied inside the search, before the top n are taken, so a scoped search
+    returns the n best passages of those contents; BM25's corpus statistics stay those of the
+    whole index, so a passage scores the same scoped or not."""
+
+    shas: frozenset[str]
+
+
 class Reader(Protocol):
     """A consistent snapshot of one committed state. Thread-safe for reading."""
 
     manifest: Manifest
     generation: int
 
-    def search_dense(self, vec: np.ndarray, n: int) -> dict[int, float]: ...
-    def search_lexical(self, text: str, n: int) -> dict[int, float]: ...
+    def search_dense(self, vec: np.ndarray, n: int, scope: Scope | None = None
+                     ) -> dict[int, float]: ...
+    def search_lexical(self, text: str, n: int, scope: Scope | None = None
+                       ) -> dict[int, float]: ...
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]: ...
     def vectors(self, ids: Sequence[int]) -> np.ndarray | None: ...
     def page_text(self, path: str, page: int) -> str: ...

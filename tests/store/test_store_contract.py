@@ -242,3 +242,88 @@ def test_seed_question_is_answered_with_a_verbatim_cited_sentence(tmp_path, stor
             assert idx.page_text(src.path, src.page)[src.start:src.end] == src.text
     off = ask(idx, "What is the boiling point of water?")
     assert off.abstained
+
+
+# ------------------------------------------------------------------ scope (issue 21)
+TWO_YEARS = {
+    "report-2023.md": "# Annual report 2023\n\nIn 2023 the Vantor paper mill employed 412 "
+                      "workers and shipped 9,000 tonnes of paper to Riga.\n",
+    "report-2024.md": "# Annual report 2024\n\nIn 2024 the Vantor paper mill employed 388 "
+                      "workers and shipped 9,600 tonnes of paper to Tallinn.\n",
+}
+
+
+def passages(hits) -> list[tuple[str, int, int, int]]:
+    return [(Path(h.path).name, h.page, h.start, h.end) for h in hits]
+
+
+def test_a_scoped_search_filters_inside_each_search_before_the_top_n(tmp_path, store_url):
+    """Filtering happens inside each search, before the top n are taken. Dense: the scoped
+    top n is the top n of an index holding only the chosen documents (same passages, order
+    and scores). BM25: the scoped top n is the unscoped ranking restricted to the scope, with
+    the same scores (the corpus statistics stay the whole index's, so a score means the same
+    scoped or not; an index of only those documents would have other statistics)."""
+    from rag.store import Scope
+
+    docs = write_docs(tmp_path / "docs")
+    for name, text in TWO_YEARS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    idx = Index(tmp_path / "index", settings_for(tmp_path, store_url))
+    idx.update([docs])
+    only = write_docs(tmp_path / "only")
+    for name in ("volcanoes.txt", "chess.md"):
+        (only / name).unlink()
+    small = Index(tmp_path / "small", settings_for(tmp_path, "", index_dir=str(tmp_path / "small")))
+    small.update([only])
+    chosen = [str(docs / "bread.txt"), str(docs / "lighthouses.txt")]
+    scope = Scope(idx.scope(chosen).shas)
+    snap, small_snap = idx.snapshot(), small.snapshot()
+
+    def named(s, scores):
+        by_id = {r.id: r for r in s.chunks(list(scores))}
+        return [(Path(by_id[c].path).name, by_id[c].start, round(scores[c], 4))
+                for c in sorted(scores, key=lambda c: (-scores[c], by_id[c].start))]
+
+    for question in [*QUERIES, "How many workers did the mill employ?"]:
+        q = idx.embedder().encode([question])[0]
+        assert named(snap, snap.search_dense(q, 3, scope)) == \
+            named(small_snap, small_snap.search_dense(q, 3)), question
+        scoped = named(snap, snap.search_lexical(question, 3, scope))
+        everything = named(snap, snap.search_lexical(question, 1000))
+        assert scoped == [p for p in everything if p[0] in ("bread.txt", "lighthouses.txt")][:3]
+        hits = idx.search(question, 3, documents=chosen)
+        assert len(hits) == 3 and {Path(h.path).name for h in hits} <= {
+            "bread.txt", "lighthouses.txt"}, question  # k of the scope, not a global top k's rest
+        assert_exact_offsets(idx, hits)
+
+
+def test_a_scoped_question_answers_from_the_chosen_document(tmp_path, store_url):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TWO_YEARS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    idx = Index(tmp_path / "index", settings_for(tmp_path, store_url))
+    idx.update([docs])
+    q = "How many workers did the Vantor paper mill employ?"
+    for name, number, other in (("report-2023.md", "412", "388"),
+                                ("report-2024.md", "388", "412")):
+        a = ask(idx, q, documents=[str(docs / name)])
+        assert not a.abstained and number in a.answer and other not in a.answer, a.answer
+        assert {Path(s.path).name for s in a.sources} == {name}
+        assert a.scope == (str(docs / name),)
+    by_id = {d.name: d.id for d in idx.documents()}
+    assert "412" in ask(idx, q, documents=[by_id["report-2023.md"]]).answer
+
+
+def test_an_empty_or_unknown_scope_is_a_clear_error(tmp_path):
+    from rag.errors import NotFoundError, QuestionError
+
+    docs = write_docs(tmp_path / "docs")
+    idx = Index(tmp_path / "index", settings_for(tmp_path, ""))
+    idx.update([docs])
+    with pytest.raises(QuestionError, match="names no document"):
+        idx.search("bread", 3, documents=[])
+    with pytest.raises(NotFoundError, match="no indexed document is 'nope.md'"):
+        ask(idx, "What makes bread rise?", documents=["nope.md"])
+    folder = idx.search("bread", 3, documents=[str(docs)])  # a folder: all its documents
+    assert names(folder)[0] == "bread.txt"

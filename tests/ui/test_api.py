@@ -424,3 +424,35 @@ def test_an_uploaded_html_file_is_served_as_plain_text_never_as_a_page(server):
     assert "sandbox" in r.headers["content-security-policy"]
     assert httpx.get(f"{base}/api/status").headers["x-content-type-options"] == "nosniff"
     assert httpx.delete(f"{base}/api/documents/{doc['id']}", timeout=120).status_code == 200
+
+
+def test_a_question_scoped_to_one_document_answers_from_it(server):
+    """Issue 21: two reports on one subject; each scope answers from its own report."""
+    base = server[0]
+    for year, workers in (("2023", "412"), ("2024", "388")):
+        r = upload(base, f"mill-{year}.md", (f"# Mill report {year}\n\nIn {year} the Vantor "
+                                             f"paper mill employed {workers} workers.\n").encode())
+        assert r.status_code == 200, r.text
+    docs = {d["name"]: d["id"] for d in httpx.get(f"{base}/api/documents").json()}
+    q = "How many workers did the Vantor paper mill employ?"
+    for name, number, other in (("mill-2023.md", "412", "388"), ("mill-2024.md", "388", "412")):
+        a = ask(base, q, documents=[docs[name]])
+        assert not a["abstained"] and number in a["answer"] and other not in a["answer"]
+        assert {Path(s["path"]).name for s in a["sources"]} == {name}
+        assert [Path(p).name for p in a["scope"]] == [name]
+        hits = httpx.post(f"{base}/api/search", json={"query": q, "k": 5,
+                                                      "documents": [docs[name]]}).json()
+        assert hits and {h["document"] for h in hits} == {docs[name]}
+    everything = httpx.post(f"{base}/api/search", json={"query": q, "k": 5}).json()
+    assert {h["document"] for h in everything} >= {docs["mill-2023.md"], docs["mill-2024.md"]}
+    assert ask(base, q)["scope"] == []
+
+
+def test_an_unknown_or_empty_scope_is_a_4xx_with_a_reason(base):
+    q = {"question": "How many people died in the attack?"}
+    r = httpx.post(f"{base}/api/ask", json={**q, "documents": ["0000000000000000"]}, timeout=60)
+    assert r.status_code == 404 and "no indexed document" in r.json()["detail"]
+    r = httpx.post(f"{base}/api/ask", json={**q, "documents": []}, timeout=60)
+    assert r.status_code == 422
+    r = httpx.post(f"{base}/api/search", json={"query": "x", "documents": ["/etc/passwd"]})
+    assert r.status_code == 404

@@ -23,8 +23,12 @@ class BM25Params:
 
 
 def search(segments: Sequence[tuple[Segment, np.ndarray]], terms: Sequence[str], n: int,
-           params: BM25Params) -> dict[int, float]:
-    """The ``n`` best chunk ids for query ``terms`` (a term may repeat) with their scores."""
+           params: BM25Params, scope: Sequence[np.ndarray | None] | None = None
+           ) -> dict[int, float]:
+    """The ``n`` best chunk ids for query ``terms`` (a term may repeat) with their scores;
+    with ``scope`` (a row mask per segment) only those rows are ranked, while the corpus
+    statistics (N, average length, document frequencies) stay the whole index's."""
+    scope = scope if scope is not None else [None] * len(segments)
     if not terms or n <= 0:
         return {}
     live_stats = [_live_stats(seg, live) for seg, live in segments]
@@ -39,8 +43,9 @@ def search(segments: Sequence[tuple[Segment, np.ndarray]], terms: Sequence[str],
             df[j] += int(live[docs].sum())
     idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
     ids_l, score_l = [], []
-    for (seg, live), per_term, (_, _, dead) in zip(segments, postings, live_stats):
-        if not any(len(d) for d, _ in per_term):
+    for (seg, live), per_term, (_, _, dead), allowed in zip(segments, postings, live_stats,
+                                                             scope):
+        if not any(len(d) for d, _ in per_term) or (allowed is not None and not allowed.any()):
             continue
         scores = np.zeros(len(seg), np.float64)
         norm = _norm(seg, avgdl, params)
@@ -48,6 +53,8 @@ def search(segments: Sequence[tuple[Segment, np.ndarray]], terms: Sequence[str],
             if len(docs):
                 scores[docs] += idf[j] * tf / (tf + norm[docs])
         scores[dead] = 0.0
+        if allowed is not None:
+            scores[~allowed] = 0.0
         hit = np.flatnonzero(scores > 0)
         if len(hit) > n:
             hit = hit[np.argpartition(-scores[hit], n - 1)[:n]]

@@ -23,9 +23,11 @@ from rag.store.local import bm25, db as dbmod
 from rag.store.local.layout import DB
 from rag.store import sqlbooks
 from rag.store.local.segment import Segment, top_n
-from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats,
+from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Scope, Stats,
                                 StoredContent)
 from rag.types import Chunk, Page, Skipped
+
+SCOPES_KEPT = 8  # scopes whose per-segment row masks a reader keeps
 
 
 class LocalReader:
@@ -53,6 +55,7 @@ class LocalReader:
             raise IndexCorruptError(f"{root}: cannot read the index ({e}); rebuild it with "
                                     "'docchat index --full'") from e
         self._lock = threading.Lock()
+        self._scopes: dict[Scope, list[np.ndarray]] = {}
         self._segments: list[tuple[Segment, np.ndarray]] | None = None
 
     # -- segments ---------------------------------------------------------------------------
@@ -73,17 +76,50 @@ class LocalReader:
                 self._segments = out
             return self._segments
 
-    def search_dense(self, vec: np.ndarray, n: int) -> dict[int, float]:
+    def search_dense(self, vec: np.ndarray, n: int, scope: Scope | None = None
+                     ) -> dict[int, float]:
         q = np.asarray(vec, np.float32).reshape(-1)
         ids_l, sc_l = [], []
-        for seg, live in self.segments():
-            rows, scores = seg.search_dense(q, n, live)
+        for (seg, live), allowed in zip(self.segments(), self._scope_masks(scope)):
+            rows, scores = seg.search_dense(q, n, live if allowed is None else live & allowed)
             ids_l.append(np.asarray(seg.ids)[rows])
             sc_l.append(scores)
         return top_n(ids_l, sc_l, n)
 
-    def search_lexical(self, text: str, n: int) -> dict[int, float]:
-        return bm25.search(self.segments(), words(text), n, self._params)
+    def search_lexical(self, text: str, n: int, scope: Scope | None = None
+                       ) -> dict[int, float]:
+        return bm25.search(self.segments(), words(text), n, self._params,
+                           self._scope_masks(scope))
+
+    def _scope_masks(self, scope: Scope | None) -> list[np.ndarray | None]:
+        """Per segment, the rows of the scope's chunks (None: no scope). The last few scopes
+        are kept: a conversation asks many questions of one scope."""
+        segments = self.segments()
+        if scope is None:
+            return [None] * len(segments)
+        with self._lock:
+            hit = self._scopes.get(scope)
+        if hit is not None:
+            return hit
+        shas = sorted(scope.shas)
+        ids: list[int] = []
+        for at in range(0, len(shas), 500):
+            part = shas[at:at + 500]
+            ids += [r[0] for r in self._q(
+                f"SELECT id FROM chunks WHERE sha IN ({','.join('?' * len(part))})",
+                tuple(part))]
+        want = np.asarray(sorted(ids), np.int64)
+        masks = []
+        for seg, _ in segments:
+            rows = seg.rows(want) if len(want) else np.zeros(0, np.int64)
+            mask = np.zeros(len(seg), bool)
+            mask[rows[rows >= 0]] = True
+            masks.append(mask)
+        with self._lock:
+            if len(self._scopes) >= SCOPES_KEPT:
+                self._scopes.pop(next(iter(self._scopes)))
+            self._scopes[scope] = masks
+        return masks
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray | None:
         want = np.asarray(ids, np.int64)

@@ -24,8 +24,8 @@ from rag.lexical import words
 from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store.milvus import collection as col
-from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Stats,
-                                StoredContent)
+from rag.store.protocol import (Bookkeeping, ChunkRecord, DocumentRecord, Manifest, Scope,
+                                Stats, StoredContent)
 from rag.types import Chunk, Page, Skipped
 
 
@@ -55,27 +55,32 @@ class MilvusReader:
                 self.client.load_collection(self.collection)
 
     # -- Milvus -------------------------------------------------------------------------------
-    def _search(self, data, field: str, metric: str, n: int) -> list:
-        if not self.collection or n <= 0:
+    def _search(self, data, field: str, metric: str, n: int, scope: Scope | None) -> list:
+        if not self.collection or n <= 0 or (scope is not None and not scope.shas):
             return []
+        where = self._filter if scope is None else \
+            f"{self._filter} and {col.sha_filter(sorted(scope.shas))}"
         with col.errors(f"{self.where}: search failed"):
             res = self.client.search(self.collection, data=data, anns_field=field,
-                                     limit=min(n, col.MAX_TOPK), filter=self._filter,
+                                     limit=min(n, col.MAX_TOPK), filter=where,
                                      search_params={"metric_type": metric},
                                      output_fields=["id"], consistency_level=col.CONSISTENCY)
         return list(res[0]) if res else []
 
-    def search_dense(self, vec: np.ndarray, n: int) -> dict[int, float]:
+    def search_dense(self, vec: np.ndarray, n: int, scope: Scope | None = None
+                     ) -> dict[int, float]:
         q = np.asarray(vec, np.float32).reshape(-1).tolist()
-        return {int(h["id"]): float(h["distance"]) for h in self._search([q], "dense", "IP", n)}
+        return {int(h["id"]): float(h["distance"])
+                for h in self._search([q], "dense", "IP", n, scope)}
 
-    def search_lexical(self, text: str, n: int) -> dict[int, float]:
+    def search_lexical(self, text: str, n: int, scope: Scope | None = None
+                       ) -> dict[int, float]:
         if not words(text):
             return {}
         # Milvus returns hits best first; milvus-lite reports BM25 as a negated distance and a
         # server as a positive score, so the magnitude is the score on both
         return {int(h["id"]): abs(float(h["distance"]))
-                for h in self._search([text], "sparse", "BM25", n)}
+                for h in self._search([text], "sparse", "BM25", n, scope)}
 
     def _rows(self, ids: Sequence[int], fields: Sequence[str]) -> dict[int, dict]:
         out: dict[int, dict] = {}
