@@ -20,8 +20,8 @@ from rag.types import Answer, Stage, Turn  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
-from ui.library_text import (library_choices, reindex_note, skipped_md,  # noqa: E402
-                           status_md, summary_md)
+from ui.library_text import (library_choices, reindex_note, scope_choices,  # noqa: E402
+                             skipped_md, status_md, summary_md)
 from ui.service import Service  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def build_blocks(service: Service) -> gr.Blocks:
     def conv_choices(user: str) -> list[tuple[str, str]]:
         return [(c.title, c.id) for c in service.conversations.list(user)]
 
-    def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model):
+    def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model,
+                     scope=None):
         """Stream one question's answer into the chat, then store it in the conversation.
         Yields (msgs, history, answers, sources, question box, conversation id, done)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
@@ -58,8 +59,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                            else "Loading the model… (first question after start)")}]
         yield msgs, history, answers, gr.skip(), "", conv, False
         draft, answer = "", None
-        stream = service.ask(question, history, engine, int(k), openai_base_url=base_url,
-                             openai_model=model)
+        stream = service.ask(question, history, engine, int(k), list(scope) or None,
+                             openai_base_url=base_url, openai_model=model)
         try:
             for event in stream:
                 if isinstance(event, Answer):
@@ -96,7 +97,7 @@ def build_blocks(service: Service) -> gr.Blocks:
             yield (m, m, h, a, src, box, conv, listing, conv or "",
                    gr.update(interactive=not done), gr.update(interactive=done))
 
-    def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model,
+    def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model, scope,
                request: gr.Request):
         question = (question or "").strip()
         if not question:
@@ -104,9 +105,9 @@ def build_blocks(service: Service) -> gr.Blocks:
             return
         user = user_of(request)
         yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
-                                      base_url, model), user)
+                                      base_url, model, scope or ()), user)
 
-    def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model,
+    def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model, scope,
                       request: gr.Request):
         """Ask the last question again (its old answer is replaced)."""
         users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
@@ -123,7 +124,7 @@ def build_blocks(service: Service) -> gr.Blocks:
             if conv:
                 service.conversations.drop_last(user, conv)
         yield from asked(run_question(question, msgs[:last], history, answers, conv, user,
-                                      engine, k, base_url, model), user)
+                                      engine, k, base_url, model, scope or ()), user)
 
     def on_stopped(msgs):
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
@@ -176,7 +177,15 @@ def build_blocks(service: Service) -> gr.Blocks:
         keep = keep if any(d.id == keep for d in docs) else None
         return (library_html(docs, name_filter or ""),
                 gr.update(choices=library_choices(docs, name_filter or ""), value=keep),
-                *actions(keep))
+                *actions(keep), gr.update(choices=scope_choices(docs, service.scope_folders())))
+
+    def scope_of(answers):
+        """The picker as the conversation's last answer left it (its scope), on opening it."""
+        last = answers[-1].scope if answers else ()
+        if not last:
+            return gr.update(value=[])
+        ids = {d.path: d.id for d in service.documents()}
+        return gr.update(value=[ids[p] for p in last if p in ids])
 
     def on_upload(paths, name_filter, progress=gr.Progress()):
         if not paths:
@@ -328,6 +337,12 @@ def build_blocks(service: Service) -> gr.Blocks:
                 with gr.Row(elem_id="examples"):  # hidden by CSS once the chat has messages
                     example_btns = [gr.Button("", visible=False, size="sm",
                                               elem_classes=["dc-example"]) for _ in range(3)]
+                scope = gr.Dropdown(label="Search in (empty: all documents)", choices=[],
+                                    value=[], multiselect=True, elem_id="scope",
+                                    allow_custom_value=True,  # a document removed meanwhile:
+                                    # the question then says so, in one line
+                                    info="Choose documents or folders to limit the next "
+                                         "questions to them.")
                 regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm",
                                       interactive=False)  # once there is a question
             with gr.Column(scale=2):
@@ -364,7 +379,7 @@ def build_blocks(service: Service) -> gr.Blocks:
             base_url = gr.Textbox(s.openai_base_url, label="OpenAI-compatible base URL")
             model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
 
-        settings_in = [engine, top_k, base_url, model]
+        settings_in = [engine, top_k, base_url, model, scope]
         outputs = [msgs, chat, history, answers, sources, question, conv, conv_list, last_conv,
                    stop_btn, regen_btn]
         assert len(outputs) == ASK_OUTPUTS
@@ -390,7 +405,9 @@ def build_blocks(service: Service) -> gr.Blocks:
         chat.clear(lambda: (*on_new(), gr.update(value=None), "", ""), None, new_outputs,
                    api_visibility="private")  # the chat's trash icon
         conv_list.input(on_open, conv_list, [*cleared, conv_list, last_conv, conv_title],
-                        api_visibility="private")
+                        api_visibility="private").then(
+            scope_of, answers, scope, api_visibility="private")
+        new_btn.click(lambda: gr.update(value=[]), None, scope, api_visibility="private")
         rename_btn.click(on_rename, [conv, conv_title], conv_list, api_visibility="private")
         conv_del.click(lambda c: gr.update(visible=bool(c)), conv, conv_confirm_row,
                        api_visibility="private")
@@ -399,7 +416,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         conv_confirm.click(on_delete_conv, conv, [*cleared, conv_list, last_conv,
                                                   conv_confirm_row], api_visibility="private")
         lib_actions = [lib_reindex, lib_delete, lib_include]
-        lib_out = [lib_table, lib_pick, *lib_actions]  # what library() returns
+        lib_out = [lib_table, lib_pick, *lib_actions, scope]  # what library() returns
         # the progress bar goes over the log under the drop zone, never over the status line
         upload.upload(on_upload, [upload, lib_filter],
                       [index_log, status, upload, *lib_out], api_visibility="private",

@@ -11,6 +11,7 @@ CSS = """
 .dark .dc-flag { color: #fcd34d; border-color: #fcd34d; }
 .dc-abstain { border-left: 4px solid #6b7280; padding-left: 8px; color: #374151; }
 .dark .dc-abstain { color: #e5e7eb; border-color: #9ca3af; }
+.dc-scope { margin-top: 6px; font-size: 0.85em; opacity: 0.8; }
 .dc-error { border-left: 4px solid #dc2626; padding-left: 8px; color: #991b1b; }
 .dark .dc-error { color: #fecaca; border-color: #f87171; }
 .dc-draft, .dc-stopped { color: #374151; }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 from rag.types import Document, Skipped, Status, UpdateSummary
 from ui.render import text_html
@@ -65,3 +66,18 @@ def reindex_note(doc: Document | None, changed: bool,
 def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[str, str]]:
     return [(f"{d.name} ({d.status})", d.id) for d in docs
             if name_filter.lower() in d.name.lower()]
+
+
+def scope_choices(docs: list[Document], folders: Sequence[str]) -> list[tuple[str, str]]:
+    """The "Search in" picker: each folder that holds indexed documents (an indexed folder,
+    the uploads), as a group of all its documents, then each indexed document by name."""
+    indexed = [d for d in docs if d.status == "indexed"]
+    out = []
+    for folder in folders:
+        root = os.path.realpath(folder)
+        n = sum(1 for d in indexed if d.path.startswith(root.rstrip(os.sep) + os.sep))
+        if n:
+            out.append((f"Folder {os.path.basename(root) or root} (all {n})", root))
+    names = [d.name for d in indexed]
+    return out + [(d.name if names.count(d.name) == 1 else f"{d.name} ({d.path})", d.id)
+                  for d in indexed]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Sequence
 
 from rag.ingest.places import place
@@ -56,10 +57,11 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     an abstention plainly labelled. ``data-sources`` carries the plain-text sources for
     the copy buttons (see COPY_JS)."""
     plain = f' data-sources="{text_html(sources_text(answer))}"' if answer.sources else ""
+    scoped = scope_html(answer.scope)
     if answer.abstained:
         closest = " The closest passages are listed under Sources." if answer.sources else ""
         return (f'<div class="dc-abstain"{plain}><strong>No answer found.</strong> '
-                f"{text_html(answer.answer)}{closest}</div>")
+                f"{text_html(answer.answer)}{closest}{scoped}</div>")
     parts = []
     for s in answer.sentences:
         marks = "".join(cite_link(turn, n) for n in s.citations)
@@ -70,7 +72,17 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
                          f'this sentence">{text_html(s.text)} {marks}'
                          '<span class="dc-flag">unsupported</span></span>')
     body = " ".join(parts) or text_html(answer.answer)
-    return f'<div class="dc-answer"{plain}>{body}</div>'
+    return f'<div class="dc-answer"{plain}>{body}{scoped}</div>'
+
+
+def scope_html(paths) -> str:
+    """Under an answer limited to chosen documents: which ones (escaped names)."""
+    if not paths:
+        return ""
+    names = ", ".join(text_html(Path(p).name) for p in paths[:5])
+    more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+    title = text_html("\n".join(paths))
+    return f'<div class="dc-scope" title="{title}">Searched only: {names}{more}</div>'
 
 
 #: A draft's citation markers ("[3]", "[1, 2]"): passage ranks, which the verified answer

@@ -74,11 +74,18 @@ class Service:
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
             engine: str | None = None, k: int | None = None,
+            documents: Sequence[str] | None = None,
             **engine_options: str) -> Iterator[str | Answer]:
-        """Stream the draft, then the verified Answer (see rag.answer.ask_stream).
-        ``engine_options`` override settings for this question, e.g. openai_base_url."""
+        """Stream the draft, then the verified Answer (see rag.answer.ask_stream); with
+        ``documents``, only those are searched. ``engine_options`` override settings for this
+        question, e.g. openai_base_url."""
         return ask_stream(self.index, question, history, engine, k,
-                          self._settings_for(engine_options))
+                          self._settings_for(engine_options), documents)
+
+    def scope_folders(self) -> list[str]:
+        """Folders a question can be limited to as a group: the indexed ones, the uploads."""
+        roots = list(self.status().roots) if self.index.exists else []
+        return roots + [str(self.docs)] if str(self.docs) not in roots else roots
 
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (),
                engine: str | None = None, k: int | None = None,

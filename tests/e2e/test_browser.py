@@ -287,6 +287,25 @@ class AttackerSite(BaseHTTPRequestHandler):
         pass
 
 
+def test_picking_a_document_limits_the_question_to_it_and_the_answer_says_so(page, tmp_path):
+    """Issue 21: two reports on one subject; the "Search in" picker limits the next question
+    to the chosen one, the answer names its scope, and its sources all come from it."""
+    for year, workers in (("2023", "412"), ("2024", "388")):
+        upload(page, tmp_path, f"mill-{year}.md", f"# Mill report {year}\n\nIn {year} the "
+               f"Vantor paper mill employed {workers} workers.\n")
+    picker = page.locator("#scope")
+    picker.locator("input").click()
+    page.get_by_role("option", name="mill-2023.md", exact=True).click()
+    page.keyboard.press("Escape")
+    bubble = ask(page, "How many workers did the Vantor paper mill employ?")
+    text = bubble.inner_text()
+    assert "412" in text and "388" not in text, text
+    assert "Searched only: mill-2023.md" in text
+    sources = page.locator("#sources").inner_text()
+    assert "mill-2023.md" in sources and "mill-2024.md" not in sources
+    shot(page, "scope.png")
+
+
 def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
     """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
     needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""
