@@ -188,6 +188,7 @@ def worker_query(work: Path) -> dict:
         idx.search(q, k=5)
         lat.append(time.perf_counter() - t)
     lat_ms = np.asarray(lat) * 1000
+    scoped = scoped_latency(idx, questions)
     # the query process's peak before the recall check, which loads every live vector into RAM
     # (peak RSS counts the pages of memory-mapped files it touched: page cache, shared and
     # reclaimable; "private" is the process's own memory, RssAnon, at the end of the loop)
@@ -195,7 +196,35 @@ def worker_query(work: Path) -> dict:
     private = _rss_anon_mb()
     return {"query_p50_ms": round(float(np.percentile(lat_ms, 50)), 1),
             "query_p95_ms": round(float(np.percentile(lat_ms, 95)), 1),
-            "recall_at_10": recall(idx), "query_rss_mb": rss, "query_private_mb": private}
+            "recall_at_10": recall(idx), "query_rss_mb": rss, "query_private_mb": private,
+            **scoped}
+
+
+def scoped_latency(idx, questions) -> dict:
+    """Hybrid search limited to 1 document, 10% and 100% of the documents (issue 21), warm,
+    interleaved with the unscoped search so that the ratios come from one stretch of time;
+    the scope is resolved once (its resolution is timed on its own: a conversation asks many
+    questions of one scope)."""
+    docs = sorted(d.path for d in idx.documents() if d.status == "indexed")
+    rng = random.Random(7)
+    scopes = {"1_doc": [rng.choice(docs)], "10pct": rng.sample(docs, max(1, len(docs) // 10)),
+              "100pct": docs}
+    out: dict = {}
+    resolved = {}
+    for name, paths in scopes.items():
+        t = time.perf_counter()
+        resolved[name] = idx.scope(paths)
+        out[f"scope_{name}_resolve_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        idx.search(questions[0], k=5, documents=resolved[name])  # warm: the row masks
+    lat: dict[str, list[float]] = {name: [] for name in ["none", *scopes]}
+    for q in questions[:50]:
+        for name in lat:
+            t = time.perf_counter()
+            idx.search(q, k=5, documents=resolved.get(name))
+            lat[name].append(time.perf_counter() - t)
+    for name, xs in lat.items():
+        out[f"scoped_{name}_p50_ms"] = round(float(np.percentile(np.asarray(xs) * 1000, 50)), 1)
+    return out
 
 
 def _rss_anon_mb() -> int | str:

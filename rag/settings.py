@@ -129,6 +129,12 @@ class Settings:
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")
     max_question_chars: int = _f(2000, "Longer questions are refused with a clear message.")
+    max_concurrent_questions: int = _f(
+        2, "Questions the server computes at once (one per core: more only share the cores "
+        "and all finish later); the others wait their turn in arrival order.")
+    question_queue: int = _f(
+        64, "Questions that may wait for their turn; past this the server answers 503 with "
+        "Retry-After at once.")
     max_body_kb: float = _f(
         1024.0, "Largest request body of the server's other routes (a question with its "
         "history, the page's calls), in KiB: refused from its Content-Length before it is read "
@@ -312,6 +318,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "support_threshold": _between(0.0, 1.0),
     "max_question_chars": _between(1, 1_000_000),
     "max_body_kb": _between(1, 1_048_576),
+    "max_concurrent_questions": _between(1, 256),
+    "question_queue": _between(0, 100_000),
     "openai_timeout": _between(0.1, 86400),
     "llm_max_tokens": _between(1, 1_000_000),
     "llm_repeat_penalty": _between(0.5, 5.0),

@@ -35,6 +35,7 @@ from ui.api_models import (NOT_BLANK, AnswerOut, AskRequest, DeleteOut, Document
                            IncludeOut, PassageOut, ReindexOut, SearchRequest, StatusOut,
                            UploadOut)
 from ui.preview import page_png
+from ui.admission import BusyError
 from ui.service import Service
 
 MAX_PAGE = 1_000_000  # pages of a PDF (the page-image route): larger numbers are a 422
@@ -49,6 +50,8 @@ def errors(*codes: int) -> dict:
 
 
 def status_for(exc: DocchatError) -> int:
+    if isinstance(exc, BusyError):
+        return 503
     if isinstance(exc, UploadError):
         return exc.status
     if isinstance(exc, QuestionError):
@@ -144,13 +147,13 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
 
     ask.__annotations__["req"] = ask_request  # this server's question length limit
     api.post("/ask", summary="Answer a question with verified citations",
-             response_model=AnswerOut, responses=errors(400, 404, 409, 424))(ask)
+             response_model=AnswerOut, responses=errors(400, 404, 409, 424, 503))(ask)
 
     @api.post("/search", summary="The best passages for a query (no answer), optionally "
               "within chosen documents", response_model=list[PassageOut],
-              responses=errors(400, 404, 409, 424))
+              responses=errors(400, 404, 409, 424, 503))
     def search(req: SearchRequest) -> list[dict]:
-        hits = service.index.search(req.query, req.k, documents=req.documents)
+        hits = service.search(req.query, req.k, documents=req.documents)
         return [{"document": document_id(h.path), "path": h.path, "page": h.page,
                  "label": h.label, "start": h.start, "end": h.end, "text": h.text,
                  "score": h.score} for h in hits]
@@ -252,7 +255,8 @@ def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None 
 
     @app.exception_handler(DocchatError)
     async def docchat_error(_: Request, exc: DocchatError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

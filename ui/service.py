@@ -18,11 +18,12 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
 from rag.errors import NotFoundError, PathError, SourceMissingError, UploadError
+from ui.admission import Admission
 from rag.ingest.files import fingerprint
 from rag.index import Index
 from rag.answering.span_reader import SpanReader, enabled as reader_enabled
 from rag.settings import Settings
-from rag.types import Answer, Document, Status, UpdateSummary
+from rag.types import Answer, Document, Hit, Status, UpdateSummary
 from rag.ingest.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Service:
         self.docs = Path(settings.upload_dir)
         self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
+        self.admission = Admission(settings.max_concurrent_questions, settings.question_queue)
         self.model_ready = threading.Event()  # set once the embedding model is loaded
         self.unavailable = ""  # the watcher's last "source not found" message, if any
 
@@ -79,8 +81,13 @@ class Service:
         """Stream the draft, then the verified Answer (see rag.answer.ask_stream); with
         ``documents``, only those are searched. ``engine_options`` override settings for this
         question, e.g. openai_base_url."""
-        return ask_stream(self.index, question, history, engine, k,
-                          self._settings_for(engine_options), documents)
+        settings = self._settings_for(engine_options)
+
+        def in_turn() -> Iterator[str | Answer]:
+            with self.admission.turn():  # BusyError (503) when too many are waiting
+                yield from ask_stream(self.index, question, history, engine, k, settings,
+                                      documents)
+        return in_turn()
 
     def scope_folders(self) -> list[str]:
         """Folders a question can be limited to as a group: the indexed ones, the uploads."""
@@ -92,7 +99,12 @@ class Service:
                documents: Sequence[str] | None = None) -> Answer:
         """The verified Answer, without the streamed draft (rag.answer.ask); ``documents``
         limits the search (rag.index.Index.scope)."""
-        return ask(self.index, question, history, engine, k, documents=documents)
+        with self.admission.turn():
+            return ask(self.index, question, history, engine, k, documents=documents)
+
+    def search(self, query: str, k: int, documents: Sequence[str] | None = None) -> list[Hit]:
+        with self.admission.turn():
+            return self.index.search(query, k, documents=documents)
 
     def _settings_for(self, engine_options: dict[str, str]) -> Settings | None:
         options = {key: v for key, v in engine_options.items() if v}

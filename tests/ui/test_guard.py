@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import httpx
 import psutil
@@ -19,7 +20,8 @@ QUESTION = {"question": "How many people died in the attack?"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("guard")
-    with running_server(work, env={"DOCCHAT_WATCH_SECONDS": "0"}) as (base, proc):
+    with running_server(work, env={"DOCCHAT_WATCH_SECONDS": "0", "DOCCHAT_QUESTION_QUEUE": "2",
+                                   "DOCCHAT_MAX_CONCURRENT_QUESTIONS": "1"}) as (base, proc):
         yield base, proc, work
 
 
@@ -142,3 +144,25 @@ def test_an_unpaired_surrogate_is_a_422_with_a_reason(base, body):
                    headers={"Content-Type": "application/json"}, timeout=60)
     assert r.status_code == 422, (r.status_code, r.text[:300])
     assert json.loads(r.content)["detail"]
+
+
+# ------------------------------------------------------------------ many questions at once
+def test_past_the_question_queue_the_server_answers_503_with_retry_after(base):
+    """One question computed at a time, two waiting (this server's settings): of 12 asked at
+    once, the ones that found the queue full get 503 + Retry-After at once, the rest 200."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        t = time.perf_counter()
+        r = httpx.post(f"{base}/api/ask", json=QUESTION, timeout=300)
+        return r.status_code, r.headers.get("retry-after"), time.perf_counter() - t, r.json()
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(one, range(12)))
+    codes = sorted(code for code, *_ in results)
+    assert set(codes) <= {200, 503} and codes.count(200) >= 3 and 503 in codes, codes
+    for code, retry, seconds, body in results:
+        if code == 503:
+            assert retry == "5" and "DOCCHAT_QUESTION_QUEUE" in body["detail"]
+        else:
+            assert "133" in body["answer"]
