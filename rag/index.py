@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 from rag import indexing, retrieval
 from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError, PathError,
                         QuestionError)
+from rag.ingest.files import visible
 from rag.settings import Settings
 from rag.store import Reader, Scope, exclusions, open_store
 from rag.types import Document, Hit, Status, UpdateSummary, document_id
@@ -193,5 +194,5 @@ def _size(path: str) -> int:
 
 def _document(path: str, **fields) -> Document:
     name = os.path.basename(path)
-    return Document(id=document_id(path), path=path, name=name,
+    return Document(id=document_id(path), path=path, name=visible(name),
                     type=os.path.splitext(name)[1].lstrip(".").lower(), **fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -82,6 +83,10 @@ class Utf8Basic(HTTPBasic):
         return HTTPBasicCredentials(username=user, password=password) if sep else None
 
 
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
 def basic_auth(credentials: tuple[str, str],
                session_user: Callable[[Request], str | None] = lambda _: None):
     """A dependency that requires HTTP Basic ``credentials``, or the page's login session
@@ -89,8 +94,9 @@ def basic_auth(credentials: tuple[str, str],
     security = Utf8Basic(auto_error=False, scheme_name="HTTPBasic")
 
     def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
-        ok = given is not None and secrets.compare_digest(
-            given.username.encode(), credentials[0].encode()) and secrets.compare_digest(
+        ok = given is not None and secrets.compare_digest(  # a name typed decomposed or
+            nfc(given.username).encode(), nfc(credentials[0]).encode()) and \
+            secrets.compare_digest(  # composed (é as e + U+0301 or U+00E9) is one name
             given.password.encode(), credentials[1].encode())
         if not ok and not session_user(request):
             raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})

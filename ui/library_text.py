@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.types import Document, Skipped, Status, UpdateSummary
-from ui.render import text_html
+from ui.render import name_html, text_html
 
 
 def status_md(status: Status, docs: Path) -> str:
@@ -21,7 +21,7 @@ def status_md(status: Status, docs: Path) -> str:
 
 
 def _skipped_line(s: Skipped) -> str:
-    return f"- Skipped **{text_html(os.path.basename(s.path))}**: {text_html(s.reason)}"
+    return f"- Skipped **{name_html(s.path)}**: {text_html(s.reason)}"
 
 
 def skipped_md(status: Status) -> str:
@@ -36,7 +36,7 @@ def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
     ok = [n for n in saved if n not in {os.path.basename(s.path) for s in failed}]
     lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []
     for s in failed:
-        lines.append(f"- ⚠ **{text_html(os.path.basename(s.path))}** not indexed: "
+        lines.append(f"- ⚠ **{name_html(s.path)}** not indexed: "
                      f"{text_html(s.reason)} (remove it under *Library*)")
     counts = ", ".join(f"{len(getattr(summary, k))} {k}" for k in
                        ("added", "updated", "removed", "unchanged"))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Sequence
 
+from rag.ingest.files import visible
 from rag.ingest.places import place
 from rag.types import Answer, Document, Source, document_id
 
@@ -23,6 +23,12 @@ def text_html(text: str) -> str:
     """Escape for HTML (and neutralise what the chat's Markdown renderer would act on), in
     one pass so that no entity is escaped twice."""
     return text.translate(_ENTITIES)
+
+
+def name_html(path: str) -> str:
+    """A file's name for the page: escaped, and characters that could spoof another name
+    (right-to-left overrides, zero-width ones) shown as <U+XXXX>."""
+    return text_html(visible(os.path.basename(path)))
 
 
 def src_id(turn: int, n: int) -> str:
@@ -79,9 +85,9 @@ def scope_html(paths) -> str:
     """Under an answer limited to chosen documents: which ones (escaped names)."""
     if not paths:
         return ""
-    names = ", ".join(text_html(Path(p).name) for p in paths[:5])
+    names = ", ".join(name_html(p) for p in paths[:5])
     more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
-    title = text_html("\n".join(paths))
+    title = text_html("\n".join(visible(p) for p in paths))
     return f'<div class="dc-scope" title="{title}">Searched only: {names}{more}</div>'
 
 
@@ -168,7 +174,7 @@ def pdf_html(src: Source) -> str:
     return (f'<div class="dc-pdf"><a href="/api/documents/{doc}/file#page={src.page}" '
             f'target="_blank" rel="noopener">Open the PDF at page {src.page}</a>'
             f'<details><summary>Page image</summary><img class="dc-page" loading="lazy" '
-            f'alt="Page {src.page} of {text_html(os.path.basename(src.path))}" '
+            f'alt="Page {src.page} of {name_html(src.path)}" '
             f'src="/api/documents/{doc}/pages/{src.page}.png?start={lo}&amp;end={hi}">'
             f'</details></div>')
 
@@ -192,7 +198,7 @@ def _turn_html(answer: Answer, turn: int) -> str:
             f'<div class="dc-src{" dc-cited" if src.n in cited else ""}" '
             f'id="{src_id(turn, src.n)}" data-n="{src.n}">'
             f'<div class="dc-src-head" title="{detail}"><span class="dc-n">[{src.n}]</span> '
-            f'<span class="dc-file">{text_html(os.path.basename(src.path))}</span> · {page}'
+            f'<span class="dc-file">{name_html(src.path)}</span> · {page}'
             f' · rank {src.n} of {len(answer.sources)} · relevance {relevance(src.score)} · '
             f'{state}<a href="#" class="dc-close" role="button">Close</a></div>'
             f'<div class="dc-passage">{passage_html(src)}</div>{pdf_html(src)}</div>')
@@ -228,7 +234,7 @@ def library_html(docs: list[Document], name_filter: str = "") -> str:
         state = "indexed" if d.status == "indexed" else \
             f'<span class="dc-{d.status}">{d.status}: {text_html(d.reason)}</span>'
         rows.append(
-            f'<tr data-id="{d.id}"><td title="{text_html(d.path)}">{text_html(d.name)}</td>'
+            f'<tr data-id="{d.id}"><td title="{text_html(visible(d.path))}">{text_html(d.name)}</td>'
             f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"
             f"<td>{size_text(d.size)}</td><td>{text_html(d.indexed_at.replace('T', ' ')[:16])}"
             f"</td><td>{state}</td></tr>")

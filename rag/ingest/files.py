@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ class FoundFile:
 
 def discover(paths: Iterable[str | Path], follow_outside: bool | None = None
              ) -> tuple[list[Path], list[Skipped]]:
-    """Files under ``paths`` (recursively), sorted. Hidden files and folders are ignored;
-    files of other types are reported as skipped. A missing path is reported, not fatal.
+    """Files under ``paths`` (recursively), sorted. Hidden files and folders (a name starting
+    with a dot) are not read and are listed as skipped with that reason, as are files of
+    other types. A missing path is reported, not fatal.
 
     Symbolic links: a link whose target lies inside one of ``paths`` is read (once, under
     its target's path). A link to anything outside them is listed as skipped ("symlink to
@@ -91,7 +93,10 @@ class _Walk:
             self.skip(d, f"unreadable folder: {e.strerror or e}")
             return
         for entry in entries:
-            if entry.name.startswith(".") or entry.name == "__pycache__":
+            if entry.name == "__pycache__" or entry.name.startswith(OWN_HIDDEN):
+                continue
+            if entry.name.startswith("."):  # listed, so that a user can see why
+                self.skip(Path(entry.path), HIDDEN)
                 continue
             path = Path(entry.path)
             try:
@@ -137,6 +142,9 @@ class _Walk:
             self.skip(link, "symlink to " + _special(target))
 
 
+#: docchat's own hidden files in a documents folder (uploads being received or deleted)
+OWN_HIDDEN = (".incoming-", ".deleting-")
+HIDDEN = "hidden (its name starts with a dot): not indexed; rename it to index it"
 NOT_UTF8 = "the name is not valid UTF-8 (shown with \ufffd); rename it to index it"
 
 
@@ -159,6 +167,17 @@ def shown(path: Path | str) -> str:
     except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
         raw = str(path).encode("utf-8", "replace")
     return raw.decode("utf-8", "replace")
+
+
+#: Characters that reorder or hide text when shown: bidirectional overrides and isolates,
+#: marks, zero-width ones. In a file name they can spoof another name ("invoice\u202efdp.exe"
+#: shows as "invoiceexe.pdf"), so names show them as visible escapes.
+_HIDDEN = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def visible(name: str) -> str:
+    """``name`` with every reordering or invisible character shown as <U+XXXX>."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", name)
 
 
 def _special(path: Path) -> str:

@@ -135,3 +135,19 @@ def test_settings_passed_in_code_reach_discovery_and_loading(tree, monkeypatch, 
     finally:
         reader.close()
     assert "name: r8;" in text and "name: r9;" not in text and "Rows after 10 were not read" in text
+
+
+def test_hidden_files_and_folders_are_listed_as_skipped_not_read(tmp_path):
+    """Issue 20, item 14: they were ignored silently, so a user could not tell why a file
+    they can see in a file manager set to show hidden files is never answered from."""
+    from rag.ingest.files import discover
+
+    (tmp_path / ".notes.md").write_text("secret plans")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD.txt").write_text("ref")
+    (tmp_path / ".incoming-abc").mkdir()  # docchat's own upload staging: not listed
+    (tmp_path / "shown.md").write_text("shown")
+    found, skipped = discover([tmp_path])
+    assert [p.name for p in found] == ["shown.md"]
+    assert {s.path.rsplit("/", 1)[1]: s.reason.split(" (")[0] for s in skipped} == {
+        ".git": "hidden", ".notes.md": "hidden"}

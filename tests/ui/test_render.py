@@ -164,3 +164,35 @@ def test_the_marked_answer_is_bold_inside_its_sentence_and_escaped():
     html = answer_html(Answer("How many?", "x [1]", False, (s,), (src,)))
     assert '<strong class="dc-span">6,200</strong>' in html
     assert "<b>" not in html and "&#60;b&#62;hall" in html
+
+
+def test_a_name_with_a_right_to_left_override_cannot_pose_as_another_name():
+    """Issue 20, item 14: "invoice<U+202E>fdp.exe" displays as "invoiceexe.pdf" unless the
+    override is shown; the library, the sources and skipped lines show it escaped."""
+    from rag.index import _document
+    from rag.types import Skipped
+    from ui.library_text import _skipped_line as skipped_md
+    from ui.render import library_html, name_html
+
+    doc = _document("/docs/invoice\u202efdp.exe", size=1, indexed_at="", pages=1, chunks=1)
+    assert doc.name == "invoice<U+202E>fdp.exe" and doc.path.endswith("\u202efdp.exe")
+    for shown in (library_html([doc], ""), name_html(doc.path),
+                  skipped_md(Skipped("/docs/a\u2066b\u200b.txt", "empty"))):
+        assert not any(c in shown for c in "\u202e\u2066\u200b"), shown
+    assert "&#60;U+2066&#62;" in skipped_md(Skipped("/docs/a\u2066b.txt", "empty"))
+
+
+def test_a_user_name_typed_decomposed_logs_in_as_the_composed_one():
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from ui.api import basic_auth
+
+    app = FastAPI()
+
+    @app.get("/x", dependencies=[Depends(basic_auth(("Ren\u00e9", "pw")))])
+    def x():
+        return {"ok": True}
+    client = TestClient(app)
+    assert client.get("/x", auth=("Rene\u0301".encode().decode(), "pw")).status_code == 200
+    assert client.get("/x", auth=("Rene", "pw")).status_code == 401
