@@ -179,19 +179,31 @@ def pdf_html(src: Source) -> str:
             f'</details></div>')
 
 
-def relevance(score: float) -> str:
-    """A plain label for a passage's retrieval score (scores are relative to the other
-    passages retrieved for the same question)."""
-    return "high" if score >= 0.66 else "medium" if score >= 0.33 else "low"
+def relevance(score: float, best: float) -> str:
+    """A plain label for a passage's retrieval score relative to the best one retrieved for
+    the same question: monotonic in the score, so it never contradicts the retrieval rank."""
+    share = score / best if best > 0 else 0.0
+    return "high" if share >= 0.66 else "medium" if share >= 0.33 else "low"
+
+
+def retrieval_ranks(sources) -> dict[int, int]:
+    """Source number -> its rank by retrieval score (the panel lists cited sources first)."""
+    order = sorted(sources, key=lambda s: (-s.score, s.n))
+    return {s.n: r for r, s in enumerate(order, 1)}
 
 
 def _turn_html(answer: Answer, turn: int) -> str:
     cited = {n for s in answer.sentences for n in s.citations}
     title = "Closest passages (not an answer)" if answer.abstained else "Sources"
     items = []
+    ranks = retrieval_ranks(answer.sources)
+    best = max((s.score for s in answer.sources), default=0.0)
     for src in answer.sources:
         page = text_html(place(src.page, src.label, src.text))  # "slide 3", "page 2, OCR text"
-        state = "cited" if src.n in cited else "retrieved, not cited"
+        state = "closest, not an answer" if answer.abstained else \
+            "cited" if src.n in cited else "retrieved, not cited"
+        rank = f"retrieval rank {ranks[src.n]} of {len(answer.sources)}" + (
+            "" if answer.abstained else f" · relevance {relevance(src.score, best)}")
         detail = text_html(f"{src.path} · characters {src.start}–{src.end} of the page · "
                            f"retrieval score {src.score:.3f}")
         items.append(
@@ -199,8 +211,7 @@ def _turn_html(answer: Answer, turn: int) -> str:
             f'id="{src_id(turn, src.n)}" data-n="{src.n}">'
             f'<div class="dc-src-head" title="{detail}"><span class="dc-n">[{src.n}]</span> '
             f'<span class="dc-file">{name_html(src.path)}</span> · {page}'
-            f' · rank {src.n} of {len(answer.sources)} · relevance {relevance(src.score)} · '
-            f'{state}<a href="#" class="dc-close" role="button">Close</a></div>'
+            f' · {rank} · {state}<a href="#" class="dc-close" role="button">Close</a></div>'
             f'<div class="dc-passage">{passage_html(src)}</div>{pdf_html(src)}</div>')
     question = text_html(answer.question)
     return (f'<div class="dc-turn" data-turn="{turn}"><h3>{title}</h3>'

@@ -93,10 +93,24 @@ def test_pdf_passages_are_reflowed_for_display_only():
 
 def test_relevance_is_a_plain_label_with_rank_and_detail_on_hover():
     panel = Parsed(sources_html(answer([Sentence("One.", (1,))], [source(1)])))
-    assert "rank 1 of 1" in panel.text and "relevance " in panel.text
+    assert "retrieval rank 1 of 1" in panel.text and "relevance high" in panel.text
     assert "score" not in panel.text and "chars" not in panel.text
     titles = [attrs.get("title", "") for _, attrs in panel.tags]
     assert any("retrieval score" in t for t in titles)
+
+
+def test_relevance_labels_follow_the_retrieval_scores_and_an_abstention_has_none():
+    """Issue 19, item 6: "rank 1 low" was shown above "rank 2 high" (the panel lists cited
+    sources first), and passages under an abstention were labelled "high"."""
+    srcs = [dataclasses.replace(source(1), n=1, score=0.2),  # cited, but retrieved lower
+            dataclasses.replace(source(2), n=2, score=0.9)]
+    heads = [h.strip() for h in Parsed(sources_html(answer([Sentence("One.", (1,))], srcs)))
+             .text.split("[")[1:]]
+    assert "retrieval rank 2 of 2 · relevance low · cited" in heads[0], heads
+    assert "retrieval rank 1 of 2 · relevance high" in heads[1], heads
+    gave_up = dataclasses.replace(answer([], srcs), abstained=True, answer=CANNOT_ANSWER)
+    text = Parsed(sources_html(gave_up)).text
+    assert "relevance" not in text and text.count("closest, not an answer") == 2
 
 
 def test_cited_span_is_highlighted_exactly():
@@ -129,7 +143,7 @@ def test_abstention_is_labelled_and_sources_called_closest_passages():
     assert CANNOT_ANSWER in Parsed(answer_html(a)).text
     assert "No answer found" in Parsed(answer_html(a)).text
     panel = Parsed(sources_html(a)).text
-    assert "Closest passages" in panel and "not cited" in panel
+    assert "Closest passages" in panel and "closest, not an answer" in panel
 
 
 def test_library_escapes_names_paths_and_reasons_and_filters_by_name():
