@@ -25,7 +25,10 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 .dark .dc-skipped { color: #fcd34d; }
 .dc-excluded { color: #4b5563; font-style: italic; }
 .dark .dc-excluded { color: #d1d5db; }
-#sources { max-height: 85vh; overflow-y: auto; }
+/* the Sources panel scrolls inside its own box (Gradio's block styles would otherwise let
+   its passages run over the Documents section below: issue 19) */
+#sources { max-height: 85vh !important; overflow-y: auto !important; overflow-x: hidden; }
+@media (max-width: 768px) { #sources { max-height: 70vh !important; } }
 #conv-list { max-height: 60vh; overflow-y: auto; }
 @media (max-width: 768px) { #conv-list { max-height: 30vh; }
     /* a phone: the chat first, the conversation list after it (not a screen above it) */

@@ -448,6 +448,50 @@ def test_api_docs_render_with_no_network(browser, base):
         context.close()
 
 
+LONG_NOTES = "# Harbour log\n\n" + "\n\n".join(
+    f"Entry {i}: the harbour crane number {i} lifted {i * 7} containers of timber on the "
+    f"night shift, and the harbour master wrote that crane {i} needed new cables, a new "
+    f"brake and a fresh coat of paint before the winter storms reached the harbour." * 2
+    for i in range(1, 9)) + "\n"
+
+
+def panel_fits(page) -> dict:
+    """Where the Sources panel and its passages are, and what lies under it."""
+    return page.evaluate("""() => {
+      const panel = document.getElementById("sources");
+      const r = panel.getBoundingClientRect();
+      const docs = [...document.querySelectorAll("button, span, div")].find(
+          (e) => e.textContent.trim() === "Documents" && e.getBoundingClientRect().top > r.top);
+      const scroller = [panel, ...panel.querySelectorAll("*")].find((e) => {
+          const o = getComputedStyle(e).overflowY;
+          return (o === "auto" || o === "scroll") && e.scrollHeight > e.clientHeight + 1; });
+      const srcs = [...panel.querySelectorAll(".dc-turn:last-child .dc-src")];
+      return {bottom: r.bottom, docsTop: docs ? docs.getBoundingClientRect().top : null,
+              n: srcs.length, scrollable: !!scroller,
+              lastBottom: srcs.length ? srcs[srcs.length - 1].getBoundingClientRect().bottom : 0};
+    }""")
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (390, 844)])
+def test_the_sources_panel_stays_in_its_place_and_every_source_can_be_reached(
+        browser, base, tmp_path, size):
+    """Issue 19, item 2: sources 4-5 disappeared behind the Documents box and could not be
+    scrolled to; on a phone the passages were drawn through the conversation list."""
+    page = open_page(browser, base, viewport={"width": size[0], "height": size[1]})
+    try:
+        if "harbour-log.md" not in page.locator("#lib-table, .dc-lib").first.inner_text():
+            upload(page, tmp_path, "harbour-log.md", LONG_NOTES)
+        ask(page, "What did the harbour master write about the cranes?")
+        fit = panel_fits(page)
+        assert fit["n"] >= 4, fit
+        assert fit["docsTop"] is None or fit["bottom"] <= fit["docsTop"] + 1, fit
+        if fit["lastBottom"] > fit["bottom"] + 1:  # the panel is shorter than its passages:
+            assert fit["scrollable"], fit  # then it scrolls, inside its own box
+        shot(page, f"sources-{size[0]}.png")
+    finally:
+        page.context.close()
+
+
 def test_phone_width_citation_opens_an_overlay_without_moving_the_chat(browser, base):
     page = open_page(browser, base, viewport={"width": 390, "height": 844}, is_mobile=True,
                      has_touch=True)
