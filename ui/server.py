@@ -1,6 +1,7 @@
 """The server: the JSON API and the chat page on one FastAPI app, run by uvicorn."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -11,8 +12,10 @@ from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_EN
 
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
+from fastapi import FastAPI, HTTPException  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.routing import Mount, Route  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
 from ui import api  # noqa: E402
@@ -21,6 +24,7 @@ from ui.assets import CSS, HEAD_JS  # noqa: E402
 from ui.body_cap import BodyCap  # noqa: E402
 from ui.guard import RequestGuard  # noqa: E402
 from ui.gradio_inputs import GradioInputs  # noqa: E402
+from ui.mcp_tools import build_server as build_mcp_server  # noqa: E402
 from ui.service import Service  # noqa: E402
 
 #: Seconds the server gives requests in flight after SIGTERM / Ctrl-C before it stops anyway;
@@ -44,8 +48,21 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     service.ensure_index()
     service.start_watching()
     service.preload()
+    # MCP over streamable HTTP at /mcp (ui/mcp_tools.py): its session manager must run for the
+    # server's lifetime, and a mounted app's own lifespan never runs, so this app's runs it
+    # (Gradio's mount wraps this lifespan, it does not replace it).
+    mcp_server = build_mcp_server(service, settings)
+    mcp_app = mcp_server.streamable_http_app(
+        streamable_http_path="/", stateless_http=True, json_response=True,
+        transport_security=mcp_security(settings), host=settings.host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        async with mcp_server.session_manager.run():
+            yield
+
     app = FastAPI(title="docchat", version="0.1.0", docs_url=None, redoc_url=None,
-                  openapi_url=None,
+                  openapi_url=None, lifespan=lifespan,
                   description="Ask questions about your documents; every sentence is cited.")
     page_app: list = []  # Gradio's app, once mounted: its login sessions also open the API
 
@@ -59,10 +76,11 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
         return gapp.tokens.get(token) if token else None
 
     api.install(app, service, credentials, session_user)
+    mount_mcp(app, mcp_app, credentials, session_user)  # before the page, which takes the rest
     blocks = build_blocks(service)
     mounted = gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
-        auth=credentials, max_file_size=service.max_bytes,
+        auth=page_login(credentials), max_file_size=service.max_bytes,
         ssr_mode=False, footer_links=[], theme=THEME, css=CSS, head=HEAD_JS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
     page_app.extend(r.app for r in mounted.routes
@@ -81,9 +99,85 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     return mounted
 
 
+MCP_PATH = "/mcp"
+
+
+def page_login(credentials: tuple[str, str] | None):
+    """The page's login check: as the API's, a user name typed decomposed (e + U+0301) is
+    the composed one (NFC), compared in constant time."""
+    if credentials is None:
+        return None
+    import secrets
+
+    def check(user: str, password: str) -> bool:
+        return secrets.compare_digest(api.nfc(user or "").encode(),
+                                      api.nfc(credentials[0]).encode()) and \
+            secrets.compare_digest((password or "").encode(), credentials[1].encode())
+    return check
+
+
+def mcp_security(settings: Settings):
+    """The MCP SDK's DNS-rebinding check (Host and Origin) with the names RequestGuard
+    answers for (127.0.0.1, localhost, [::1], the bind address, DOCCHAT_ALLOWED_HOSTS), with
+    or without a port; off when the guard accepts any Host (bound to 0.0.0.0 with no list)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    guard = RequestGuard(None, bind_host=settings.host, allowed_hosts=settings.allowed_hosts)
+    if guard.any_host:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    names = sorted(guard.hosts)
+    return TransportSecuritySettings(
+        allowed_hosts=[h for n in names for h in (n, f"{n}:*")],
+        allowed_origins=[o for n in names for scheme in ("http", "https")
+                         for o in (f"{scheme}://{n}", f"{scheme}://{n}:*")])
+
+
+class LoginRequired:
+    """ASGI: the API's login (ui.api.basic_auth: HTTP Basic, or the page's login session) in
+    front of an app that is not a FastAPI route (the MCP endpoint); 401 without it."""
+
+    def __init__(self, app, credentials: tuple[str, str], session_user) -> None:
+        self.app = app
+        self.check = api.basic_auth(credentials, session_user)
+        self.security = api.Utf8Basic(auto_error=False)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            try:
+                self.check(request, await self.security(request))
+            except HTTPException as exc:
+                return await JSONResponse({"detail": exc.detail}, exc.status_code,
+                                          headers=exc.headers)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def mount_mcp(app: FastAPI, mcp_app, credentials: tuple[str, str] | None,
+              session_user) -> None:
+    """The MCP endpoint at /mcp/ (and at /mcp, without a redirect), behind the login if set."""
+    endpoint = LoginRequired(mcp_app, credentials, session_user) if credentials else mcp_app
+    app.router.routes.append(Route(MCP_PATH, endpoint=WithSlash(endpoint)))
+    app.mount(MCP_PATH, endpoint, name="mcp")
+
+
+class WithSlash:
+    """ASGI: /mcp handed to the mounted app as the mount hands it /mcp/."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        root = scope.get("root_path", "") + MCP_PATH
+        await self.app({**scope, "path": f"{root}/", "raw_path": f"{root}/".encode(),
+                        "root_path": root}, receive, send)
+
+
 def check_port(host: str, port: int) -> None:
     """Fail early, in one line, when the port is taken (before building anything)."""
     with socket.socket() as sock:
+        # as uvicorn binds: a server killed a moment ago leaves connections in TIME_WAIT,
+        # which must not make the port look taken ("port in use" for a minute after a crash)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
