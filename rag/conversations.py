@@ -72,14 +72,22 @@ class Conversations:
                        (conv_id,))
         return [Turn(q, answer_from_dict(json.loads(a))) for q, a in rows]
 
-    def add(self, user: str, conv_id: str | None, question: str, answer: Answer) -> str:
-        """Append a turn; with no ``conv_id`` a new conversation titled by the question.
-        Returns the conversation id."""
+    def add(self, user: str, conv_id: str | None, question: str, answer: Answer,
+            new_id: str | None = None) -> str:
+        """Append a turn; with no ``conv_id`` a new conversation titled by the question, with
+        the id ``new_id`` when given: creating it is idempotent (a second add with the same
+        ``new_id`` appends to the conversation the first one made), so a page that did not
+        learn the id of the conversation its stopped question created cannot make a second
+        one. Returns the conversation id."""
         now = _now()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            if conv_id is None:
-                conv_id = uuid.uuid4().hex
+            if conv_id is None and new_id and self._db.execute(
+                    "SELECT 1 FROM conversations WHERE id = ? AND user = ?",
+                    (new_id, user)).fetchone():
+                conv_id = new_id
+            elif conv_id is None:
+                conv_id = new_id or uuid.uuid4().hex
                 self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
                                  (conv_id, user, title_for(question), now, now))
             elif not self._db.execute("SELECT 1 FROM conversations WHERE id = ? AND user = ?",
@@ -91,6 +99,12 @@ class Conversations:
                              (conv_id, n, question, json.dumps(answer.to_dict())))
             self._db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conv_id))
         return conv_id
+
+    def count(self, user: str, conv_id: str) -> int:
+        """Turns stored in the conversation (0 when there is no such conversation)."""
+        rows = self._q("SELECT COUNT(t.n) FROM conversations c LEFT JOIN turns t ON "
+                       "t.conversation = c.id WHERE c.id = ? AND c.user = ?", (conv_id, user))
+        return rows[0][0] if rows else 0
 
     def drop_last(self, user: str, conv_id: str) -> None:
         """Forget the last turn (Regenerate replaces it)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import uuid
 from pathlib import Path
 
 from rag.settings import Settings  # noqa: F401  sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_ENABLED first
@@ -50,7 +51,7 @@ def build_blocks(service: Service) -> gr.Blocks:
         return [(c.title, c.id) for c in service.conversations.list(user)]
 
     def run_question(question, msgs, history, answers, conv, user, engine, k, base_url, model,
-                     scope=None):
+                     scope=(), new_id=None):
         """Stream one question's answer into the chat, then store it in the conversation.
         Yields (msgs, history, answers, sources, question box, conversation id, done)."""
         msgs = msgs + [{"role": "user", "content": text_html(question)},
@@ -82,18 +83,20 @@ def build_blocks(service: Service) -> gr.Blocks:
         msgs[-1]["content"] = answer_html(answer, len(answers) - 1)
         history = history + [(answer.question, answer.answer)]
         try:
-            conv = service.conversations.add(user, conv, question, answer)
+            conv = service.conversations.add(user, conv, question, answer, new_id=new_id)
         except DocchatError:  # the conversation was deleted meanwhile: start a new one
             conv = service.conversations.add(user, None, question, answer)
         yield msgs, history, answers, sources_html(answers), "", conv, True
 
-    def asked(gen, user):
+    def asked(gen, user, request=None):
         """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
         the answer is being made (on_stopped disables it when it is pressed), Regenerate
         once it is done (answered or failed)."""
         for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as the
             # answer, so a question asked the moment it shows is not dropped as a repeat
             listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
+            if conv and request is not None:  # the page knows its conversation's id now
+                forget_pending(request)
             yield (m, m, h, a, src, box, conv, listing, conv or "",
                    gr.update(interactive=not done), gr.update(interactive=done))
 
@@ -105,7 +108,8 @@ def build_blocks(service: Service) -> gr.Blocks:
             return
         user = user_of(request)
         yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
-                                      base_url, model, scope or ()), user)
+                                      base_url, model, scope or (),
+                                      new_conversation_id(request)), user, request)
 
     def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model, scope,
                       request: gr.Request):
@@ -121,10 +125,27 @@ def build_blocks(service: Service) -> gr.Blocks:
         if answers and answers[-1].question == " ".join(question.split()) and \
                 "dc-error" not in str(msgs[-1]["content"]):
             answers, history = answers[:-1], history[:-1]
-            if conv:
-                service.conversations.drop_last(user, conv)
+        new_id = new_conversation_id(request)
+        if not conv and service.conversations.count(user, new_id):
+            conv = new_id  # a stopped first question was stored, its id never reached the page
+        if conv and service.conversations.count(user, conv) > len(answers):
+            service.conversations.drop_last(user, conv)  # the turn being asked again (also
+            # one a Stop cut off after it was stored: it must not stay as a duplicate)
         yield from asked(run_question(question, msgs[:last], history, answers, conv, user,
-                                      engine, k, base_url, model, scope or ()), user)
+                                      engine, k, base_url, model, scope or (), new_id), user,
+                         request)
+
+    pending: dict[str, str] = {}  # page session -> id its next new conversation gets
+
+    def new_conversation_id(request) -> str:
+        """The id a question starting a conversation gives it, chosen before it is stored
+        and kept until the page learns it: Regenerate after a Stop that cut off that moment
+        then finds the conversation the stopped question stored, instead of making a twin."""
+        session = getattr(request, "session_hash", None) or ""
+        return pending.setdefault(session, uuid.uuid4().hex)
+
+    def forget_pending(request: gr.Request):
+        pending.pop(getattr(request, "session_hash", None) or "", None)
 
     def on_stopped(msgs):
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
@@ -408,6 +429,9 @@ def build_blocks(service: Service) -> gr.Blocks:
                         api_visibility="private").then(
             scope_of, answers, scope, api_visibility="private")
         new_btn.click(lambda: gr.update(value=[]), None, scope, api_visibility="private")
+        new_btn.click(forget_pending, None, None, api_visibility="private")
+        chat.clear(forget_pending, None, None, api_visibility="private")
+        conv_list.input(forget_pending, None, None, api_visibility="private")
         rename_btn.click(on_rename, [conv, conv_title], conv_list, api_visibility="private")
         conv_del.click(lambda c: gr.update(visible=bool(c)), conv, conv_confirm_row,
                        api_visibility="private")

@@ -65,3 +65,17 @@ def test_a_user_sees_and_changes_only_their_own_conversations(tmp_path):
         with pytest.raises(NotFoundError):
             call()
     assert [t.question for t in store.turns("ann", mine)] == ["Mine?"]
+
+
+def test_creating_a_conversation_with_a_chosen_id_is_idempotent(tmp_path):
+    """Issue 19, item 4: a Stop that cut off the moment a first answer was stored left the
+    page without the new conversation's id, and Regenerate made a twin. The page now picks
+    the id before asking; the second add with it appends to the same conversation."""
+    store = Conversations(tmp_path)
+    a = answer("How many died?", "133 died.")
+    first = store.add("", None, "How many died?", a, new_id="c0ffee" * 5)
+    assert first == "c0ffee" * 5 and store.count("", first) == 1
+    store.drop_last("", first)  # Regenerate replaces the stopped turn...
+    again = store.add("", None, "How many died?", a, new_id=first)  # ...in the same one
+    assert again == first and len(store.list("")) == 1 and store.count("", first) == 1
+    assert store.count("", "no-such-id") == 0 and store.count("other-user", first) == 0
