@@ -107,9 +107,10 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         return _summary(summary, plan, stats.chunks, n_new, reason, t0)
 
 
-#: Texts per progress report while embedding for a caller that watches (the page's uploads):
-#: 8 encode batches of 32, a report every second or two on 2 cores.
-EMBED_SLICE = 256
+#: Seconds between progress reports while embedding for a caller that watches (the page's
+#: uploads): after every encode batch once this much time has passed (a report per fixed
+#: number of chunks froze an upload of 136 chunks at "10%" until it was done).
+REPORT_SECONDS = 0.5
 
 
 def _default_embedder(settings: Settings):
@@ -233,10 +234,13 @@ def _embed(embedder, chunked: dict, progress: bool,
     if not texts:
         return None
     t0 = time.perf_counter()
+    last = [t0]
 
     def on_batch(done: int, total: int) -> None:
-        if report is not None and (done % EMBED_SLICE == 0 or done == total):
-            left = (time.perf_counter() - t0) / done * (total - done)
+        now = time.perf_counter()
+        if report is not None and (now - last[0] >= REPORT_SECONDS or done == total):
+            last[0] = now
+            left = (now - t0) / done * (total - done)
             report(0.1 + 0.8 * done / total,
                    f"embedding: {done}/{total} chunks, about {left:.0f} s left")
 

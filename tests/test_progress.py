@@ -12,9 +12,11 @@ from rag.settings import Settings
 pytestmark = pytest.mark.slow  # embeds 60 short chunks with the real model
 
 
-def test_embedding_reports_progress_per_slice_with_chunks_done_and_an_estimate(tmp_path,
+def test_embedding_reports_progress_per_batch_with_chunks_done_and_an_estimate(tmp_path,
                                                                                monkeypatch):
-    monkeypatch.setattr(indexing, "EMBED_SLICE", 32)  # a report per encode batch of 32
+    """Reports come after encode batches, at most every REPORT_SECONDS (0 here: after every
+    batch of 32), never per a fixed number of chunks an upload may not reach."""
+    monkeypatch.setattr(indexing, "REPORT_SECONDS", 0)
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(100):  # one short chunk each: four batches
