@@ -347,7 +347,9 @@ def build_blocks(service: Service) -> gr.Blocks:
                 with gr.Row(elem_id="ask-row"):
                     question = gr.Textbox(elem_id="question", show_label=False, scale=6,
                                           placeholder="Ask a question about your documents",
-                                          max_length=s.max_question_chars, autofocus=True,
+                                          autofocus=True,  # no max_length: the browser would
+                                          # cut a pasted question silently; too long, it is
+                                          # refused in one line and stays here to shorten
                                           interactive=False)  # enabled once the page loaded
                     # narrow buttons: the question box gets the width (Gradio's 160 px
                     # minimum left it a third of the row)

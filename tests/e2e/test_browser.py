@@ -306,6 +306,21 @@ def test_picking_a_document_limits_the_question_to_it_and_the_answer_says_so(pag
     shot(page, "scope.png")
 
 
+def test_a_long_question_is_answered_or_refused_in_one_line_and_never_lost(page):
+    """Issue 19, item 1: a 1,700-character question hung the page on "Checking each
+    sentence..." and emptied the box; at 2,880 every panel turned into "Error"."""
+    within = ("How many people died in the attack? " * 60)[:1990]
+    t = time.monotonic()
+    bubble = ask(page, within)
+    assert "133" in bubble.inner_text() and time.monotonic() - t < 60
+    too_long = ("How many people died in the attack? " * 80)[:2565]
+    bubble = ask(page, too_long)
+    text = bubble.inner_text()
+    assert "2,564 characters long; the limit is 2,000" in text and len(text.splitlines()) <= 2
+    assert page.locator("#question textarea").input_value() == too_long.strip()  # kept
+    assert page.locator(".error, .toast-body").count() == 0  # no red "Error" panels
+
+
 def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
     """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
     needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""
