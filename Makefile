@@ -68,6 +68,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_ask.py
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_ocr.py
+	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_backends.py
 
 # Store figures at 10k and 100k chunks (synthetic vectors, real text); SCALE_ARGS=--million

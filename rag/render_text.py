@@ -33,7 +33,8 @@ def render_answer(answer: Answer) -> str:
     if answer.scope:
         names = ", ".join(display_path(p) for p in answer.scope[:5])
         more = len(answer.scope) - 5
-        lines += ["", f"Searched only: {names}" + (f" and {more} more" if more > 0 else "")]
+        what = "Summary of" if answer.engine == "extractive-summary" else "Searched only"
+        lines += ["", f"{what}: {names}" + (f" and {more} more" if more > 0 else "")]
     cited = {n for s in answer.sentences for n in s.citations}
     if answer.sources:
         lines += ["", "Sources:" if not answer.abstained else "Closest passages:"]

@@ -1,11 +1,12 @@
-"""docchat as an MCP server (Model Context Protocol): agents and editors search the library, ask
-questions answered with verified citations, list the documents and read them, through four
-read-only tools built on the official ``mcp`` SDK (its high-level ``MCPServer``).
+"""docchat as an MCP server (Model Context Protocol): agents and editors search the library,
+ask questions answered with verified citations, summarise documents, list them and read
+them, through five read-only tools built on the official ``mcp`` SDK (its high-level ``MCPServer``).
 
 - ``search(query, k, documents)``: the best passages, each with its offsets in its page text;
 - ``ask(question, documents)``: the verified answer (sentences, citations, sources), or why
   it abstained;
 - ``list_documents()``: the library (indexed, skipped and excluded files);
+- ``summarise(documents, sentences)``: a cited extractive summary of whole documents;
 - ``fetch(id)``: a document's text page by page (a document id), or one passage
   (``chunk:<n>``, the id a search result carries).
 
@@ -226,7 +227,28 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
 
         index, turn = get_index()
         with turn():
-            d = answer_question(index, question, documents=documents).to_dict()
+            return _answer_out(answer_question(index, question, documents=documents))
+
+    @tool(title="Summarise documents")
+    @_tool_errors
+    def summarise(documents: Annotated[list[str], Field(
+                      min_length=1, max_length=MAX_SCOPE,
+                      description="The documents to summarise: ids (from list_documents) or "
+                                  "paths of indexed files or folders.")],
+                  sentences: Annotated[int | None, Field(
+                      ge=1, le=20, description="How many sentences (default 8, or one per "
+                                               "top-level section of a long document).")] = None
+                  ) -> AnswerOut:
+        """A cited extractive summary: the document's most central sentences, covering its
+        sections, in document order; each sentence is verbatim in the source it cites."""
+        from rag.summary import summarise as summary_of
+
+        index, turn = get_index()
+        with turn():
+            return _answer_out(summary_of(index, documents, sentences))
+
+    def _answer_out(answer) -> AnswerOut:
+        d = answer.to_dict()
         return AnswerOut(
             question=d["question"], answer=d["answer"], abstained=d["abstained"],
             abstention=d["abstention"], notes=d["notes"], engine=d["engine"],

@@ -13,6 +13,7 @@ from rag.ingest.files import visible
 from rag.ingest.places import place
 from rag.types import Answer, Document, Source, document_id
 
+SUMMARY_ENGINE = "extractive-summary"  # rag.summary's answers
 SNIPPET = 600  # characters of passage shown around the cited spans
 
 
@@ -63,7 +64,8 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     an abstention plainly labelled. ``data-sources`` carries the plain-text sources for
     the copy buttons (see COPY_JS)."""
     plain = f' data-sources="{text_html(sources_text(answer))}"' if answer.sources else ""
-    scoped = scope_html(answer.scope)
+    scoped = scope_html(answer.scope, "Summary of" if answer.engine == SUMMARY_ENGINE
+                        else "Searched only")
     if answer.abstained:
         closest = " The closest passages are listed under Sources." if answer.sources else ""
         return (f'<div class="dc-abstain"{plain}><strong>No answer found.</strong> '
@@ -81,14 +83,14 @@ def answer_html(answer: Answer, turn: int = 0) -> str:
     return f'<div class="dc-answer"{plain}>{body}{scoped}</div>'
 
 
-def scope_html(paths) -> str:
-    """Under an answer limited to chosen documents: which ones (escaped names)."""
+def scope_html(paths, what: str = "Searched only") -> str:
+    """Under an answer limited to chosen documents (or a summary): which ones, escaped."""
     if not paths:
         return ""
     names = ", ".join(name_html(p) for p in paths[:5])
     more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
     title = text_html("\n".join(visible(p) for p in paths))
-    return f'<div class="dc-scope" title="{title}">Searched only: {names}{more}</div>'
+    return f'<div class="dc-scope" title="{title}">{what}: {names}{more}</div>'
 
 
 #: A draft's citation markers ("[3]", "[1, 2]"): passage ranks, which the verified answer

@@ -21,7 +21,7 @@ from server import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-TOOLS = {"search", "ask", "list_documents", "fetch"}
+TOOLS = {"search", "ask", "list_documents", "fetch", "summarise"}
 QUESTION = "How many people died in the attack?"
 LOGIN = ("mcp-user", "pass word é")  # a space and a non-ASCII character, as the API allows
 SEED = ROOT / "seeds" / "crocus-city-hall-attack.txt"
@@ -48,6 +48,7 @@ async def session(client: Client) -> dict:
         out["unknown_scope"] = await c.call_tool("search", {"query": "people died",
                                                             "documents": ["no-such-doc"]})
         out["empty_scope"] = await c.call_tool("ask", {"question": QUESTION, "documents": []})
+        out["summary"] = await c.call_tool("summarise", {"documents": [doc_id], "sentences": 3})
         return out
 
 
@@ -102,7 +103,16 @@ def one_line_error(result, *words: str) -> str:
     return text
 
 
-def test_the_four_tools_are_listed_read_only_with_an_output_schema(answers):
+def test_summarise_gives_cited_sentences_verbatim_in_their_sources(answers):
+    result = answers["summary"]
+    assert not result.is_error
+    s = result.structured_content
+    assert len(s["sentences"]) == 3 and s["engine"] == "extractive-summary"
+    for x in s["sentences"]:
+        assert x["text"] in s["sources"][x["citations"][0] - 1]["text"]
+
+
+def test_the_tools_are_listed_read_only_with_an_output_schema(answers):
     tools = answers["tools"]
     assert set(tools) == TOOLS
     for tool in tools.values():
