@@ -13,7 +13,7 @@ ROUGE-2 (F1, lower-cased word n-grams) of docchat's summary against that lead, w
 number of sentences as the lead, beside two baselines of that length: the first sentences
 of the indexed text (lead-k, strong on encyclopedic text) and random sentences (mean of 5
 draws). The articles are the first N of the dev file's odd ones (the half the span reader
-was not calibrated on; nothing in rag.summary was tuned on any of them).
+was not calibrated on; nothing in rag.answering.summary was tuned on any of them).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def rouge(candidate: str, reference: str, n: int) -> float:
 def timings() -> list[dict]:
     from rag.index import Index
     from rag.settings import Settings
-    from rag.summary import summarise
+    from rag.answering.summary import summarise
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +68,7 @@ def quality(n_articles: int) -> dict:
     from rag.index import Index
     from rag.sentences import split_sentences
     from rag.settings import Settings
-    from rag.summary import summarise
+    from rag.answering.summary import summarise
 
     data = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))
     articles = [a for i, a in enumerate(data["data"]) if i % 2 == 1][:n_articles]

@@ -1,4 +1,4 @@
-"""docchat index | ask | status | eval | serve | mcp | export | import. Heavy modules are imported inside commands.
+"""docchat index | ask | summarise | status | eval | serve | mcp | export | import | conversations | feedback. Heavy modules are imported inside commands.
 
 Exit codes: 0 success; 1 error (one line on stderr); 2 bad usage;
 3 the index was updated but some files were skipped (listed with their reasons).
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except DocchatError as e:
         print(f"docchat: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the output was cut short by its reader (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # disk full, permission denied...: one line, the index as it was
         where = f": {e.filename}" if e.filename else ""
         print(f"docchat: error: {e.strerror or e}{where} (nothing was changed: the index "
@@ -69,6 +73,23 @@ def cmd_index(args: argparse.Namespace) -> int:
         for s in summary.skipped:
             print(f"skipped {s.path}: {s.reason}")
     return EXIT_SKIPPED if summary.skipped else 0
+
+
+def cmd_summarise(args: argparse.Namespace) -> int:
+    from rag.index import Index
+    from rag.answering.summary import summarise
+
+    settings = _settings(args)
+    idx = Index.open(settings.index_dir, settings)
+    progress = (lambda f, m: print(f"{m}…", file=sys.stderr)) if sys.stderr.isatty() else None
+    summary = summarise(idx, args.documents, args.sentences, progress)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from rag.render_text import render_answer
+
+    print(render_answer(summary))
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -111,6 +132,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "cases":
+        return eval_cases(args)
     from rag.evaluation import runs
 
     settings = _settings(args)
@@ -122,6 +145,75 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = run(Path(args.squad), settings, limit=args.limit, engine=settings.engine,
                      articles=args.articles)
     print(json.dumps(result, indent=2) if args.json else runs.format_result(result))
+    return 0
+
+
+def eval_cases(args: argparse.Namespace) -> int:
+    """docchat eval cases FILE: each case's question against the current index; exit 0."""
+    if not args.file:
+        print("docchat: error: eval cases needs the FILE of cases (docchat feedback export "
+              "writes one)", file=sys.stderr)
+        return 2
+    from rag.evaluation.cases import format_results, read_cases, run_cases, summary
+    from rag.index import Index
+
+    cases = read_cases(args.file)
+    settings = _settings(args)
+    results = run_cases(Index.open(settings.index_dir, settings), cases, settings)
+    print(json.dumps({"cases": results, "summary": summary(results)}, indent=2,
+                     ensure_ascii=False) if args.json else format_results(results))
+    return 0
+
+
+def _conversations(args: argparse.Namespace):
+    """The server's conversation store (Settings.data_path), or None when it has none."""
+    from rag.conversations import FILE, Conversations
+
+    settings = Settings.from_env(index_dir=args.index, data_dir=args.data)
+    if not (settings.data_path / FILE).is_file():
+        return None
+    return Conversations(settings.data_path)
+
+
+def _write(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_conversations(args: argparse.Namespace) -> int:
+    from rag.conversations import export_json, export_markdown
+    from rag.errors import NotFoundError
+
+    store = _conversations(args)
+    if args.action == "list":
+        listed = store.list_all(args.user) if store else []
+        if args.json:
+            print(json.dumps([{"user": u, **c.__dict__} for u, c in listed], indent=2,
+                             ensure_ascii=False))
+        for user, c in [] if args.json else listed:
+            print(f"{c.id}  {c.updated[:16].replace('T', ' ')}  {c.turns:3} turns  "
+                  f"{user or '-'}  {c.title}")
+        return 0
+    owner = store.owner(args.id) if store else None
+    if owner is None or (args.user is not None and owner != args.user):
+        raise NotFoundError(f"no conversation {args.id!r}")
+    conv, turns = store.get(owner, args.id), store.turns(owner, args.id)
+    _write((export_json if args.format == "json" else export_markdown)(conv, turns), args.out)
+    if args.out:
+        print(f"wrote {args.out} ({len(turns)} turns)", file=sys.stderr)
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from rag.evaluation.cases import cases_from_feedback
+
+    store = _conversations(args)
+    cases = cases_from_feedback(store, args.user) if store else []
+    _write("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), args.out)
+    if args.out:
+        print(f"wrote {len(cases)} cases to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -205,8 +297,19 @@ def _parser() -> argparse.ArgumentParser:
                          "its documents, or a document id); repeat for several")
     sp.set_defaults(func=cmd_ask)
 
-    sp = sub.add_parser("eval", help="measure retrieval (BEIR) or answers (SQuAD 2.0)")
-    sp.add_argument("what", choices=["retrieval", "qa"])
+    sp = sub.add_parser("summarise", aliases=["summarize"],
+                        help="a cited summary of a document (or of several, or a folder's)")
+    sp.add_argument("documents", nargs="+", metavar="DOCUMENT",
+                    help="an indexed file's path, a folder's path, or a document id")
+    common(sp)
+    sp.add_argument("--sentences", type=int, help="how many sentences (1-20; default 8, or "
+                    "one per top-level section of a long document)")
+    sp.set_defaults(func=cmd_summarise)
+
+    sp = sub.add_parser("eval", help="measure retrieval (BEIR) or answers (SQuAD 2.0), or "
+                        "run evaluation cases (docchat feedback export)")
+    sp.add_argument("what", choices=["retrieval", "qa", "cases"])
+    sp.add_argument("file", nargs="?", help="cases: the JSON-lines file of cases")
     sp.add_argument("--beir", default="../shared/eval/beir_scifact", help="BEIR dataset folder")
     sp.add_argument("--squad", default="../shared/eval/squad2/dev-v2.0.json", help="SQuAD file")
     sp.add_argument("--split", default="test", help="BEIR qrels split (test, train)")
@@ -221,6 +324,38 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--engine", help="answer engine for qa")
     sp.add_argument("-k", type=int, help="passages to retrieve")
     sp.set_defaults(func=cmd_eval)
+
+    def data_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--index", help="index directory: the server's data folder is 'data' "
+                        "beside it (default: ./index or $DOCCHAT_INDEX_DIR)")
+        sp.add_argument("--data", help="the server's data folder (default: $DOCCHAT_DATA_DIR, "
+                        "else 'data' beside the index)")
+        sp.add_argument("--user", help="only this user's (the login name with --auth; \"\" "
+                        "without a login); default: every user's")
+
+    sp = sub.add_parser("conversations", help="list or export the conversations stored by "
+                        "'docchat serve'")
+    conv_sub = sp.add_subparsers(dest="action", required=True)
+    cp = conv_sub.add_parser("list", help="id, last used, turns, user, title; newest first")
+    data_options(cp)
+    cp.add_argument("--json", action="store_true", help="print JSON")
+    cp.set_defaults(func=cmd_conversations)
+    cp = conv_sub.add_parser("export", help="one conversation as Markdown (to read) or JSON "
+                             "(everything)")
+    cp.add_argument("id", help="the conversation's id (docchat conversations list)")
+    cp.add_argument("--format", choices=["md", "json"], default="md")
+    cp.add_argument("--out", help="write to this file (default: standard output)")
+    data_options(cp)
+    cp.set_defaults(func=cmd_conversations)
+
+    sp = sub.add_parser("feedback", help="export the answers rated down as evaluation cases")
+    fb_sub = sp.add_subparsers(dest="action", required=True)
+    fp = fb_sub.add_parser("export", help="JSON lines: question, scope, answer, reason, "
+                           "note, expected (abstain or answer); run them with 'docchat eval "
+                           "cases FILE'")
+    fp.add_argument("--out", help="write to this file (default: standard output)")
+    data_options(fp)
+    fp.set_defaults(func=cmd_feedback)
 
     sp = sub.add_parser("serve", help="the chat page, the HTTP API and MCP (at /mcp)")
     sp.add_argument("--index", help="index directory")

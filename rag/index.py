@@ -1,6 +1,7 @@
 """Index: the one object every surface uses to build, refresh and search the document index."""
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
@@ -108,23 +109,33 @@ class Index:
         if not items:
             raise QuestionError("the scope names no document: give document ids or paths, "
                                 "or leave it out to search every document")
-        indexed = {d.path: d for d in self.documents() if d.status == "indexed"}
-        by_id = {d.id: d.path for d in indexed.values()}
+        snap = self.snapshot()
+        gone = {k.path for k in snap.skipped()} | exclusions.read(self.root)
+        indexed = {p: sha for p, sha in snap.bookkeeping().files.items() if p not in gone}
+        ordered = sorted(indexed)
+        by_id: dict[str, str] | None = None  # built only when an item is not a path
         chosen: dict[str, None] = {}
         for item in items:
-            if item in by_id:
-                chosen[by_id[item]] = None
+            if item in indexed:
+                chosen[item] = None
                 continue
             p = os.path.realpath(os.path.expanduser(item))
-            under = [path for path in indexed if path == p or path.startswith(p.rstrip(os.sep)
-                                                                             + os.sep)]
+            if p in indexed:
+                chosen[p] = None
+                continue
+            prefix = p.rstrip(os.sep) + os.sep  # a folder: every document under it (sorted
+            under = ordered[bisect.bisect_left(ordered, prefix):  # paths: one range)
+                            bisect.bisect_left(ordered, prefix + "\U0010ffff")]
+            if not under:
+                if by_id is None:
+                    by_id = {document_id(path): path for path in indexed}
+                under = [by_id[item]] if item in by_id else []
             if not under:
                 raise NotFoundError(f"no indexed document is {item!r} (a document id from the "
                                     "library, or the path of an indexed file or folder)")
             chosen.update(dict.fromkeys(under))
-        files = self.snapshot().bookkeeping().files
         return ResolvedScope(paths=tuple(sorted(chosen)),
-                             shas=frozenset(files[p] for p in chosen if p in files))
+                             shas=frozenset(indexed[p] for p in chosen))
 
     def _check_model(self, snap: Reader) -> None:
         from rag.embedding.local import model_id

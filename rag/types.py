@@ -201,12 +201,33 @@ class Conversation:
     turns: int = 0
 
 
+#: Why an answer was rated down (Feedback.reason).
+FEEDBACK_REASONS = ("wrong_source", "should_abstain", "missed_answer", "other")
+FEEDBACK_NOTE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A user's rating of one answer: "up" or "down"; a "down" may say why (one of
+    FEEDBACK_REASONS) and add a note."""
+
+    rating: str
+    reason: str | None = None
+    note: str = ""
+    updated: str = ""  # UTC, ISO 8601
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
 class Turn:
-    """One question of a stored conversation and the answer it got, sources included."""
+    """One question of a stored conversation and the answer it got, sources included, and
+    the user's rating of that answer, if any."""
 
     question: str
     answer: Answer
+    feedback: Feedback | None = None
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,17 @@ def test_ask_doc_limits_the_question_to_the_named_documents(tmp_path):
     r = docchat("ask", "--index", tmp_path / "idx", q, "--doc", tmp_path / "nope.md", env=env)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert "no indexed document is" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_summarise_prints_cited_sentences_of_the_document(tmp_path):
+    env = clean_env()
+    seed = "seeds/crocus-city-hall-attack.txt"
+    assert docchat("index", "--index", tmp_path / "idx", "seeds", env=env).returncode == 0
+    r = docchat("summarise", "--index", tmp_path / "idx", seed, "--sentences", "3", env=env)
+    assert r.returncode == 0, r.stderr
+    summary = r.stdout.split("\n\n")[0]
+    assert summary.count("[1]") + summary.count("[2]") + summary.count("[3]") >= 3
+    assert "Summary of: " in r.stdout and "Sources:" in r.stdout
+    assert "crocus-city-hall-attack.txt" in r.stdout.split("Summary of: ")[1].splitlines()[0]
+    r = docchat("summarise", "--index", tmp_path / "idx", "nope.pdf", env=env)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ import pytest
 from rag.errors import DocchatError, NotFoundError
 from rag.index import Index
 from rag.settings import Settings
-from rag.summary import summarise
+from rag.answering.summary import summarise
 
 pytestmark = pytest.mark.slow  # the real model embeds the candidate sentences
 

@@ -1,9 +1,11 @@
 """The JSON API served beside the page: /api/ask, /api/documents (list, upload, delete, the
-original file), /api/status; and the interactive docs at /docs, served from local files.
+original file), /api/status, /api/conversations (the caller's: list, start, read, delete,
+export, feedback on an answer); and the interactive docs at /docs, served from local files.
 
 Errors are 4xx with {"detail": "<one line for the user>"}: a refused upload 400/413/415, an
-unknown document 404, no index yet (or one of another embedding model) 409, an answer engine
-or embedding server that cannot be reached 424, no login 401 (only when a login is set); a
+unknown document (or conversation: another user's too) 404, no index yet (or one of another
+embedding model) 409, an answer engine or embedding server that cannot be reached 424, no
+login 401 (only when a login is set); a
 request the schema refuses (an empty, blank or too long question, an unknown engine...) gets
 FastAPI's 422 with the list of what is wrong. The schema declares each of these on the
 operations that return it (tests/ui/test_schema_fuzz.py holds the server to it with
@@ -15,8 +17,9 @@ import base64
 import binascii
 import secrets
 import unicodedata
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi import Path as FPath
@@ -32,15 +35,21 @@ from rag.errors import (DocchatError, EmbeddingError, EngineError, IndexCorruptE
                         IndexMismatchError, IndexNotFoundError, NotFoundError, QuestionError,
                         UploadError)
 from rag.types import document_id
-from ui.api_models import (NOT_BLANK, AnswerOut, AskRequest, DeleteOut, DocumentOut, ErrorOut,
+from ui.api_models import (NOT_BLANK, AskRequest, DeleteOut, DocumentOut, ErrorOut,
                            IncludeOut, PassageOut, ReindexOut, SearchRequest, StatusOut,
                            UploadOut)
+from ui.api_models import AnswerOut
+from rag.conversations import conversation_dict, export_json, export_markdown, export_name
+from ui.api_models import (CONVERSATION_ID, MAX_HISTORY, AskOut, ConversationDeletedOut,
+                           ConversationIn, ConversationOut, ConversationTurnsOut, FeedbackIn,
+                           RatedOut)
 from ui.preview import page_png
 from ui.admission import BusyError
 from ui.service import Service
 
 MAX_PAGE = 1_000_000  # pages of a PDF (the page-image route): larger numbers are a 422
 MAX_OFFSET = 10**9  # characters of a page text
+MAX_TURNS = 1_000_000  # turn numbers of a conversation (the feedback route): larger are a 422
 ECHO_CHARS = 200  # a refused request's values are echoed up to this many characters
 DOCS_ASSETS = "/api-docs-assets"  # Swagger UI's JS and CSS, from the fastapi-offline package
 OPENAPI_URL = "/openapi.json"  # served by offline_docs (FastAPI's own route is off: no login)
@@ -87,6 +96,14 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def login_ok(credentials: tuple[str, str], given: HTTPBasicCredentials | None) -> bool:
+    """Whether HTTP Basic ``given`` is the login, compared in constant time."""
+    return given is not None and secrets.compare_digest(  # a name typed decomposed or
+        nfc(given.username).encode(), nfc(credentials[0]).encode()) and \
+        secrets.compare_digest(  # composed (é as e + U+0301 or U+00E9) is one name
+        given.password.encode(), credentials[1].encode())
+
+
 def basic_auth(credentials: tuple[str, str],
                session_user: Callable[[Request], str | None] = lambda _: None):
     """A dependency that requires HTTP Basic ``credentials``, or the page's login session
@@ -94,13 +111,28 @@ def basic_auth(credentials: tuple[str, str],
     security = Utf8Basic(auto_error=False, scheme_name="HTTPBasic")
 
     def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
-        ok = given is not None and secrets.compare_digest(  # a name typed decomposed or
-            nfc(given.username).encode(), nfc(credentials[0]).encode()) and \
-            secrets.compare_digest(  # composed (é as e + U+0301 or U+00E9) is one name
-            given.password.encode(), credentials[1].encode())
+        ok = login_ok(credentials, given)
         if not ok and not session_user(request):
             raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})
     return check
+
+
+def caller(credentials: tuple[str, str] | None,
+           session_user: Callable[[Request], str | None] = lambda _: None):
+    """A dependency giving the caller's user name, whose conversations they see: the HTTP
+    Basic user, else the page's login session user (both NFC, as the page's), "" without a
+    login. It checks nothing itself (the router's login does) and adds nothing to the
+    schema."""
+    parse = Utf8Basic(auto_error=False)
+
+    async def user(request: Request) -> str:
+        if credentials is None:
+            return ""
+        given = await parse(request)
+        if login_ok(credentials, given):
+            return nfc(given.username)
+        return nfc(session_user(request) or "")
+    return user
 
 
 def ask_model(max_chars: int) -> type[AskRequest]:
@@ -146,14 +178,74 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
                     responses=errors(401) if credentials else {})
 
     ask_request = ask_model(service.settings.max_question_chars)
+    who = caller(credentials, session_user)
+    store = service.conversations
 
-    def ask(req: AskRequest) -> dict:
-        return service.answer(req.question, req.history, req.engine, req.k,
-                              req.documents).to_dict()
+    def ask(req: AskRequest, user: str = Depends(who)) -> dict:
+        if req.conversation_id is None:
+            return service.answer(req.question, req.history, req.engine, req.k,
+                                  req.documents).to_dict()
+        # a stored conversation: its turns are the history, this turn is added to it
+        turns = store.turns(user, req.conversation_id)  # 404 before any work
+        history = [(t.answer.question, t.answer.answer) for t in turns[-MAX_HISTORY:]]
+        answer = service.answer(req.question, history, req.engine, req.k, req.documents)
+        conv = store.add(user, req.conversation_id, req.question, answer)
+        return {**answer.to_dict(), "conversation_id": conv, "turn": store.count(user, conv)}
 
     ask.__annotations__["req"] = ask_request  # this server's question length limit
-    api.post("/ask", summary="Answer a question with verified citations",
-             response_model=AnswerOut, responses=errors(400, 404, 409, 424, 503))(ask)
+    api.post("/ask", summary="Answer a question with verified citations; with a "
+             "conversation_id, as the next turn of that conversation",
+             response_model=AskOut, responses=errors(400, 404, 409, 424, 503))(ask)
+
+    conv_id_param = FPath(..., pattern=CONVERSATION_ID, description="A conversation's id.")
+
+    @api.get("/conversations", summary="Your conversations, most recently used first",
+             response_model=list[ConversationOut])
+    def conversations(user: str = Depends(who)) -> list[dict]:
+        return [asdict(c) for c in store.list(user)]
+
+    @api.post("/conversations", summary="Start a conversation (ask in it with "
+              "conversation_id)", response_model=ConversationOut, status_code=201,
+              responses=errors(400))  # 400: a body that is not JSON
+    def new_conversation(req: ConversationIn | None = None, user: str = Depends(who)) -> dict:
+        return asdict(store.create(user, req.title if req else ""))
+
+    @api.get("/conversations/{conv_id}", summary="A conversation: every turn with its whole "
+             "answer and its feedback", response_model=ConversationTurnsOut,
+             responses=errors(404))
+    def conversation(conv_id: str = conv_id_param, user: str = Depends(who)) -> dict:
+        return conversation_dict(store.get(user, conv_id), store.turns(user, conv_id))
+
+    @api.delete("/conversations/{conv_id}", summary="Delete a conversation",
+                response_model=ConversationDeletedOut, responses=errors(404))
+    def delete_conversation(conv_id: str = conv_id_param, user: str = Depends(who)) -> dict:
+        conv = store.get(user, conv_id)
+        store.delete(user, conv_id)
+        return {"deleted": asdict(conv)}
+
+    @api.get("/conversations/{conv_id}/export", summary="A conversation as a file to "
+             "download: Markdown to read, or JSON with everything (Answer.from_dict loads "
+             "its answers)", response_class=Response, responses={**errors(404), 200: {
+                 "content": {"text/markdown": {}, "application/json": {}},
+                 "description": "The file (Content-Disposition: attachment)."}})
+    def export(conv_id: str = conv_id_param,
+               fmt: Literal["md", "json"] = Query("md", alias="format"),
+               user: str = Depends(who)) -> Response:
+        conv = store.get(user, conv_id)
+        turns = store.turns(user, conv_id)
+        body, media = (export_json(conv, turns), "application/json") if fmt == "json" else \
+            (export_markdown(conv, turns), "text/markdown; charset=utf-8")
+        return Response(body, media_type=media, headers={
+            "content-disposition": f'attachment; filename="{export_name(conv, fmt)}"'})
+
+    @api.post("/conversations/{conv_id}/turns/{n}/feedback", summary="Rate the answer of a "
+              "turn (replaces an earlier rating of it)", response_model=RatedOut,
+              responses=errors(400, 404))
+    def feedback(req: FeedbackIn, conv_id: str = conv_id_param,
+                 n: int = FPath(..., ge=1, le=MAX_TURNS, description="1: the first question."),
+                 user: str = Depends(who)) -> dict:
+        given = store.rate(user, conv_id, n, req.rating, req.reason, req.note)
+        return {"conversation_id": conv_id, "turn": n, "feedback": given.to_dict()}
 
     @api.post("/search", summary="The best passages for a query (no answer), optionally "
               "within chosen documents", response_model=list[PassageOut],
@@ -225,6 +317,18 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
         png = page_png(doc.path, page, span, (st.st_size, st.st_mtime_ns))
         return Response(png, media_type="image/png",
                         headers={"cache-control": "private, max-age=300"})
+
+    @api.post("/documents/{doc_id}/summary", summary="A cited summary of one document: "
+              "its most central sentences covering its sections, in document order, each "
+              "cited with its passage and page", response_model=AnswerOut,
+              responses=errors(400, 404, 409, 503))
+    def summary(doc_id: str, sentences: int | None = Query(
+            None, ge=1, le=20, description="How many sentences (default 8, or one per "
+                                            "top-level section of a long document).")) -> dict:
+        doc = service.document(doc_id)
+        if doc.status != "indexed":
+            raise NotFoundError(f"{doc.name} is not an indexed document ({doc.status})")
+        return service.summarise([doc.id], sentences).to_dict()
 
     @api.get("/status", summary="What the index holds", response_model=StatusOut,
              responses=errors(409))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rag.engines import ENGINES
+from rag.types import FEEDBACK_NOTE_CHARS, FEEDBACK_REASONS
 
 MAX_HISTORY = 20
 MAX_TURN_CHARS = 20_000  # one question or answer of the history
@@ -15,6 +16,19 @@ MAX_SCOPE = 1000  # documents named in one scope
 #: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
 #: JSON Schema and in pydantic.
 NOT_BLANK = r"[^\s\x1c-\x1f]"
+#: A conversation id: what the server makes (hex), at most 64 characters.
+CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def _utf8(text: str) -> str:
+    """A lone surrogate ("\\ud800" in the JSON) is not text: refused with a reason (it
+    cannot be embedded, stored or sent back)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds an unpaired surrogate (\\ud800-\\udfff): not valid "
+                         "Unicode text") from None
+    return text
 
 
 class AskRequest(BaseModel):
@@ -32,6 +46,23 @@ class AskRequest(BaseModel):
         description="Search only these documents: ids from GET /api/documents, or paths of "
                     "indexed files or folders (a folder: all its documents). Omit to search "
                     "them all; an unknown one is a 404.")
+    conversation_id: Optional[str] = Field(
+        None, pattern=CONVERSATION_ID,
+        description="A stored conversation (POST /api/conversations, or one of the page's): "
+                    "its turns are the history, and this question and its answer are added "
+                    "to it. Not together with a non-empty history (422); another user's or "
+                    "an unknown one is a 404.")
+    # the schema says it too: a conversation_id and a non-empty history are not sent together
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["conversation_id", "history"],
+        "properties": {"conversation_id": {"type": "string"}, "history": {"minItems": 1}}}})
+
+    @model_validator(mode="after")
+    def one_history(self):
+        if self.conversation_id is not None and self.history:
+            raise ValueError("send either conversation_id (its stored turns are the history) "
+                             "or history, not both")
+        return self
 
     @field_validator("question", "history")
     @classmethod
@@ -92,6 +123,86 @@ class AnswerOut(BaseModel):
                                         "the best passage holds the answer (null: not run).")
     scope: list[str] = Field(default_factory=list, description="The documents (paths) the "
                              "question was limited to; empty: all of them.")
+
+
+class AskOut(AnswerOut):
+    conversation_id: Optional[str] = Field(None, description="The conversation the turn was "
+                                           "added to (null: none was named).")
+    turn: Optional[int] = Field(None, description="Its number in that conversation (1: the "
+                                "first question), for POST .../turns/{n}/feedback.")
+
+
+class ConversationIn(BaseModel):
+    title: str = Field("", max_length=200, description="Empty: the first question names it.")
+
+    @field_validator("title")
+    @classmethod
+    def valid_unicode(cls, value: str) -> str:
+        return _utf8(value)
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str
+    created: str = Field(description="UTC, ISO 8601.")
+    updated: str = Field(description="When a question was last added (UTC, ISO 8601).")
+    turns: int = Field(description="Questions asked in it.")
+
+
+class FeedbackIn(BaseModel):
+    rating: Literal["up", "down"]
+    reason: Optional[Literal[FEEDBACK_REASONS]] = Field(
+        None, description="Only with \"down\": wrong_source (it cites the wrong passage), "
+                          "should_abstain (the documents do not answer it), missed_answer (they "
+                          "do, and it did not find it), other.")
+    note: str = Field("", max_length=FEEDBACK_NOTE_CHARS, description="Free text.")
+    # the schema says it too: no reason with "up"
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["rating", "reason"],
+        "properties": {"rating": {"const": "up"}, "reason": {"type": "string"}}}})
+
+    @field_validator("note")
+    @classmethod
+    def valid_unicode(cls, value: str) -> str:
+        return _utf8(value)
+
+    @model_validator(mode="after")
+    def reason_goes_with_down(self):
+        if self.reason is not None and self.rating != "down":
+            raise ValueError("a reason goes with the rating \"down\" only")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    rating: Literal["up", "down"]
+    reason: Optional[Literal[FEEDBACK_REASONS]] = None
+    note: str = ""
+    updated: str = Field(description="When it was given (UTC, ISO 8601).")
+
+
+class RatedOut(BaseModel):
+    conversation_id: str
+    turn: int
+    feedback: FeedbackOut
+
+
+class TurnOut(BaseModel):
+    n: int = Field(description="1: the first question.")
+    question: str
+    answer: AnswerOut
+    feedback: Optional[FeedbackOut] = Field(None, description="The user's rating, if any.")
+
+
+class ConversationTurnsOut(BaseModel):
+    id: str
+    title: str
+    created: str
+    updated: str
+    turns: list[TurnOut]
+
+
+class ConversationDeletedOut(BaseModel):
+    deleted: ConversationOut
 
 
 class SearchRequest(BaseModel):

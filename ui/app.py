@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import re
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -24,8 +26,11 @@ from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
 from ui.library_text import (library_choices, reindex_note, scope_choices,  # noqa: E402
                              skipped_md, status_md, summary_md)
 from ui.service import Service  # noqa: E402
+from ui import page_conversation  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: A question asking for a summary of a document: "summarise notes.pdf", "Summarize: notes"
+SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
 ASK_OUTPUTS = 11
 #: Minimum width of the Ask and Stop buttons beside the question box.
@@ -45,7 +50,9 @@ def build_blocks(service: Service) -> gr.Blocks:
         return lambda frac, msg: progress(frac, desc=msg)
 
     def user_of(request: gr.Request | None) -> str:
-        return (getattr(request, "username", None) or "") if request else ""
+        # NFC: the login compares names NFC, and the API files conversations under it too
+        name = (getattr(request, "username", None) or "") if request else ""
+        return unicodedata.normalize("NFC", name)
 
     def conv_choices(user: str) -> list[tuple[str, str]]:
         return [(c.title, c.id) for c in service.conversations.list(user)]
@@ -107,9 +114,62 @@ def build_blocks(service: Service) -> gr.Blocks:
             yield (gr.skip(),) * ASK_OUTPUTS
             return
         user = user_of(request)
+        named = summary_request(question)  # "summarise <document>": a cited summary
+        if named is not None:
+            yield from asked(run_summary(named, msgs, history, answers, conv, user,
+                                         new_conversation_id(request), question), user, request)
+            return
         yield from asked(run_question(question, msgs, history, answers, conv, user, engine, k,
                                       base_url, model, scope or (),
                                       new_conversation_id(request)), user, request)
+
+    def summary_request(question: str) -> str | None:
+        """The document id a "summarise <name>" question names (by file name, with or without
+        its suffix, any case), or None: then it is an ordinary question."""
+        m = SUMMARISE.match(question)
+        if not m:
+            return None
+        want = m.group(1).strip().strip("\"'“”").lower()
+        for d in service.documents():
+            if d.status == "indexed" and want in (d.name.lower(), Path(d.name).stem.lower()):
+                return d.id
+        return None
+
+    def run_summary(doc_id, msgs, history, answers, conv, user, new_id=None, typed=None):
+        """A cited summary of one document into the chat, as a turn of the conversation.
+        Yields what run_question yields; the question box is left as it is unless the
+        summary was asked for in it (``typed``)."""
+        try:
+            doc = service.document(doc_id or "")
+        except DocchatError as exc:
+            yield msgs, history, answers, gr.skip(), gr.skip(), conv, True
+            gr.Warning(str(exc))
+            return
+        asked_for = typed or f"Summarise {doc.name}"
+        box = "" if typed else gr.skip()
+        msgs = msgs + [{"role": "user", "content": text_html(asked_for)},
+                       {"role": "assistant", "content": draft_html(
+                           "", "Choosing the sentences that cover the document…")}]
+        yield msgs, history, answers, gr.skip(), box, conv, False
+        try:
+            summary = service.summarise([doc.id])
+        except DocchatError as exc:
+            msgs[-1]["content"] = error_html(str(exc))
+            yield msgs, history, answers, gr.skip(), typed or gr.skip(), conv, True
+            return
+        answers = answers + [summary]
+        msgs[-1]["content"] = answer_html(summary, len(answers) - 1)
+        history = history + [(summary.question, summary.answer)]
+        try:
+            conv = service.conversations.add(user, conv, asked_for, summary, new_id=new_id)
+        except DocchatError:
+            conv = service.conversations.add(user, None, asked_for, summary)
+        yield msgs, history, answers, sources_html(answers), box, conv, True
+
+    def on_summarise(doc_id, msgs, history, answers, conv, request: gr.Request):
+        user = user_of(request)
+        yield from asked(run_summary(doc_id, msgs, history, answers, conv, user,
+                                     new_conversation_id(request)), user, request)
 
     def on_regenerate(msgs, history, answers, conv, engine, k, base_url, model, scope,
                       request: gr.Request):
@@ -266,6 +326,12 @@ def build_blocks(service: Service) -> gr.Blocks:
                 gr.update(interactive=status in ("indexed", "skipped")),
                 gr.update(interactive=status == "excluded"))
 
+    def summarisable(doc_id) -> bool:
+        try:
+            return bool(doc_id) and service.document(doc_id).status == "indexed"
+        except DocchatError:
+            return False
+
     def on_pick(doc_id):
         return (*actions(doc_id), gr.update(visible=False), "")
 
@@ -340,9 +406,11 @@ def build_blocks(service: Service) -> gr.Blocks:
                     conv_confirm = gr.Button("Yes, delete it", elem_id="conv-confirm",
                                              size="sm", variant="stop")
                     conv_cancel = gr.Button("Cancel", elem_id="conv-cancel", size="sm")
+                # enabled while a stored conversation is open (page_conversation.wire)
+                downloads = page_conversation.download_buttons()
             with gr.Column(scale=3):
                 chat = gr.Chatbot(elem_id="chat", height=520, label="Conversation",
-                                  feedback_options=None, show_label=False,
+                                  feedback_options=("Like", "Dislike"), show_label=False,
                                   buttons=["copy", "copy_all"])  # no "share": it posts to HF
                 with gr.Row(elem_id="ask-row"):
                     question = gr.Textbox(elem_id="question", show_label=False, scale=6,
@@ -368,6 +436,7 @@ def build_blocks(service: Service) -> gr.Blocks:
                                          "questions to them.")
                 regen_btn = gr.Button("Regenerate", elem_id="regenerate", size="sm",
                                       interactive=False)  # once there is a question
+                feedback = page_conversation.feedback_panel()  # after a thumb down
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Accordion("Documents", open=True):
@@ -390,6 +459,8 @@ def build_blocks(service: Service) -> gr.Blocks:
                                         interactive=False)
                 lib_delete = gr.Button("Remove from index…", elem_id="lib-delete", scale=1,
                                        variant="stop", interactive=False)
+                lib_summarise = gr.Button("Summarise", elem_id="lib-summarise", scale=1,
+                                          interactive=False)
             with gr.Row(visible=False, elem_id="lib-confirm-row") as confirm_row:
                 lib_confirm = gr.Button("Yes, remove it", elem_id="lib-confirm",
                                         variant="stop")
@@ -415,6 +486,11 @@ def build_blocks(service: Service) -> gr.Blocks:
             asks.append(btn.click(lambda q: q, btn, question, api_visibility="private").then(
                 on_ask, [question, msgs, history, answers, conv, *settings_in], outputs,
                 api_visibility="private", concurrency_limit=4))
+        asks.append(lib_summarise.click(on_summarise, [lib_pick, msgs, history, answers, conv],
+                                        outputs, api_visibility="private",
+                                        concurrency_limit=2))
+        lib_pick.input(lambda d: gr.update(interactive=summarisable(d)), lib_pick,
+                       lib_summarise, api_visibility="private")
         stop_btn.click(on_stopped, msgs, [msgs, chat, stop_btn, regen_btn], cancels=asks,
                        api_visibility="private")
         # a conversation opened, stored (its first answer), left or deleted: what it allows
@@ -434,7 +510,11 @@ def build_blocks(service: Service) -> gr.Blocks:
         new_btn.click(forget_pending, None, None, api_visibility="private")
         chat.clear(forget_pending, None, None, api_visibility="private")
         conv_list.input(forget_pending, None, None, api_visibility="private")
-        rename_btn.click(on_rename, [conv, conv_title], conv_list, api_visibility="private")
+        renamed = rename_btn.click(on_rename, [conv, conv_title], conv_list,
+                                   api_visibility="private")
+        page_conversation.wire(service, user_of, chat=chat, msgs=msgs, answers=answers,
+                               conv=conv, renamed=renamed, downloads=downloads,
+                               feedback=feedback)
         conv_del.click(lambda c: gr.update(visible=bool(c)), conv, conv_confirm_row,
                        api_visibility="private")
         conv_cancel.click(lambda: gr.update(visible=False), None, conv_confirm_row,

@@ -13,7 +13,7 @@ from rag.ingest.files import visible
 from rag.ingest.places import place
 from rag.types import Answer, Document, Source, document_id
 
-SUMMARY_ENGINE = "extractive-summary"  # rag.summary's answers
+SUMMARY_ENGINE = "extractive-summary"  # rag.answering.summary's answers
 SNIPPET = 600  # characters of passage shown around the cited spans
 
 

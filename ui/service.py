@@ -102,6 +102,14 @@ class Service:
         with self.admission.turn():
             return ask(self.index, question, history, engine, k, documents=documents)
 
+    def summarise(self, documents: Sequence[str], sentences: int | None = None,
+                  on_progress: OnProgress | None = None) -> Answer:
+        """A cited summary (rag.answering.summary); waits its turn as a question does."""
+        from rag.answering.summary import summarise
+
+        with self.admission.turn():
+            return summarise(self.index, documents, sentences, on_progress)
+
     def search(self, query: str, k: int, documents: Sequence[str] | None = None) -> list[Hit]:
         with self.admission.turn():
             return self.index.search(query, k, documents=documents)

@@ -118,11 +118,14 @@ def _load_pptx(path: str, data: bytes) -> list[Page]:
 
 def _load_xlsx(path: str, data: bytes) -> list[Page]:
     s = _settings()
-    return sheets.load_xlsx(path, data, s.office_max_expanded_mb, s.sheet_max_rows, _deadline())
+    return sheets.load_xlsx(path, data, s.office_max_expanded_mb, s.sheet_max_rows, _deadline(),
+                            s.sheet_max_cells)
 
 
 def _load_csv(path: str, data: bytes) -> list[Page]:
-    return sheets.load_csv(path, decode_text(data), _settings().sheet_max_rows, _deadline())
+    s = _settings()
+    return sheets.load_csv(path, decode_text(data), s.sheet_max_rows, _deadline(),
+                           s.sheet_max_cells)
 
 
 def _load_epub(path: str, data: bytes) -> list[Page]:

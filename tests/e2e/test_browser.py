@@ -321,6 +321,23 @@ def test_a_long_question_is_answered_or_refused_in_one_line_and_never_lost(page)
     assert page.locator(".error, .toast-body").count() == 0  # no red "Error" panels
 
 
+def test_summarise_from_the_library_and_from_the_chat_gives_cited_sentences(page):
+    """Issue 22: the library's Summarise button, and "summarise <document>" typed in the
+    chat, put a cited summary in the conversation; its citations open their passages."""
+    page.locator("#lib-pick input").click()
+    page.get_by_role("option", name=re.compile(r"^crocus-city-hall-attack\.txt")).click()
+    page.locator("#lib-summarise").click()
+    page.wait_for_selector("#chat .dc-answer .dc-scope", timeout=TIMEOUT)
+    bubble = page.locator("#chat .dc-answer").last
+    assert "Summary of: crocus-city-hall-attack.txt" in bubble.inner_text()
+    assert "133" in bubble.inner_text() and bubble.locator("a.dc-cite").count() >= 3
+    bubble.locator("a.dc-cite").first.click()
+    expect(page.locator("#sources .dc-src.dc-cited mark.dc-mark").first).to_be_visible()
+    typed = ask(page, "summarise crocus-city-hall-attack")
+    assert "Summary of: crocus-city-hall-attack.txt" in typed.inner_text()
+    assert page.locator("#question textarea").input_value() == ""
+
+
 def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
     """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
     needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""
@@ -844,3 +861,37 @@ def test_the_question_box_has_the_width_and_a_phone_shows_the_chat_first(browser
         assert stop_b["x"] + stop_b["width"] <= 390 and q["width"] >= 150
     finally:
         page.context.close()
+
+
+def test_thumbs_down_asks_why_and_the_conversation_downloads_as_markdown(page):
+    """Issue 22: a thumb down on an answer opens the reason panel; the saved reason and note
+    are in the Markdown the page downloads, with the question, the [1] and the source path."""
+    downloads = ["#conv-download-md", "#conv-download-json"]
+    page.wait_for_function("!document.querySelector('#question textarea').disabled")
+    for sel in downloads:
+        expect(page.locator(sel)).to_be_disabled()  # no conversation open yet
+    question = "How many people died in the attack?"
+    bubble = ask(page, question)
+    assert "133" in bubble.inner_text()
+    for sel in downloads:
+        expect(page.locator(sel)).to_be_enabled(timeout=TIMEOUT)
+    expect(page.locator("#feedback-panel")).to_be_hidden()
+    page.locator("#chat").get_by_role("button", name="Dislike").last.click()
+    panel = page.locator("#feedback-panel")
+    expect(panel).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#feedback-status")).to_contain_text("rated down")
+    panel.get_by_label("It cites the wrong source").check()
+    panel.locator("#feedback-note textarea").fill("The toll is in another paragraph.")
+    panel.locator("#feedback-save").click()
+    expect(page.locator("#feedback-status")).to_contain_text("saved", timeout=TIMEOUT)
+    expect(panel).to_be_hidden()
+    page.wait_for_timeout(500)  # the download buttons take the rated conversation
+    with page.expect_download(timeout=TIMEOUT) as download:
+        page.locator("#conv-download-md").click()
+    got = download.value
+    assert got.suggested_filename == "docchat-how-many-people-died-in-the-attack.md"
+    text = Path(got.path()).read_text(encoding="utf-8")
+    assert text.startswith(f"# {question}\n") and f"## 1. {question}" in text
+    assert "133" in text and "[1]" in text
+    assert "crocus-city-hall-attack.txt`, page 1" in text
+    assert "*Rated down (wrong source): The toll is in another paragraph.*" in text

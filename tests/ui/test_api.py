@@ -102,7 +102,10 @@ def test_openapi_schema_has_typed_answers_and_errors_and_no_login_when_none_is_s
     assert {"/api/ask", "/api/documents", "/api/documents/{doc_id}",
             "/api/documents/{doc_id}/file", "/api/status"} <= set(paths)
     ask_op = paths["/api/ask"]["post"]["responses"]
-    assert ask_op["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AnswerOut")
+    # AskOut: AnswerOut and, for a question asked in a stored conversation, its id and turn
+    assert ask_op["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskOut")
+    assert {"conversation_id", "turn", "answer", "sources"} <= set(
+        schema["components"]["schemas"]["AskOut"]["properties"])
     assert {"400", "409", "422", "424"} <= set(ask_op)
     question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
     assert (question["minLength"], question["maxLength"]) == (1, 2000)  # as the server checks
@@ -456,3 +459,20 @@ def test_an_unknown_or_empty_scope_is_a_4xx_with_a_reason(base):
     assert r.status_code == 422
     r = httpx.post(f"{base}/api/search", json={"query": "x", "documents": ["/etc/passwd"]})
     assert r.status_code == 404
+
+
+def test_a_document_summary_is_cited_and_an_unknown_one_is_404(server):
+    base = server[0]
+    docs = {d["name"]: d for d in httpx.get(f"{base}/api/documents").json()}
+    seed = docs["crocus-city-hall-attack.txt"]
+    r = httpx.post(f"{base}/api/documents/{seed['id']}/summary", params={"sentences": 3},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert len(s["sentences"]) == 3 and all(x["citations"] for x in s["sentences"])
+    for x in s["sentences"]:
+        src = s["sources"][x["citations"][0] - 1]
+        assert x["text"] in src["text"] and src["path"] == seed["path"]
+    assert httpx.post(f"{base}/api/documents/0000000000000000/summary").status_code == 404
+    assert httpx.post(f"{base}/api/documents/{seed['id']}/summary",
+                      params={"sentences": 99}).status_code == 422

@@ -32,6 +32,14 @@ OPERATIONS = [
     ("GET", "/api/documents/{doc_id}/pages/{page}.png"),
     ("POST", "/api/documents/{doc_id}/reindex"),
     ("POST", "/api/documents/{doc_id}/include"),
+    ("POST", "/api/documents/{doc_id}/summary"),
+    ("POST", "/api/search"),
+    ("GET", "/api/conversations"),
+    ("POST", "/api/conversations"),
+    ("GET", "/api/conversations/{conv_id}"),
+    ("DELETE", "/api/conversations/{conv_id}"),
+    ("GET", "/api/conversations/{conv_id}/export"),
+    ("POST", "/api/conversations/{conv_id}/turns/{n}/feedback"),
 ]
 
 
@@ -101,7 +109,10 @@ def test_every_operation_of_the_schema_is_fuzzed(api_schema):
 CASES = [(m, p, schemathesis.GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, schemathesis.GenerationMode.NEGATIVE) for m, p in OPERATIONS
     if (m, p) in {("POST", "/api/ask"), ("POST", "/api/documents"),
-                  ("GET", "/api/documents/{doc_id}/pages/{page}.png")}]
+                  ("GET", "/api/documents/{doc_id}/pages/{page}.png"),
+                  ("POST", "/api/conversations"),
+                  ("GET", "/api/conversations/{conv_id}/export"),
+                  ("POST", "/api/conversations/{conv_id}/turns/{n}/feedback")}]
 
 
 @pytest.mark.parametrize("method, path, mode", CASES)
