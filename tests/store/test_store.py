@@ -386,3 +386,31 @@ def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, mon
     assert st.segments == 1  # the rebuild's own segment, not the abandoned merge's
     update(root, s, docs)  # a later writer removes what the abandoned merge and rebuild left
     assert open_store(root).unreferenced() == []
+
+
+@pytest.mark.parametrize("share", [0.002, 0.2, 0.45, "far"])
+def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share):
+    """A scope (a row mask) on a flat segment: small ones are scored exactly row by row,
+    larger ones by one scan that keeps enough results (falling back to the exact subset when
+    too few of them are in the scope). Either way: the exact top n of the allowed rows."""
+    from rag.store.local.segment import Segment, write
+
+    rng = np.random.default_rng(5)
+    n_rows, dim = 20000, 32
+    vecs = rng.standard_normal((n_rows, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    write(tmp_path / "seg", np.arange(n_rows, dtype=np.int64), vecs, [["w"]] * n_rows)
+    seg = Segment(tmp_path / "seg")
+    for trial in range(5):
+        q = vecs[rng.integers(n_rows)] + 0.3 * rng.standard_normal(dim).astype(np.float32)
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        live = np.zeros(n_rows, bool)
+        if share == "far":  # the scope is the 5,000 rows least like the question: the scan's
+            live[np.argsort(vecs @ q)[:5000]] = True  # kept results hold none of them
+        else:
+            live[rng.choice(n_rows, int(n_rows * share), replace=False)] = True
+        rows, scores = seg.search_dense(q, 10, live)
+        allowed = np.flatnonzero(live)
+        exact = allowed[np.argsort(-(vecs[allowed] @ q), kind="stable")[:10]]
+        assert list(rows) == list(exact), (share, trial)
+        assert np.allclose(scores, vecs[rows] @ q, atol=1e-5)

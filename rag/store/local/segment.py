@@ -35,6 +35,10 @@ RERANK, RERANK_MIN = 3, 64
 #: deleted) scores them exactly (one matrix-vector product, about 150 MB of vectors at most)
 #: instead of asking the graph, whose filtered search loses recall when few rows are allowed.
 SUBSET_EXACT = 100_000
+#: Above this many allowed rows of a flat segment, a scoped search first scans the whole
+#: segment keeping OVERFETCH times as many results as the scope's share calls for (as fast
+#: as an unscoped search); it falls back to the exact subset when too few are in the scope.
+SMALL_SUBSET, OVERFETCH = 2_000, 4
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,10 @@ class Segment:
         n_live = int(live.sum())
         if n_live == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if n_live <= len(self) // 2 and self.hnsw is None and n_live > SMALL_SUBSET:
+            found = self._search_overfetched(q, n, live, n_live)
+            if found is not None:
+                return found
         if n_live <= len(self) // 2 and n_live <= SUBSET_EXACT:
             return self._search_rows(q, n, np.flatnonzero(live))
         if self.hnsw is not None:
@@ -131,6 +139,22 @@ class Segment:
                                  metric=faiss.METRIC_INNER_PRODUCT)
         rows, scores = rows[0], scores[0]
         keep = (rows >= 0) & live[np.maximum(rows, 0)]
+        return rows[keep][:n].astype(np.int64), scores[keep][:n]
+
+    def _search_overfetched(self, q, n, live, n_live):
+        """A scan of the whole segment keeping OVERFETCH times the share of rows that are not
+        allowed: when at least ``n`` allowed rows are among them, they are the exact top ``n``
+        of the allowed rows (every allowed row left out scores below all of them); else None.
+        One scan, as an unscoped search, instead of copying a large subset's vectors."""
+        import faiss
+
+        want = min(len(self), int(n * len(self) / n_live * OVERFETCH) + n)
+        scores, rows = faiss.knn(q.reshape(1, -1), self.vectors, want,
+                                 metric=faiss.METRIC_INNER_PRODUCT)
+        rows, scores = rows[0], scores[0]
+        keep = (rows >= 0) & live[np.maximum(rows, 0)]
+        if int(keep.sum()) < min(n, n_live):
+            return None
         return rows[keep][:n].astype(np.int64), scores[keep][:n]
 
     def _search_rows(self, q, n, rows):
