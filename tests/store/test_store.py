@@ -388,8 +388,9 @@ def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, mon
     assert open_store(root).unreferenced() == []
 
 
+@pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
 @pytest.mark.parametrize("share", [0.002, 0.2, 0.45, "far"])
-def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share):
+def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share, graph):
     """A scope (a row mask) on a flat segment: small ones are scored exactly row by row,
     larger ones by one scan that keeps enough results (falling back to the exact subset when
     too few of them are in the scope). Either way: the exact top n of the allowed rows."""
@@ -400,7 +401,12 @@ def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share
     vecs = rng.standard_normal((n_rows, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     write(tmp_path / "seg", np.arange(n_rows, dtype=np.int64), vecs, [["w"]] * n_rows)
+    if graph:  # an HNSW segment: subsets are read with pread (runs of consecutive rows)
+        from rag.store.local.segment import AnnSettings, write_hnsw
+
+        write_hnsw(tmp_path / "seg", vecs, AnnSettings(1, 16, 40, 64))
     seg = Segment(tmp_path / "seg")
+    assert (seg.hnsw is not None) == graph
     for trial in range(5):
         q = vecs[rng.integers(n_rows)] + 0.3 * rng.standard_normal(dim).astype(np.float32)
         q = (q / np.linalg.norm(q)).astype(np.float32)

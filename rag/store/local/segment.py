@@ -96,8 +96,16 @@ class Segment:
         size, base = 4 * d, self.vectors.offset
         buf = bytearray(len(rows) * size)
         view = memoryview(buf)
-        for i, r in enumerate(rows.tolist()):
-            view[i * size:(i + 1) * size] = os.pread(self._fd, size, base + r * size)
+        rows = np.asarray(rows, np.int64)
+        # one read per run of consecutive rows (a document's chunks are consecutive: a scope
+        # of whole documents reads a few long runs, not one row at a time)
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        at = 0
+        for run in np.split(rows, breaks) if len(rows) else []:
+            first, count = int(run[0]), len(run)
+            view[at * size:(at + count) * size] = os.pread(self._fd, count * size,
+                                                           base + first * size)
+            at += count
         return np.frombuffer(buf, np.float32).reshape(len(rows), d)
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
