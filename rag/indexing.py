@@ -63,6 +63,9 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         if on_progress:
             on_progress(fraction, message)
 
+    named = [p for p in paths or () if not os.path.exists(os.path.expanduser(str(p)))]
+    if named:  # before anything is opened or created: a typo makes no empty index either
+        raise SourceMissingError([str(p) for p in named])
     with open_store(root, settings).writer() as w:
         old = w.manifest()
         roots = _roots(old, settings, paths, add)

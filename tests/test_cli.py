@@ -39,3 +39,18 @@ def test_summarise_prints_cited_sentences_of_the_document(tmp_path):
     assert "crocus-city-hall-attack.txt" in r.stdout.split("Summary of: ")[1].splitlines()[0]
     r = docchat("summarise", "--index", tmp_path / "idx", "nope.pdf", env=env)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error(tmp_path):
+    """`docchat status | head -1`: the reader closes the pipe early; no traceback."""
+    import subprocess
+    import sys
+
+    env = clean_env()
+    assert docchat("index", "--index", tmp_path / "idx", "seeds", env=env).returncode == 0
+    shell = (f"{sys.executable} -m rag summarise --index {tmp_path / 'idx'} "
+             "seeds/crocus-city-hall-attack.txt | head -c 10")
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
+                       text=True, env=env, timeout=300)
+    assert len(r.stdout) == 10 and "Traceback" not in r.stderr and "Broken pipe" not in r.stderr
+    assert r.returncode == 0, r.stderr

@@ -109,3 +109,10 @@ def test_the_command_line_indexes_the_rest_and_lists_the_bad_name_in_one_line(tm
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("skipped ")]
     assert len(lines) == 1 and "r\ufffdsum\ufffd.txt" in lines[0] and "UTF-8" in lines[0]
     assert idx.status().files == 5
+
+
+def test_a_mistyped_path_for_a_new_index_creates_nothing(tmp_path):
+    r = docchat("index", "--index", tmp_path / "new-index", tmp_path / "no-such-folder",
+                env=clean_env())
+    assert r.returncode == 1 and "source not found" in r.stderr
+    assert not (tmp_path / "new-index").exists()

@@ -293,9 +293,9 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
         doc, summary = service.include_document(doc_id)
         return {"document": doc.to_dict() if doc else None, "summary": summary.to_dict()}
 
-    @api.get("/documents/{doc_id}/file", summary="The original file of an indexed document "
-             "(add #page=N to open a PDF at a page)", response_class=FileResponse,
-             responses=errors(404))
+    @api.api_route("/documents/{doc_id}/file", methods=["GET", "HEAD"],
+                   summary="The original file of an indexed document (add #page=N to open a "
+                   "PDF at a page)", response_class=FileResponse, responses=errors(404))
     def original(doc_id: str) -> FileResponse:
         doc = service.document(doc_id)
         if doc.status != "indexed" or not Path(doc.path).is_file():

@@ -292,6 +292,9 @@ def test_library_lists_documents_and_deleting_an_upload_removes_it_at_once(serve
     # the original file of an indexed document, not of a skipped one
     r = httpx.get(f"{base}/api/documents/{tide['id']}/file")
     assert r.status_code == 200 and b"Pellworm" in r.content
+    head = httpx.head(f"{base}/api/documents/{tide['id']}/file")  # as GET, without the body
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(r.content)
     assert httpx.get(f"{base}/api/documents/{torn['id']}/file").status_code == 404
     assert "4.2 metres" in ask(base, "How high was the spring tide at Pellworm?")["answer"]
     for doc in (tide, torn):

@@ -29,6 +29,7 @@ OPERATIONS = [
     ("POST", "/api/documents"),
     ("DELETE", "/api/documents/{doc_id}"),
     ("GET", "/api/documents/{doc_id}/file"),
+    ("HEAD", "/api/documents/{doc_id}/file"),
     ("GET", "/api/documents/{doc_id}/pages/{page}.png"),
     ("POST", "/api/documents/{doc_id}/reindex"),
     ("POST", "/api/documents/{doc_id}/include"),
