@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
 	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
-.PHONY: setup run index test test-fast bench bench-scale eval llamacpp browser ocr screenshots clean
+.PHONY: setup test-setup run index test test-fast bench bench-scale eval llamacpp browser ocr screenshots clean
 
 # OCR of scanned PDF pages is on by default (DOCCHAT_OCR), so setup brings Tesseract too.
 setup: $(VENV)/.installed ocr
@@ -23,6 +23,13 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# What the tests and benchmarks need besides (Playwright, schemathesis, reportlab, milvus-lite):
+# make run does not install it.
+test-setup: $(VENV)/.test-installed
+$(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
@@ -52,17 +59,17 @@ index: setup
 run: setup index
 	$(BIN)/docchat serve --index $(INDEX)
 
-test: setup llamacpp browser
+test: setup test-setup llamacpp browser
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup test-setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
 # Tests write screenshots to build/screenshots; this refreshes the documented ones.
-screenshots: setup browser
+screenshots: setup test-setup browser
 	DOCCHAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/test_browser.py
 
-bench: setup
+bench: setup test-setup
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_embed.py
 	$(BIN)/python benchmarks/bench_ask.py
@@ -72,7 +79,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_backends.py
 
 # Store figures at 10k and 100k chunks (synthetic vectors, real text); SCALE_ARGS=--million
-bench-scale: setup
+bench-scale: setup test-setup
 	$(BIN)/python benchmarks/bench_scale.py $(SCALE_ARGS)
 
 eval: setup
