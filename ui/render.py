@@ -251,9 +251,9 @@ def library_html(docs: list[Document], name_filter: str = "") -> str:
             f"<td>{text_html(d.type)}</td><td>{d.pages or ''}</td><td>{d.chunks or ''}</td>"
             f"<td>{size_text(d.size)}</td><td>{text_html(d.indexed_at.replace('T', ' ')[:16])}"
             f"</td><td>{state}</td></tr>")
-    return ('<table class="dc-lib"><thead><tr><th>Name</th><th>Type</th><th>Pages</th>'
-            "<th>Chunks</th><th>Size</th><th>Indexed (UTC)</th><th>Status</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return ('<div class="dc-lib-wrap"><table class="dc-lib"><thead><tr><th>Name</th>'
+            "<th>Type</th><th>Pages</th><th>Chunks</th><th>Size</th><th>Indexed (UTC)</th>"
+            f"<th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
 # Colours meet WCAG AA (4.5:1) in both themes; tests/e2e checks the computed contrast.

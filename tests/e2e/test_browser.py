@@ -338,6 +338,29 @@ def test_summarise_from_the_library_and_from_the_chat_gives_cited_sentences(page
     assert page.locator("#question textarea").input_value() == ""
 
 
+def test_on_a_phone_the_library_scrolls_sideways_and_long_words_wrap(browser, base, tmp_path):
+    """Issue 19, item 8: on a phone the library hid its Indexed and Status columns, and very
+    long words ran out of their boxes."""
+    page = open_page(browser, base, viewport={"width": 390, "height": 844})
+    try:
+        word = "x" * 40 + "-Zorblaxian-identifier-" + "y" * 200
+        upload(page, tmp_path, "long-word.md", f"# Long word\n\nThe long identifier "
+               f"{word} names the Zorblaxian archive.\n")
+        geometry = page.evaluate("""() => {
+          const wrap = document.querySelector(".dc-lib-wrap");
+          const last = [...wrap.querySelectorAll("th")].pop();
+          return {overflow: getComputedStyle(wrap).overflowX, scroll: wrap.scrollWidth,
+                  reach: last.getBoundingClientRect().right - wrap.getBoundingClientRect().left,
+                  text: last.textContent}; }""")
+        assert geometry["text"] == "Status" and geometry["overflow"] in ("auto", "scroll")
+        assert geometry["scroll"] >= geometry["reach"] - 1, geometry
+        bubble = ask(page, "What does the long identifier name?")
+        fits = bubble.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1")
+        assert "Zorblaxian archive" in bubble.inner_text() and fits
+    finally:
+        page.context.close()
+
+
 def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
     """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
     needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""

@@ -153,7 +153,7 @@ def test_library_escapes_names_paths_and_reasons_and_filters_by_name():
             Document(id="b2", path="/up/scan.pdf", name="scan.pdf", type="pdf",
                      status="skipped", reason="corrupt PDF: <b>bad</b> xref")]
     table = Parsed(library_html(docs))
-    assert {t for t, _ in table.tags} <= {"table", "thead", "tbody", "tr", "th", "td", "span"}
+    assert {t for t, _ in table.tags} <= {"div", "table", "thead", "tbody", "tr", "th", "td", "span"}
     assert evil in table.text and "corrupt PDF: <b>bad</b> xref" in table.text
     assert "2.0 KiB" in table.text and "2026-11-26 00:21" in table.text
     assert "scan.pdf" not in Parsed(library_html(docs, "IMG")).text
