@@ -21,7 +21,7 @@ from rag.errors import DocchatError  # noqa: E402
 from rag.ingest.loaders import SUPPORTED  # noqa: E402
 from rag.types import Answer, Stage, Turn  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
-from ui.render import (answer_html, draft_html, error_html,  # noqa: E402
+from ui.render import (answer_html, draft_html, error_html, older_html,  # noqa: E402
                        library_html, sources_html, stopped_html, text_html)
 from ui.library_text import (library_choices, reindex_note, scope_choices,  # noqa: E402
                              skipped_md, status_md, summary_md)
@@ -29,6 +29,8 @@ from ui.service import Service  # noqa: E402
 from ui import page_conversation  # noqa: E402
 
 log = logging.getLogger(__name__)
+#: Turns of a stored conversation the page shows when it is opened (the latest ones).
+SHOWN_TURNS = 50
 #: A question asking for a summary of a document: "summarise notes.pdf", "Summarize: notes"
 SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
@@ -214,11 +216,16 @@ def build_blocks(service: Service) -> gr.Blocks:
         return msgs, msgs, gr.update(interactive=False), gr.update(interactive=True)
 
     def conversation_view(turns: list[Turn]):
-        msgs, answers = [], []
-        for t in turns:
-            answers.append(t.answer)
+        """A stored conversation as the page shows it: its latest SHOWN_TURNS turns (a
+        10,000-turn one took 213 s and 1.2 GB of browser memory to open whole, then froze
+        the page); the older ones are in the downloads. ``answers`` keeps every turn, so
+        numbering, Regenerate and feedback still refer to the stored turns."""
+        answers = [t.answer for t in turns]
+        first = max(0, len(turns) - SHOWN_TURNS)
+        msgs = [{"role": "assistant", "content": older_html(first)}] if first else []
+        for i, t in enumerate(turns[first:], start=first):
             msgs += [{"role": "user", "content": text_html(t.question)},
-                     {"role": "assistant", "content": answer_html(t.answer, len(answers) - 1)}]
+                     {"role": "assistant", "content": answer_html(t.answer, i)}]
         history = [(a.question, a.answer) for a in answers]
         return msgs, msgs, history, answers, sources_html(answers)
 

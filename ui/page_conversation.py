@@ -66,9 +66,13 @@ def rated_turn(service: Service, user: str, conv: str | None, msgs: list, answer
         return None
     finals = [j for j, m in enumerate(msgs[:i + 1])
               if m.get("role") == "assistant" and str(m.get("content")).startswith(FINAL)]
-    if not finals or finals[-1] != i or len(finals) > len(answers):
+    shown = sum(1 for m in msgs if m.get("role") == "assistant"
+                and str(m.get("content")).startswith(FINAL))
+    if not finals or finals[-1] != i or shown > len(answers):
         return None
-    k = len(finals) - 1  # the answer's place among the page's answers
+    # the answer's place among the conversation's answers, counted from the newest: a long
+    # conversation shows only its latest turns, while ``answers`` holds them all
+    k = len(answers) - (shown - len(finals)) - 1
     try:
         turns = service.conversations.turns(user, conv)
     except DocchatError:

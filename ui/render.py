@@ -98,6 +98,13 @@ def scope_html(paths, what: str = "Searched only") -> str:
 DRAFT_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
+def older_html(hidden: int) -> str:
+    """The first bubble of a long conversation: how many older turns are not shown."""
+    return (f'<div class="dc-older">{hidden:,} older turn{"s" * (hidden != 1)} of this '
+            "conversation are not shown here; download the conversation to read them "
+            "all.</div>")
+
+
 def draft_html(draft: str, stage: str = "") -> str:
     """A draft still streaming in: escaped text without its [n] markers (the verified answer
     shows them, numbered as its sources); under it what is being done now (``stage``)."""
@@ -220,12 +227,19 @@ def _turn_html(answer: Answer, turn: int) -> str:
             f'<div class="dc-for">for: {question}</div>{"".join(items)}</div>')
 
 
+#: Answers whose sources the panel holds (the latest ones: the page shows no older turn).
+PANEL_TURNS = 50
+
+
 def sources_html(answers: "Sequence[Answer | None] | Answer | None") -> str:
-    """The source panel: the sources of every answer of the conversation (answer ``i`` is
-    turn ``i``), the latest shown; a citation of an older answer shows that answer's."""
+    """The source panel: the sources of the conversation's latest PANEL_TURNS answers
+    (answer ``i`` is turn ``i``), the latest shown; a citation of an older answer shows
+    that answer's."""
     if answers is None or isinstance(answers, Answer):
         answers = [answers]
-    turns = [_turn_html(a, i) for i, a in enumerate(answers) if a is not None and a.sources]
+    first = max(0, len(answers) - PANEL_TURNS)
+    turns = [_turn_html(a, i) for i, a in enumerate(answers[first:], start=first)
+             if a is not None and a.sources]
     if not turns:
         return '<div class="dc-sources dc-empty">Sources of the latest answer appear here.</div>'
     return f'<div class="dc-sources">{"".join(turns)}</div>'

@@ -361,6 +361,49 @@ def test_on_a_phone_the_library_scrolls_sideways_and_long_words_wrap(browser, ba
         page.context.close()
 
 
+def test_a_10000_turn_conversation_opens_quickly_with_its_latest_turns(page, served):
+    """Issue 20, item 11: a 10,000-turn conversation took 213 s and 1.17 GB of browser
+    memory to open, then froze the page. It opens with its latest turns and says how many
+    older ones are in the download; its citations still open their sources."""
+    import json as json_mod
+    import sqlite3
+
+    from rag.conversations import FILE, Conversations
+    from rag.types import Answer, Sentence, Source
+
+    work = served[1]
+
+    def turn(i: int) -> Answer:
+        fact = f"Gauge {i} read {i % 97} centimetres at the Pellworm tide station."
+        src = Source(n=1, path="/docs/tides.md", page=1, start=0, end=len(fact), text=fact,
+                     score=0.9, highlights=((0, len(fact)),))
+        return Answer(question=f"What did gauge {i} read?", answer=f"{fact} [1]",
+                      abstained=False, sentences=(Sentence(fact, (1,)),), sources=(src,))
+    store = Conversations(work / "data")
+    conv = store.add("", None, "What did gauge 0 read?", turn(0))
+    store.rename("", conv, "Ten thousand tides")
+    db = sqlite3.connect(work / "data" / FILE)
+    with db:
+        db.executemany("INSERT INTO turns VALUES (?, ?, ?, ?)", (
+            (conv, n, f"What did gauge {n} read?", json_mod.dumps(turn(n).to_dict()))
+            for n in range(1, 10_000)))
+    db.close()
+    page.reload()
+    page.wait_for_selector("#question textarea")
+    t = time.monotonic()
+    page.locator("#conv-list").get_by_text("Ten thousand tides").click()
+    expect(page.locator("#chat .dc-older")).to_contain_text("9,950 older turns",
+                                                            timeout=TIMEOUT)
+    expect(page.locator("#chat .dc-answer").last).to_contain_text("Gauge 9999 read")
+    seconds = time.monotonic() - t
+    assert seconds < 30, seconds
+    assert page.locator("#chat .dc-answer").count() == 50
+    page.locator("#chat .dc-answer").last.locator("a.dc-cite").first.click()
+    expect(page.locator("#sources .dc-src.dc-cited").last).to_contain_text("Gauge 9999")
+    ask(page, "How many people died in the attack?")  # the conversation goes on
+    assert page.locator("#chat .dc-answer").count() == 51
+
+
 def test_another_site_cannot_make_the_browser_upload_a_file(browser, served):
     """Issue 20, item 5: a page on another origin POSTs a multipart upload (no preflight
     needed) with the user's browser; docchat refuses it by its Origin and stores nothing."""
