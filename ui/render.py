@@ -49,14 +49,41 @@ def sources_text(answer: Answer) -> str:
                      f"{' '.join(s.text.split())}" for s in answer.sources)
 
 
+#: Markdown a sentence or passage may start a line with: a heading's #s, a list item's
+#: marker, a quote's >. Shown as structure, not as characters (the stored text is unchanged).
+_MD_LINE = re.compile(r"(?m)^[ \t]*(#{1,6}[ \t]+|[-*+][ \t]+|>[ \t]?)")
+
+
 def sentence_html(s) -> str:
-    """A sentence, escaped, with the exact answer the reader marked in bold."""
+    """A sentence, escaped, with the exact answer the reader marked in bold; a Markdown
+    line marker it starts with ("- ", "## ") is not shown."""
+    m = _MD_LINE.match(s.text)
+    text = s.text[m.end():] if m else s.text
     span = " ".join(s.answer.text.split()) if s.answer else ""
-    at = s.text.find(span) if span else -1
+    at = text.find(span) if span else -1
     if at < 0:
-        return text_html(s.text)
-    return (text_html(s.text[:at]) + f'<strong class="dc-span">{text_html(span)}</strong>'
-            + text_html(s.text[at + len(span):]))
+        return text_html(text)
+    return (text_html(text[:at]) + f'<strong class="dc-span">{text_html(span)}</strong>'
+            + text_html(text[at + len(span):]))
+
+
+def _markdown_view(text: str):
+    """text[a:b] for display, without Markdown line markers (a list item's marker becomes
+    a bullet); offsets stay those of ``text``, so highlights need no mapping."""
+    marks = [(m.start(1), m.end(1), m.group(1)[0]) for m in _MD_LINE.finditer(text)]
+
+    def view(a: int, b: int) -> str:
+        out, pos = [], a
+        for start, end, kind in marks:
+            if end <= a or start >= b:
+                continue
+            out.append(text[pos:max(start, a)])
+            if kind in "-*+" and start >= a:
+                out.append("• ")
+            pos = min(end, b)
+        out.append(text[pos:b])
+        return "".join(out)
+    return view
 
 
 def answer_html(answer: Answer, turn: int = 0) -> str:
@@ -149,10 +176,16 @@ def reflow(text: str) -> str:
 
 def passage_html(src: Source) -> str:
     """The passage with its cited spans in <mark>; long passages trimmed around them.
-    PDF text is reflowed for display (see ``reflow``)."""
+    PDF text is reflowed for display (see ``reflow``); Markdown line markers are not
+    shown (a heading's #s, a list item's marker as a bullet)."""
     shown = reflow if src.path.lower().endswith(".pdf") else (lambda t: t)
     spans = _merged(src.highlights, src.start, src.end)
     text = src.text
+    if src.path.lower().endswith((".md", ".markdown")):
+        view = _markdown_view(text)
+    else:
+        def view(a: int, b: int) -> str:
+            return shown(text[a:b])
     lo, hi = 0, len(text)
     if len(text) > SNIPPET and spans:
         lo = max(0, spans[0][0] - src.start - SNIPPET // 3)
@@ -164,10 +197,10 @@ def passage_html(src: Source) -> str:
         a, b = max(a - src.start, lo), min(b - src.start, hi)
         if a >= b:
             continue
-        out.append(text_html(shown(text[pos:a])))
-        out.append(f'<mark class="dc-mark">{text_html(shown(text[a:b]))}</mark>')
+        out.append(text_html(view(pos, a)))
+        out.append(f'<mark class="dc-mark">{text_html(view(a, b))}</mark>')
         pos = b
-    out.append(text_html(shown(text[pos:hi])))
+    out.append(text_html(view(pos, hi)))
     out.append("…" if hi < len(text) else "")
     return "".join(out)
 

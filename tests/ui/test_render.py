@@ -210,3 +210,18 @@ def test_a_user_name_typed_decomposed_logs_in_as_the_composed_one():
     client = TestClient(app)
     assert client.get("/x", auth=("Rene\u0301".encode().decode(), "pw")).status_code == 200
     assert client.get("/x", auth=("Rene", "pw")).status_code == 401
+
+
+def test_markdown_markers_show_as_structure_not_characters():
+    """Issue 19, item 9: a "- " bullet in an answer, raw #/## in the source panel."""
+    text = "# Mill report\n\n## Staff\n\n- The mill employed 412 workers.\n- It shipped paper."
+    src = dataclasses.replace(source(text=text, start=0, highlights=((27, 57),)),
+                              path="/docs/mill.md")
+    shown = Parsed(passage_html(src))
+    assert "#" not in shown.text and "\n- " not in shown.text and "• The mill" in shown.text
+    assert shown.marks == ["The mill employed 412 workers."]  # offsets unchanged
+    bubble = Parsed(answer_html(answer([Sentence("- The mill employed 412 workers.", (1,))],
+                                       [src])))
+    assert "- The mill" not in bubble.text and "The mill employed 412 workers." in bubble.text
+    txt = dataclasses.replace(src, path="/docs/mill.txt")  # other formats: shown as stored
+    assert "# Mill report" in Parsed(passage_html(txt)).text
