@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
-from rag.errors import NotFoundError, PathError, SourceMissingError, UploadError
+from rag.errors import DocchatError, NotFoundError, PathError, SourceMissingError, UploadError
 from ui.admission import Admission
 from rag.ingest.files import fingerprint
 from rag.index import Index
@@ -27,7 +27,6 @@ from rag.types import Answer, Document, Hit, Status, UpdateSummary
 from rag.ingest.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
-EXAMPLE_WORDS = 8  # words of a first sentence an example question quotes
 _HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
 OnProgress = Callable[[float, str], None]
 
@@ -45,6 +44,7 @@ class Service:
         self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
         self.admission = Admission(settings.max_concurrent_questions, settings.question_queue)
+        self._examples: tuple[int, list[str]] | None = None  # (index generation, questions)
         self.model_ready = threading.Event()  # set once the embedding model is loaded
         self.unavailable = ""  # the watcher's last "source not found" message, if any
 
@@ -270,19 +270,35 @@ class Service:
         return next((d for d in self.index.documents() if d.id == doc_id), None)
 
     def example_questions(self, n: int = 3) -> list[str]:
-        """Questions to start from, one per recently indexed document: about its first
-        heading, else about its first sentence (no LLM involved)."""
-        docs = sorted((d for d in self.documents() if d.status == "indexed"),
+        """Questions to start from, one per recently indexed document, each checked before
+        it is offered: a question about one of its sections ("What does mill report say
+        about staff?") when asking it gets an answer whose first source is that document,
+        else "Summarise <name>" (which always works for a document with text). Computed
+        once per index state (a few questions when the library changed), not per page load."""
+        generation = self.index.snapshot().generation if self.index.exists else -1
+        cached = self._examples
+        if cached is not None and cached[0] == generation:
+            return cached[1][:n]
+        docs = sorted((d for d in self.documents() if d.status == "indexed" and d.chunks),
                       key=lambda d: d.indexed_at, reverse=True)
         out: list[str] = []
         for doc in docs[:n]:
-            text = self.index.page_text(doc.path, 1)
-            heading = _HEADING.search(text)
-            if heading:
-                out.append(f"What does {doc.name} say about {heading.group(1)}?")
-                continue
-            words = text.split()
-            if words:
-                quote = " ".join(words[:EXAMPLE_WORDS]).rstrip(".,;:")
-                out.append(f'What does {doc.name} say about "{quote}…"?')
+            question = self._section_question(doc)
+            out.append(question if question else f"Summarise {doc.name}")
+        self._examples = (generation, out)
         return out
+
+    def _section_question(self, doc: Document) -> str | None:
+        headings = [h.strip() for h in _HEADING.findall(self.index.page_text(doc.path, 1))]
+        if not headings:
+            return None
+        topic = headings[1] if len(headings) > 1 else headings[0]  # the first is the title
+        subject = re.sub(r"[-_]+", " ", Path(doc.name).stem).strip()
+        question = f"What does {subject} say about {topic[:1].lower() + topic[1:]}?"
+        try:
+            answer = ask(self.index, question)
+        except DocchatError:
+            return None
+        if answer.abstained or not answer.sources or answer.sources[0].path != doc.path:
+            return None
+        return question

@@ -721,13 +721,20 @@ def test_an_empty_chat_offers_example_questions_from_the_documents(page):
     texts = examples.all_inner_texts()
     assert 1 <= len(texts) <= 3
     names = page.locator("#library tbody tr td:first-child").all_inner_texts()
-    named = [next(n for n in names if f"What does {n} say about" in t) for t in texts]
-    examples.first.click()
-    page.wait_for_selector(FINAL, timeout=TIMEOUT)
-    assert page.locator("#chat .user").first.inner_text().strip() == texts[0]
-    top = page.locator("#sources .dc-turn").last.locator(".dc-file").first.inner_text()
-    assert top == named[0]  # the question leads to the document it was made from
-    expect(page.locator("#examples")).to_be_hidden()
+    # issue 19, item 7: a question a person would ask about a section, checked to be
+    # answered from its document before it is offered, or a summary; never a quote
+    assert all(re.fullmatch(r"What does .+ say about .+\?", t) or
+               any(t == f"Summarise {n}" for n in names) for t in texts), texts
+    assert not any('"' in t for t in texts)
+    for i in range(len(texts)):
+        if i:
+            page.locator("#new-chat").click()
+            expect(examples.nth(i)).to_be_visible(timeout=TIMEOUT)
+        examples.nth(i).click()
+        page.wait_for_selector(FINAL, timeout=TIMEOUT)
+        assert page.locator("#chat .user").first.inner_text().strip() == texts[i]
+        assert page.locator("#chat .dc-abstain, #chat .dc-error").count() == 0, texts[i]
+        expect(page.locator("#examples")).to_be_hidden()
 
 
 def test_a_pdf_source_links_the_original_page_and_shows_the_page_image(page, tmp_path, base):
