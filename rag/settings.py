@@ -181,6 +181,16 @@ class Settings:
     ocr_page_seconds: float = _f(
         120.0, "OCR of one scanned page may take this long (it has its own budget: a scanned "
         "book is slow by nature); a page that takes longer is left out and logged.")
+    ocr_max_pixels: int = _f(
+        40_000_000, "Largest image a PDF page is rendered to for OCR, in pixels (decided from "
+        "the page's size before rendering: a huge page is read at a lower resolution instead "
+        "of filling the memory; 40 MP is an A0 sheet at 200 dpi).")
+    ocr_max_pages: int = _f(
+        500, "Pages OCRed per file; further scanned pages are left out (logged; a file left "
+        "with no text is skipped with that reason).")
+    ocr_file_seconds: float = _f(
+        900.0, "All OCR of one file may take this long; the pages after are left out (logged; "
+        "a file left with no text is skipped with that reason). Blank pages cost no OCR.")
     ocr_lang: str = _f("eng", "Tesseract language(s) for OCR, e.g. eng or eng+deu (installed "
                        "from Debian's tesseract-ocr-LANG packages).")
     follow_outside_symlinks: bool = _f(
@@ -337,6 +347,9 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sheet_max_cells": _between(1, 1_000_000_000),
     "ocr_dpi": _between(36, 1200),
     "ocr_page_seconds": _between(0.1, 86400),
+    "ocr_max_pixels": _between(100_000, 1_000_000_000),
+    "ocr_max_pages": _between(1, 1_000_000),
+    "ocr_file_seconds": _between(1, 86400 * 7),
     "port": _between(0, 65535),
     "watch_seconds": _between(0, 86400),
     "allowed_hosts": (lambda v: all(_host(h) for h in v),

@@ -142,3 +142,53 @@ def test_the_source_panel_and_the_terminal_say_ocr_text():
                     sentences=(Sentence(text, (1,)),), sources=(src,))
     assert "page 2, OCR text" in sources_html(answer)
     assert "harbour.pdf, page 2, OCR text," in render_answer(answer)
+
+
+# ------------------------------------------------------------------ OCR limits (issue 20, item 3)
+def test_a_huge_page_is_rendered_at_a_lower_resolution_within_the_pixel_cap():
+    from rag.ingest.formats.ocr import render_scale
+
+    scale = render_scale(10_000, 10_000, 200, 40_000_000)  # 10,000 pt square at 200 dpi
+    assert (10_000 * scale) ** 2 <= 40_000_000 * 1.0001
+    assert render_scale(595, 842, 200, 40_000_000) == pytest.approx(200 / 72)  # A4: as asked
+
+
+def blank_pages_pdf(n: int, size: float = 595) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=(size, size))
+    for _ in range(n):
+        pdf.showPage()
+    pdf.save()
+    return buf.getvalue()
+
+
+def test_a_574_byte_giant_page_and_many_blank_pages_cost_little(tmp_path):
+    """A 10,000-point page took 5.3 GB; 2,000 blank pages 25 minutes. Now the page is read
+    at a capped size and blank pages are recognised without Tesseract."""
+    import resource
+    import time
+
+    need_tesseract()
+    giant = tmp_path / "giant.pdf"
+    giant.write_bytes(blank_pages_pdf(1, 10_000))
+    many = tmp_path / "blank.pdf"
+    many.write_bytes(blank_pages_pdf(300))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    for path in (giant, many):
+        with pytest.raises(LoadError, match="no text layer"):
+            load(Path(path.name), path.read_bytes())
+    seconds = time.perf_counter() - t
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert seconds < 60 and grown_mb < 600, (seconds, grown_mb)
+
+
+def test_ocr_stops_after_its_page_cap_and_keeps_what_it_read(monkeypatch):
+    need_tesseract()
+    monkeypatch.setenv("DOCCHAT_OCR_MAX_PAGES", "2")
+    pdf = scanned(text_pdf([[line] for line in SCANNED]))  # five scanned pages
+    pages = load(Path("scan.pdf"), pdf)
+    assert [p.page for p in pages] == [1, 2]
+    assert "lighthouse" in words(pages[0].text)

@@ -8,6 +8,8 @@ import io
 import logging
 import shutil
 import subprocess
+import time
+from dataclasses import dataclass
 
 from rag.errors import LoadError
 from rag.ingest.formats.pagetext import PageText
@@ -18,17 +20,52 @@ log = logging.getLogger(__name__)
 OCR_MARK = "[OCR]"
 
 
+BLANK_CONTRAST = 16  # grey levels between the darkest and lightest pixel of an empty page
+
+
 def engine() -> str | None:
     """The tesseract program, or None when it is not installed."""
     return shutil.which("tesseract")
 
 
+@dataclass(frozen=True)
+class OcrLimits:
+    """What OCR of one file may cost (issue 20, item 3: a 574-byte page of 10,000 x 10,000
+    points rendered to 5.3 GB; 2,000 blank pages took 25 minutes)."""
+
+    page_seconds: float = 120.0  # one page's Tesseract run
+    max_pixels: int = 40_000_000  # a rendered page: a larger page is rendered at a lower dpi
+    max_pages: int = 500  # pages OCRed per file; the rest are left out, saying so
+    file_seconds: float = 900.0  # all OCR of one file; the rest left out, saying so
+
+
+def render_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
+    """The render scale for a page: ``dpi``, lowered so that the image has at most
+    ``max_pixels`` pixels (decided from the page's size, before anything is rendered)."""
+    scale = dpi / 72
+    area = max(width_pt, 1.0) * max(height_pt, 1.0) * scale * scale
+    if area > max_pixels:
+        scale *= (max_pixels / area) ** 0.5
+    return scale
+
+
+def blank(image) -> bool:
+    """A page with nothing on it (a scanner's empty sheet): no need to run Tesseract."""
+    low, high = image.convert("L").getextrema()
+    return high - low < BLANK_CONTRAST
+
+
 def read_pages(data: bytes, numbers: list[int], dpi: int, lang: str,
-               page_seconds: float) -> dict[int, PageText]:
+               page_seconds: float | OcrLimits) -> dict[int, PageText]:
     """OCR text of the 0-based pages ``numbers`` of the PDF ``data``; a page that fails to
-    render or read, or takes longer than ``page_seconds``, is logged and left out. Raises
-    LoadError when there is no engine. (OCR has its own per-page budget: the per-file
-    DOCCHAT_READ_SECONDS would cut a long scanned book short.)"""
+    render or read, or takes longer than its budget, is logged and left out. Raises
+    LoadError when there is no engine. (OCR has its own budgets, per page and per file: the
+    per-file DOCCHAT_READ_SECONDS would cut a long scanned book short.) Pages past
+    ``max_pages`` or the file's time are not read (``complete`` says so)."""
+    limits = page_seconds if isinstance(page_seconds, OcrLimits) else \
+        OcrLimits(page_seconds=page_seconds)
+    page_seconds = limits.page_seconds
+    started = time.monotonic()
     program = engine()
     if program is None:
         raise LoadError("no OCR engine (install Debian's tesseract-ocr and tesseract-ocr-eng)")
@@ -41,9 +78,16 @@ def read_pages(data: bytes, numbers: list[int], dpi: int, lang: str,
         log.warning("cannot render the PDF for OCR: %s", e)
         return texts
     try:
-        for i in numbers:
+        for count, i in enumerate(numbers):
+            if count >= limits.max_pages or time.monotonic() - started > limits.file_seconds:
+                break
             try:
-                image = pdf[i].render(scale=dpi / 72).to_pil()
+                width, height = pdf[i].get_size()
+                scale = render_scale(width, height, dpi, limits.max_pixels)
+                image = pdf[i].render(scale=scale).to_pil()
+                if blank(image):
+                    texts[i] = PageText()
+                    continue
                 png = io.BytesIO()
                 image.save(png, format="PNG")
                 run = subprocess.run([program, "stdin", "stdout", "-l", lang],
@@ -80,8 +124,11 @@ def complete(path: str, data: bytes, pages: list, n_pages: int, settings) -> tup
     if not settings.ocr:
         return pages, "OCR is off (DOCCHAT_OCR)"
     try:
-        texts = read_pages(data, missing, settings.ocr_dpi, settings.ocr_lang,
-                           settings.ocr_page_seconds)
+        limits = OcrLimits(page_seconds=settings.ocr_page_seconds,
+                           max_pixels=settings.ocr_max_pixels,
+                           max_pages=settings.ocr_max_pages,
+                           file_seconds=settings.ocr_file_seconds)
+        texts = read_pages(data, missing, settings.ocr_dpi, settings.ocr_lang, limits)
     except LoadError as e:
         if "OCR engine" in str(e):
             log.warning("%s: %d page(s) without a text layer skipped: %s", path,
@@ -95,5 +142,14 @@ def complete(path: str, data: bytes, pages: list, n_pages: int, settings) -> tup
             printed = labels.get(i + 1, "")
             kept.append(out.page(path, i + 1, f"{printed} {OCR_MARK}".strip()))
     kept.sort(key=lambda p: p.page)
-    return kept, ("OCR found no text" if len(texts) < len(missing) or
-                  not all(texts.values()) else "")
+    if len(missing) > settings.ocr_max_pages and len(texts) >= settings.ocr_max_pages:
+        why = (f"OCR stopped after {settings.ocr_max_pages:,} pages (DOCCHAT_OCR_MAX_PAGES); "
+               f"{len(missing) - len(texts):,} pages left out")
+        log.warning("%s: %s", path, why)
+        return kept, why
+    if len(texts) < len(missing):
+        why = (f"OCR of {len(missing) - len(texts):,} pages was not done (a page failed, or "
+               "the file's OCR time, DOCCHAT_OCR_FILE_SECONDS, ran out)")
+        log.warning("%s: %s", path, why)
+        return kept, why
+    return kept, ("OCR found no text" if not all(texts.values()) else "")
