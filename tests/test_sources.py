@@ -2,27 +2,14 @@
 never "all its files were deleted" (issue 20, item 1)."""
 from __future__ import annotations
 
-import hashlib
 
-import numpy as np
 import pytest
 from conftest import clean_env, docchat
 
 from rag.errors import SourceMissingError
 from rag.index import Index
 from rag.settings import Settings
-
-
-class HashEmbedder:
-    """The vector of a text depends only on the text (no model: this is about bookkeeping)."""
-
-    def encode(self, texts, progress=False, **_):
-        out = []
-        for t in texts:
-            seed = int(hashlib.sha1(t.encode()).hexdigest()[:12], 16)
-            v = np.random.default_rng(seed).standard_normal(16).astype(np.float32)
-            out.append(v / np.linalg.norm(v))
-        return np.stack(out)
+from fakes import HashEmbedder
 
 
 def build(tmp_path, n=5):

@@ -7,24 +7,15 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 
 from rag.index import Index
 from rag.ingest import files
 from rag.settings import Settings
-
-
-class FakeEmbedder:
-    """A stand-in for the model: this test is about which files are read, not vectors."""
-    dim = 4
-
-    def encode(self, texts, progress=False, **_):
-        v = np.ones((len(texts), self.dim), dtype=np.float32)
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
+from fakes import HashEmbedder
 
 
 def run(root: Path, docs: Path):
-    return Index(root, Settings(index_dir=str(root)), embedder=FakeEmbedder()).update([str(docs)])
+    return Index(root, Settings(index_dir=str(root)), embedder=HashEmbedder(dim=4)).update([str(docs)])
 
 
 def age(path: Path, seconds: float) -> None:
@@ -69,5 +60,5 @@ def test_a_full_run_reads_every_file(tmp_path, monkeypatch):
     read: list[str] = []
     real = files.read
     monkeypatch.setattr(files, "read", lambda p: read.append(p.name) or real(p))
-    Index(tmp_path / "idx", Settings(index_dir=str(tmp_path / "idx")), embedder=FakeEmbedder()).update([str(docs)], full=True)
+    Index(tmp_path / "idx", Settings(index_dir=str(tmp_path / "idx")), embedder=HashEmbedder(dim=4)).update([str(docs)], full=True)
     assert read == ["a.txt"]

@@ -8,6 +8,7 @@ from rag.ingest.chunking import MAX_CHARS_PER_TOKEN, chunk_page
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Page
+from fakes import HashEmbedder
 
 
 def one_token_per_word(texts):
@@ -28,24 +29,13 @@ def test_a_line_without_spaces_is_cut_into_chunks_of_bounded_size():
     assert all(b.start <= a.end for a, b in zip(chunks, chunks[1:]))  # no gap: nothing lost
 
 
-class FakeEmbedder:
-    """A stand-in for the model (this test is about which files are read, not vectors)."""
-    dim = 4
-
-    def encode(self, texts, progress=False, **_):
-        import numpy as np
-
-        v = np.ones((len(texts), self.dim), dtype=np.float32)
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 def test_a_file_over_its_cap_is_skipped_with_the_variable_named(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "small.txt").write_text("The depot stores 40 crates.\n")
     (docs / "huge.txt").write_text("The depot stores crates. " * 50_000)  # about 1.2 MiB
     settings = Settings(index_dir=str(tmp_path / "idx"), max_text_file_mb=1.0)
-    summary = Index(tmp_path / "idx", settings, embedder=FakeEmbedder()).update([str(docs)])
+    summary = Index(tmp_path / "idx", settings, embedder=HashEmbedder(dim=4)).update([str(docs)])
     assert [Path(p).name for p in summary.added] == ["small.txt"]
     reasons = {Path(s.path).name: s.reason for s in summary.skipped}
     assert "too large" in reasons["huge.txt"] and "DOCCHAT_MAX_TEXT_FILE_MB" in reasons["huge.txt"]

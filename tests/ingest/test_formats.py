@@ -15,6 +15,7 @@ from rag.ingest.loaders import load
 from rag.ingest.places import place
 from rag.settings import Settings
 from rag.types import Page
+from fakes import HashEmbedder
 
 
 def structure(page: Page) -> list[tuple[str, int]]:
@@ -124,16 +125,6 @@ def test_a_pptx_with_only_pictures_is_skipped_with_a_reason():
     assert "only pictures" in reason("photos.pptx", make_pptx(images_only=True))
 
 
-class FakeEmbedder:
-    """Deterministic vectors: this test is about files, not about the model."""
-
-    def encode(self, texts, progress=False, **_):
-        import numpy as np
-
-        vecs = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype("float32")
-        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-
-
 def test_a_folder_of_good_and_bad_office_files_indexes_the_good_ones(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCCHAT_OFFICE_MAX_EXPANDED_MB", "8")
     docs = tmp_path / "docs"
@@ -145,7 +136,7 @@ def test_a_folder_of_good_and_bad_office_files_indexes_the_good_ones(tmp_path, m
     for name, data in {**good, **bad}.items():
         (docs / name).write_bytes(data)
     root = tmp_path / "index"
-    summary = Index(root, Settings(index_dir=str(root)), embedder=FakeEmbedder()).update([str(docs)])
+    summary = Index(root, Settings(index_dir=str(root)), embedder=HashEmbedder(dim=8)).update([str(docs)])
     assert sorted(Path(p).name for p in summary.added) == sorted(good)
     reasons = {Path(s.path).name: s.reason for s in summary.skipped}
     assert sorted(reasons) == sorted(bad)

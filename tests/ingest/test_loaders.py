@@ -14,6 +14,7 @@ from rag.errors import LoadError
 from rag.index import Index
 from rag.ingest.loaders import load
 from rag.settings import Settings
+from fakes import HashEmbedder
 
 FRENCH = "Le café crème coûte 5 € à Zürich – « très cher », dit-elle. Voilà, c’est naïf.\n"
 GERMAN = "Die Größe der Straße überrascht. Schöne Grüße aus München – bis bald!\n"
@@ -118,14 +119,6 @@ def test_html_inline_tags_do_not_break_words_or_sentences():
     assert lines[1:] == ["Water is H2O and links stay inline.", "A new line.", "one", "two"]
 
 
-class FakeEmbedder:
-    """Deterministic vectors: these tests are about files, not about the model."""
-
-    def encode(self, texts, progress=False, **_):
-        vecs = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype("float32")
-        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-
-
 def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -141,7 +134,7 @@ def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(
     settings = Settings(index_dir=str(root))
 
     def run():
-        return Index(root, settings, embedder=FakeEmbedder()).update([str(docs)])
+        return Index(root, settings, embedder=HashEmbedder(dim=8)).update([str(docs)])
 
     summary = run()
     assert sorted(Path(p).name for p in summary.added) == sorted(good)

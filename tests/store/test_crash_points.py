@@ -33,19 +33,11 @@ ENV = {"DOCCHAT_MERGE_FACTOR": "3", "DOCCHAT_MERGE_FLOOR": "1000", "DOCCHAT_CHUN
 QUERIES = ["river bridge", "falcon quarry", "quokka", "aardvark burrow", "saffron violin beacon"]
 
 RUNNER = r"""
-import hashlib, json, sys
-import numpy as np
+import json, sys
+sys.path.insert(0, sys.argv[4])  # the tests folder: tests/fakes.py
 from rag.index import Index
 from rag.settings import Settings
-
-class HashEmbedder:
-    def encode(self, texts, progress=False, **_):
-        out = []
-        for t in texts:
-            seed = int(hashlib.sha1(t.encode()).hexdigest()[:12], 16)
-            v = np.random.default_rng(seed).standard_normal(16).astype(np.float32)
-            out.append(v / np.linalg.norm(v))
-        return np.stack(out)
+from fakes import HashEmbedder
 
 docs, root, full = sys.argv[1], sys.argv[2], sys.argv[3] == "full"
 s = Index(root, Settings.from_env(index_dir=root), embedder=HashEmbedder()).update([docs], full=full)
@@ -58,8 +50,8 @@ def run(docs: Path, root: Path, crash_at: str = "", full: bool = False):
     """One build in a fresh process (crashing at ``crash_at``)."""
     env = clean_env(**ENV, **({"DOCCHAT_CRASH_AT": crash_at} if crash_at else {}))
     return subprocess.run([sys.executable, "-c", RUNNER, str(docs), str(root),
-                           "full" if full else "inc"], capture_output=True, text=True, env=env,
-                          timeout=300)
+                           "full" if full else "inc", str(Path(__file__).parents[1])],
+                          capture_output=True, text=True, env=env, timeout=300)
 
 
 def settings(root: Path) -> Settings:

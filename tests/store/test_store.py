@@ -6,7 +6,6 @@ same text must get the same vector whatever batch it is encoded in).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -21,6 +20,7 @@ from rag.settings import Settings
 from rag.store import open_store
 from rag.store.local.segment import HNSW_FILE
 from rag.types import Chunk, Page
+from fakes import HashEmbedder
 
 WORDS = ("river bridge council budget harbour vaccine orchard turbine museum railway storm "
          "festival manuscript canal winter copper village school market tunnel glacier "
@@ -28,18 +28,6 @@ WORDS = ("river bridge council budget harbour vaccine orchard turbine museum rai
 QUERIES = ["river bridge", "vaccine winter market", "copper tunnel quarry", "falcon",
            "saffron violin beacon festival", "glacier meadow ferry harbour"]
 DIM = 16
-
-
-class HashEmbedder:
-    """The vector of a text depends only on the text."""
-
-    def encode(self, texts, progress=False, **_):
-        out = []
-        for t in texts:
-            seed = int(hashlib.sha1(t.encode()).hexdigest()[:12], 16)
-            v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-            out.append(v / np.linalg.norm(v))
-        return np.stack(out)
 
 
 def write_docs(folder: Path, n: int, seed: int, prefix: str = "doc") -> list[Path]:
@@ -65,7 +53,7 @@ def settings(root: Path, **kw) -> Settings:
 
 
 def update(root: Path, s: Settings, docs: Path):
-    return Index(root, s, embedder=HashEmbedder()).update([str(docs)])
+    return Index(root, s, embedder=HashEmbedder(dim=DIM)).update([str(docs)])
 
 
 def ranked(snap, scores: dict[int, float]) -> list[tuple[str, int, int, float]]:
@@ -107,7 +95,7 @@ def test_scores_do_not_depend_on_how_the_corpus_was_split_into_segments(tmp_path
         assert len(a) > 3 and [r[:3] for r in a] == [r[:3] for r in b], q
         assert np.allclose([r[3] for r in a], [r[3] for r in b], rtol=1e-9, atol=1e-12), q
         assert a[:10] == b[:10]
-        qvec = HashEmbedder().encode([q])[0]
+        qvec = HashEmbedder(dim=DIM).encode([q])[0]
         assert ranked(snap_one, snap_one.search_dense(qvec, 10)) == \
             ranked(snap_steps, snap_steps.search_dense(qvec, 10))
 
@@ -145,7 +133,7 @@ def test_a_deleted_or_changed_file_is_a_tombstone_until_a_merge_drops_it(tmp_pat
     texts = [r.text for r in snap.chunks(list(snap.search_lexical("glacier pistachio lantern",
                                                                   100)))]
     assert texts and not any("unique" in t for t in texts)
-    old_vec = HashEmbedder().encode(["The glacier pistachio lantern is unique."])[0]
+    old_vec = HashEmbedder(dim=DIM).encode(["The glacier pistachio lantern is unique."])[0]
     dense = snap.chunks(list(snap.search_dense(old_vec, 100)))
     assert not any("unique" in r.text for r in dense)
     # a low deletes threshold rewrites the segment without its dead rows
@@ -216,7 +204,7 @@ def test_chunk_context_and_structure_are_kept_and_returned_with_hits(tmp_path):
                   structure=((0, 5, 0),))
     from rag.store import ChunkerSettings, FileRecord, Manifest
     with store.writer() as w:
-        w.upsert("sha-a", [page], [chunk], HashEmbedder().encode(["Guide\nRivers"]))
+        w.upsert("sha-a", [page], [chunk], HashEmbedder(dim=DIM).encode(["Guide\nRivers"]))
         w.set_files([FileRecord("a.md", "sha-a", 10)], [])
         w.commit(Manifest(2, "m", DIM, ChunkerSettings(1, 40, 0), ("/x",)))
     snap = store.reader()
@@ -244,7 +232,7 @@ def test_large_segments_get_hnsw_with_high_recall_and_deletes_respected(tmp_path
         recalls.append(len(exact & set(snap.search_dense(q, 10))) / 10)
     assert np.mean(recalls) >= 0.95
     victim = sorted(docs.iterdir())[0]
-    qvec = HashEmbedder().encode([victim.read_text().strip()])[0]
+    qvec = HashEmbedder(dim=DIM).encode([victim.read_text().strip()])[0]
     assert Path(snap.chunks(list(snap.search_dense(qvec, 1)))[0].path).name == victim.name
     victim.unlink()
     update(root, s, docs)
@@ -263,7 +251,7 @@ def test_a_format_1_index_is_rebuilt_from_its_own_folders_and_its_files_removed(
         {"format": 1, "model": "all-MiniLM-L6-v2", "dim": 384, "roots": [str(docs)],
          "chunker": {"version": 3, "tokens": 200, "overlap": 40}}))
     (root / "CURRENT").write_text("gen-000004\n")
-    s = Index(root, settings(root), embedder=HashEmbedder()).update(None)
+    s = Index(root, settings(root), embedder=HashEmbedder(dim=DIM)).update(None)
     assert s.full_rebuild and s.reason.startswith("format changed") and len(s.added) == 3
     assert not gen.exists() and not (root / "CURRENT").exists()
     assert Index.open(root, settings(root)).status().roots == (str(docs.resolve()),)
@@ -343,14 +331,14 @@ def test_a_merge_runs_beside_the_writer_and_readers_without_holding_either_back(
     # the delete made during the merge applies to the merged segment (chunk ids are kept)
     assert doomed not in after.search_lexical("river", 1000)
     assert not any(Path(r.path).name == "doc-000.txt" for r in after.chunks(
-        list(after.search_dense(HashEmbedder().encode(["river"])[0], 1000))))
+        list(after.search_dense(HashEmbedder(dim=DIM).encode(["river"])[0], 1000))))
     assert {q: ranked(old, old.search_lexical(q, 50)) for q in QUERIES} == want_old
     ref = tmp_path / "reference"
     update(ref, settings(ref), docs)
     one = open_store(ref).reader()
     for q in QUERIES:
         assert ranked(after, after.search_lexical(q, 50)) == ranked(one, one.search_lexical(q, 50))
-        qv = HashEmbedder().encode([q])[0]
+        qv = HashEmbedder(dim=DIM).encode([q])[0]
         assert ranked(after, after.search_dense(qv, 10)) == ranked(one, one.search_dense(qv, 10))
 
 
@@ -376,7 +364,7 @@ def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, mon
     update(root, s, docs)
     assert started.wait(30)
     monkeypatch.setattr(segmod, "merge", real_merge)
-    summary = Index(root, s, embedder=HashEmbedder()).update([str(docs)], full=True)
+    summary = Index(root, s, embedder=HashEmbedder(dim=DIM)).update([str(docs)], full=True)
     assert summary.full_rebuild
     gate.set()
     open_store(root).wait_merges()
