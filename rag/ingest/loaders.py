@@ -49,8 +49,20 @@ def load(path: Path, data: bytes | None = None, settings: Settings | None = None
 
 def decode_text(data: bytes) -> str:
     """Bytes -> str: UTF-8 (with or without BOM), else the best guess; binary data is refused."""
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise LoadError("binary data, not text")
+    head = data[:8192]
+    if b"\x00" in head and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        utf16 = _utf16_without_bom(head)
+        if utf16:  # Windows' "Unicode" text: UTF-16 with no byte order mark
+            try:
+                text = data.decode(utf16)
+            except UnicodeDecodeError:
+                raise LoadError("binary data, not text") from None
+            if _control_share(text) > 0.05:
+                raise LoadError("binary data, not text")
+            return normalise(text)
+        if head.count(b"\x00") > STRAY_NULS * len(head):
+            raise LoadError("binary data, not text")
+        data = data.replace(b"\x00", b"")  # a few stray NUL bytes in a text file
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -58,6 +70,23 @@ def decode_text(data: bytes) -> str:
     if _control_share(text) > 0.05:
         raise LoadError("binary data, not text")
     return normalise(text)
+
+
+STRAY_NULS = 0.01  # share of NUL bytes a text file may hold (dropped) before it is binary
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the NUL bytes sit in every other byte, as in UTF-16
+    text of mostly Latin characters; None otherwise."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 8:
+        return None
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul > 0.3 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.3 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
 
 
 def _decode_legacy(data: bytes) -> str:

@@ -153,3 +153,20 @@ def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(
     again = run()  # nothing changed: the same files are reported skipped, nothing re-embedded
     assert again.embedded == 0 and not again.added
     assert {Path(s.path).name: s.reason for s in again.skipped} == reasons
+
+
+def test_utf16_without_a_byte_order_mark_and_stray_nul_bytes_are_read_as_text():
+    """Issue 20, item 14: both were skipped as "binary"."""
+    import os
+
+    from rag.errors import LoadError
+    from rag.ingest.loaders import decode_text
+
+    text = "The Vantor mill employed 412 workers; the crème brûlée was 5 €.\n" * 20
+    assert decode_text(text.encode("utf-16-le")) == text
+    assert decode_text(text.encode("utf-16-be")) == text
+    assert decode_text(text.encode() + b"\x00\x00\x00") == text  # a log with stray NULs
+    with pytest.raises(LoadError, match="binary"):
+        decode_text(os.urandom(4096) + b"\x00" * 512)
+    with pytest.raises(LoadError, match="binary"):
+        decode_text(bytes(range(256)) * 40)  # every byte value: binary, not UTF-16
