@@ -241,7 +241,10 @@ def build_blocks(service: Service) -> gr.Blocks:
 
     def on_rename(conv, title, request: gr.Request):
         user = user_of(request)
-        if conv:
+        if conv and not (title or "").strip():  # said, not silently ignored
+            gr.Warning("A conversation needs a name: type one in Title, then Rename (the "
+                       "old name is kept).")
+        elif conv:
             service.conversations.rename(user, conv, title or "")
         return gr.update(choices=conv_choices(user), value=conv)
 

@@ -227,6 +227,9 @@ def test_conversation_actions_are_enabled_only_when_they_have_something_to_act_o
     ask(page, "How many people died in the Crocus City Hall attack?")
     for sel in actions:
         expect(page.locator(sel)).to_be_enabled(timeout=TIMEOUT)
+    page.locator("#conv-title input").fill("   ")  # an empty name is refused, and said so
+    page.locator("#conv-rename").click()
+    expect(page.get_by_text("A conversation needs a name")).to_be_visible(timeout=TIMEOUT)
     page.locator("#new-chat").click()
     for sel in actions:
         expect(page.locator(sel)).to_be_disabled(timeout=TIMEOUT)
