@@ -2,6 +2,7 @@
 surprises. Used by the UI and the HTTP API; indexing them is Index.update's job."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -24,7 +25,11 @@ def safe_name(name: str) -> str:
     base = re.split(r"[\\/]", name or "")[-1]
     base = unicodedata.normalize("NFKC", base).replace("\x00", "")
     stem, ext = os.path.splitext(base)
-    stem = _UNSAFE.sub("_", stem).strip(" ._") or "upload"
+    kept = _UNSAFE.sub("_", stem).strip(" ._")
+    if not kept or set(kept) <= {"_"}:  # nothing left (a name of emoji or symbols only): a
+        # name derived from the original, so two such uploads do not collide as "upload"
+        kept = "upload-" + hashlib.sha256(stem.encode("utf-8", "replace")).hexdigest()[:10]
+    stem = kept
     ext = _UNSAFE.sub("", ext).lower()
     return stem[:MAX_NAME - len(ext)] + ext
 

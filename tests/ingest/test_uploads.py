@@ -15,11 +15,19 @@ from rag.ingest.uploads import MAX_NAME, check_name, check_names, safe_name, sav
     ("/abs/path/Report FINAL.PDF", "Report FINAL.pdf"),
     (".hidden.md", "hidden.md"),
     ("a\x00b;rm -rf $HOME.txt", "ab_rm -rf _HOME.txt"),
-    ("..", "upload"),
     ("ｆｕｌｌ ｗｉｄｔｈ.md", "full width.md"),
 ])
 def test_safe_name_keeps_the_last_component_only(given, expected):
     assert safe_name(given) == expected
+
+
+def test_names_with_nothing_safe_in_them_do_not_collide():
+    """Issue 20, item 14: "🐈.md" and "🐕.md" were both saved as "upload.md"."""
+    cat, dog = safe_name("🐈.md"), safe_name("🐕.md")
+    assert cat != dog and cat.startswith("upload-") and cat.endswith(".md")
+    assert safe_name("🐈.md") == cat  # the same name gives the same file name
+    assert safe_name("..").startswith("upload-") and safe_name("✂️📎.pdf").endswith(".pdf")
+    check_names([cat, dog])  # accepted together
 
 
 def test_long_names_are_cut_but_keep_their_extension():
