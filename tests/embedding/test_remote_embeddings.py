@@ -256,11 +256,11 @@ def test_a_remote_model_without_a_local_tokenizer_chunks_with_the_packaged_one(t
     ("DOCCHAT_EMBED_URL", "ftp://host/v1", "empty or an http(s) URL"),
     ("DOCCHAT_EMBED_URL", "127.0.0.1:8080", "empty or an http(s) URL"),
     ("DOCCHAT_EMBED_URL", "http://host:99999/v1", "empty or an http(s) URL"),
-    ("DOCCHAT_EMBED_TIMEOUT", "0", "at least 0.1"),
+    ("DOCCHAT_EMBED_TIMEOUT", "0", "between 0.1 and 86400"),
     ("DOCCHAT_EMBED_RETRIES", "-1", "between 0 and 20"),
     ("DOCCHAT_EMBED_RETRIES", "many", "a whole number"),
-    ("DOCCHAT_EMBED_BACKOFF", "1e9", "between 0.0 and 60.0"),
-    ("DOCCHAT_EMBED_BATCH", "0", "at least 1"),
+    ("DOCCHAT_EMBED_BACKOFF", "1e9", "between 0 and 60"),
+    ("DOCCHAT_EMBED_BATCH", "0", "between 1 and 4096"),
 ])
 def test_a_bad_embedding_setting_is_one_line_naming_the_variable(monkeypatch, var, value,
                                                                  accepts):
