@@ -119,7 +119,10 @@ class Index:
             if item in indexed:
                 chosen[item] = None
                 continue
-            p = os.path.realpath(os.path.expanduser(item))
+            try:
+                p = os.path.realpath(os.path.expanduser(item))
+            except ValueError:  # a NUL byte or an unpaired surrogate: no file has that name
+                p = item
             if p in indexed:
                 chosen[p] = None
                 continue

@@ -97,6 +97,8 @@ def ask(page, question: str):
 
 
 def upload(page, tmp_path: Path, name: str, text: str) -> str:
+    page.wait_for_function("!document.querySelector('#question textarea').disabled",
+                           timeout=TIMEOUT)  # the page has loaded (its load event is done)
     path = tmp_path / name
     path.write_text(text)
     page.locator("#upload input[type=file]").set_input_files(str(path))

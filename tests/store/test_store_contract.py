@@ -327,3 +327,15 @@ def test_an_empty_or_unknown_scope_is_a_clear_error(tmp_path):
         ask(idx, "What makes bread rise?", documents=["nope.md"])
     folder = idx.search("bread", 3, documents=[str(docs)])  # a folder: all its documents
     assert names(folder)[0] == "bread.txt"
+
+
+def test_a_scope_naming_a_nul_byte_or_a_lone_surrogate_is_not_found(tmp_path):
+    """The schema fuzzer's find: such a name made os.path.realpath raise (a 500)."""
+    from rag.errors import NotFoundError
+
+    docs = write_docs(tmp_path / "docs")
+    idx = Index(tmp_path / "index", settings_for(tmp_path, ""))
+    idx.update([docs])
+    for bad in ("a\x00b", "\udaba^", "\x00"):
+        with pytest.raises(NotFoundError, match="no indexed document"):
+            idx.scope([bad])
