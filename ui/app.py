@@ -27,10 +27,13 @@ from ui.library_text import (library_choices, reindex_note, scope_choices,  # no
                              skipped_md, status_md, summary_md)
 from ui.service import Service  # noqa: E402
 from ui import page_conversation  # noqa: E402
+from ui.stopping import Runs  # noqa: E402
 
 log = logging.getLogger(__name__)
 #: Turns of a stored conversation the page shows when it is opened (the latest ones).
 SHOWN_TURNS = 50
+#: How long Stop waits for the answer it stops to send its last update (see ui/stopping.py).
+STOP_WAIT_S = 2.0
 #: A question asking for a summary of a document: "summarise notes.pdf", "Summarize: notes"
 SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
@@ -45,6 +48,11 @@ CLEARED_QUESTION = 5
 ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
 THEME = gr.themes.Base(font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts:
                        font_mono=["ui-monospace", "monospace"])  # the page works offline
+
+
+def session_of(request) -> str:
+    """The page session a Gradio request comes from ("" outside a page)."""
+    return getattr(request, "session_hash", None) or ""
 
 
 def build_blocks(service: Service) -> gr.Blocks:
@@ -101,13 +109,22 @@ def build_blocks(service: Service) -> gr.Blocks:
         """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
         the answer is being made (on_stopped disables it when it is pressed), Regenerate
         once it is done (answered or failed)."""
-        for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as the
-            # answer, so a question asked the moment it shows is not dropped as a repeat
-            listing = gr.update(choices=conv_choices(user), value=conv) if conv else gr.skip()
-            if conv and request is not None:  # the page knows its conversation's id now
-                forget_pending(request)
-            yield (m, m, h, a, src, box, conv, listing, conv or "",
-                   gr.update(interactive=not done), gr.update(interactive=done))
+        session = session_of(request)
+        run = runs.start(session)
+        try:
+            for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as
+                # the answer, so a question asked the moment it shows is not dropped as a repeat
+                if run.stop.is_set():  # Stop was pressed: its "Stopped" is the last word
+                    return
+                listing = gr.update(choices=conv_choices(user), value=conv) if conv \
+                    else gr.skip()
+                if conv and request is not None:  # the page knows its conversation's id now
+                    forget_pending(request)
+                yield (m, m, h, a, src, box, conv, listing, conv or "",
+                       gr.update(interactive=not done), gr.update(interactive=done))
+        finally:
+            gen.close()  # ends the engine's generation too
+            runs.end(session, run)
 
     def on_ask(question, msgs, history, answers, conv, engine, k, base_url, model, scope,
                request: gr.Request):
@@ -198,18 +215,19 @@ def build_blocks(service: Service) -> gr.Blocks:
                          request)
 
     pending: dict[str, str] = {}  # page session -> id its next new conversation gets
+    runs = Runs()  # page session -> the answer being made, for Stop
 
     def new_conversation_id(request) -> str:
         """The id a question starting a conversation gives it, chosen before it is stored
         and kept until the page learns it: Regenerate after a Stop that cut off that moment
         then finds the conversation the stopped question stored, instead of making a twin."""
-        session = getattr(request, "session_hash", None) or ""
-        return pending.setdefault(session, uuid.uuid4().hex)
+        return pending.setdefault(session_of(request), uuid.uuid4().hex)
 
     def forget_pending(request: gr.Request):
-        pending.pop(getattr(request, "session_hash", None) or "", None)
+        pending.pop(session_of(request), None)
 
-    def on_stopped(msgs):
+    def on_stopped(msgs, request: gr.Request):
+        runs.stop(session_of(request), STOP_WAIT_S)  # its updates end before this one
         if msgs and msgs[-1]["role"] == "assistant" and "dc-draft" in str(msgs[-1]["content"]):
             msgs = msgs[:-1] + [{"role": "assistant",
                                  "content": msgs[-1]["content"] + stopped_html()}]
