@@ -12,9 +12,7 @@ from rag.settings import Settings  # sets HF_HUB_OFFLINE and GRADIO_ANALYTICS_EN
 
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
-from fastapi import FastAPI, HTTPException  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
-from starlette.requests import Request  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
@@ -23,6 +21,7 @@ from ui.app import ASK_API_INPUTS, THEME, build_blocks  # noqa: E402
 from ui.assets import CSS, HEAD_JS  # noqa: E402
 from ui.body_cap import BodyCap  # noqa: E402
 from ui.guard import RequestGuard  # noqa: E402
+from ui.login_gate import LoginGate  # noqa: E402
 from ui.gradio_inputs import GradioInputs  # noqa: E402
 from ui.mcp_tools import build_server as build_mcp_server  # noqa: E402
 from ui.service import Service  # noqa: E402
@@ -76,7 +75,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
         return gapp.tokens.get(token) if token else None
 
     api.install(app, service, credentials, session_user)
-    mount_mcp(app, mcp_app, credentials, session_user)  # before the page, which takes the rest
+    mount_mcp(app, mcp_app)  # before the page, which takes the rest
     blocks = build_blocks(service)
     mounted = gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
@@ -88,6 +87,8 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     mounted.add_middleware(GradioInputs, endpoints={"ask": ASK_API_INPUTS})
     mounted.add_middleware(BodyCap, max_bytes=int(settings.upload_max_request_mb * 2**20),
                            other_max_bytes=int(settings.max_body_kb * 1024))
+    if credentials:  # before any body is read (ui/login_gate.py)
+        mounted.add_middleware(LoginGate, credentials=credentials, session_user=session_user)
     mounted.add_middleware(RequestGuard, bind_host=settings.host,
                            allowed_hosts=settings.allowed_hosts)  # outermost: runs first
 
@@ -132,32 +133,11 @@ def mcp_security(settings: Settings):
                          for o in (f"{scheme}://{n}", f"{scheme}://{n}:*")])
 
 
-class LoginRequired:
-    """ASGI: the API's login (ui.api.basic_auth: HTTP Basic, or the page's login session) in
-    front of an app that is not a FastAPI route (the MCP endpoint); 401 without it."""
-
-    def __init__(self, app, credentials: tuple[str, str], session_user) -> None:
-        self.app = app
-        self.check = api.basic_auth(credentials, session_user)
-        self.security = api.Utf8Basic(auto_error=False)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope)
-            try:
-                self.check(request, await self.security(request))
-            except HTTPException as exc:
-                return await JSONResponse({"detail": exc.detail}, exc.status_code,
-                                          headers=exc.headers)(scope, receive, send)
-        await self.app(scope, receive, send)
-
-
-def mount_mcp(app: FastAPI, mcp_app, credentials: tuple[str, str] | None,
-              session_user) -> None:
-    """The MCP endpoint at /mcp/ (and at /mcp, without a redirect), behind the login if set."""
-    endpoint = LoginRequired(mcp_app, credentials, session_user) if credentials else mcp_app
-    app.router.routes.append(Route(MCP_PATH, endpoint=WithSlash(endpoint)))
-    app.mount(MCP_PATH, endpoint, name="mcp")
+def mount_mcp(app: FastAPI, mcp_app) -> None:
+    """The MCP endpoint at /mcp/ (and at /mcp, without a redirect); with a login set, the
+    LoginGate in front of every route guards it too."""
+    app.router.routes.append(Route(MCP_PATH, endpoint=WithSlash(mcp_app)))
+    app.mount(MCP_PATH, mcp_app, name="mcp")
 
 
 class WithSlash:

@@ -973,3 +973,19 @@ def test_thumbs_down_asks_why_and_the_conversation_downloads_as_markdown(page):
     assert "133" in text and "[1]" in text
     assert "crocus-city-hall-attack.txt`, page 1" in text
     assert "*Rated down (wrong source): The toll is in another paragraph.*" in text
+
+
+def test_with_a_login_the_page_logs_in_and_answers(browser, tmp_path):
+    """With --auth, the login gate (ui/login_gate.py) lets through only what the login form
+    needs; after logging in on the page, the page's own routes (queue, heartbeat) work."""
+    creds = ("anna", "pässwört-1")
+    with running_server(tmp_path, "--auth", ":".join(creds), auth=creds) as (url, _):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(url)  # the login form: it needs nothing the gate closes
+        page.locator("input").first.fill(creds[0])
+        page.locator("input[type=password]").fill(creds[1])
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#question textarea", timeout=TIMEOUT)
+        answer = ask(page, "How many people died in the attack?")
+        assert "133" in answer.inner_text()
+        page.context.close()
