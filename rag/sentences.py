@@ -14,7 +14,10 @@ _ABBREV = {
 # end punctuation, optional closing quotes/brackets, then whitespace, then a plausible start
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
 _PARA = re.compile(r"\n[ \t]*\n\s*")
-_LINE = re.compile(r"\n(?=[ \t]*(?:#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s))")
+# a line that starts a unit of its own: a Markdown heading, a list item, a quote, and a
+# spreadsheet row as the sheet loaders write it ("Row 7: Name: Ada; ..."), which has no end
+# punctuation: without this an 11-row sheet was one 1,760-character "sentence"
+_LINE = re.compile(r"\n(?=[ \t]*(?:#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s|Row \d+: ))")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}\s[^\n]*\n", re.M)
 
 

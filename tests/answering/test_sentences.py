@@ -99,3 +99,16 @@ def test_accented_capitals_start_sentences():
 def test_whitespace_only_text_yields_no_sentences_but_is_still_covered():
     assert split_sentences(" \n\t ") == []
     assert sentence_spans(" \n\t ") == [(0, 4)]
+
+
+def test_each_spreadsheet_row_is_a_sentence_of_its_own():
+    """The sheet loaders write a row per line without end punctuation; a cited sentence must
+    be one row (an 11-row sheet was one 1,760-character sentence, rows cut mid-way)."""
+    from rag.ingest.formats.sheets import load_csv
+    from rag.ingest.formats.pagetext import Deadline
+
+    csv = "Item,Cost (GBP),Owner\n" + "".join(f"Line {i},{i * 1000},Team {i}\n" for i in range(11))
+    text = load_csv("budget.csv", csv, 1000, Deadline(60))[0].text
+    rows = [s for s in split_sentences(text) if s.startswith("Row ")]
+    assert len(rows) == 11, split_sentences(text)
+    assert rows[3] == "Row 5: Item: Line 3; Cost (GBP): 3000; Owner: Team 3"
