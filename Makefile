@@ -86,6 +86,7 @@ bench-scale: setup test-setup
 eval: setup
 	$(BIN)/docchat eval retrieval --beir ../shared/eval/beir_scifact
 	$(BIN)/docchat eval qa --squad ../shared/eval/squad2/dev-v2.0.json --limit 600
+	PYTHONPATH=. $(BIN)/python benchmarks/eval_own_set.py
 
 clean:
 	rm -rf $(VENV) $(INDEX)/seg-* $(INDEX)/meta.sqlite* $(INDEX)/.lock $(INDEX)/gen-* $(INDEX)/CURRENT
