@@ -9,10 +9,11 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
-from rag.errors import DocchatError, SettingsError
+from rag.errors import DocchatError, SettingsError, storage_error
 from rag.settings import Settings
 
 EXIT_SKIPPED = 3
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"docchat: error: {e.strerror or e}{where} (nothing was changed: the index "
               "keeps its last complete state)", file=sys.stderr)
+        return 1
+    except sqlite3.Error as e:
+        full = storage_error(e)
+        if full is None:
+            raise
+        print(f"docchat: error: {full}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("docchat: interrupted", file=sys.stderr)

@@ -70,3 +70,19 @@ class EmbeddingError(DocchatError):
 class PathError(DocchatError):
     """A configured folder cannot be used (it is a file, or cannot be created or written):
     refused at start, in one line naming the setting, before anything is changed."""
+
+
+class StorageError(DocchatError):
+    """The disk holding the index has no room, or fails: nothing was changed."""
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """``exc`` as a StorageError when it is SQLite saying the disk is full or failing
+    (SQLITE_FULL, SQLITE_IOERR_*: a build on a full disk printed a traceback), else None."""
+    import sqlite3
+
+    name = getattr(exc, "sqlite_errorname", "") if isinstance(exc, sqlite3.Error) else ""
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):
+        return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
+                            "changed, the index keeps its last complete state")
+    return None

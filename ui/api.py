@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import sqlite3
 import unicodedata
 from dataclasses import asdict
 from pathlib import Path
@@ -33,7 +34,7 @@ from pydantic import Field, create_model
 
 from rag.errors import (DocchatError, EmbeddingError, EngineError, IndexCorruptError,
                         IndexMismatchError, IndexNotFoundError, NotFoundError, QuestionError,
-                        UploadError)
+                        StorageError, UploadError, storage_error)
 from rag.types import document_id
 from ui.api_models import (NOT_BLANK, AskRequest, DeleteOut, DocumentOut, ErrorOut,
                            IncludeOut, PassageOut, ReindexOut, SearchRequest, StatusOut,
@@ -62,6 +63,8 @@ def errors(*codes: int) -> dict:
 def status_for(exc: DocchatError) -> int:
     if isinstance(exc, BusyError):
         return 503
+    if isinstance(exc, StorageError):
+        return 507  # Insufficient Storage: the server's disk, not the request, is the cause
     if isinstance(exc, UploadError):
         return exc.status
     if isinstance(exc, QuestionError):
@@ -367,6 +370,14 @@ def install(app: FastAPI, service: Service, credentials: tuple[str, str] | None 
     async def docchat_error(_: Request, exc: DocchatError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
+
+    @app.exception_handler(sqlite3.Error)
+    async def storage(_: Request, exc: sqlite3.Error) -> JSONResponse:
+        """The index's disk full or failing: said as such (507), not a bare 500."""
+        full = storage_error(exc)
+        if full is None:
+            raise exc
+        return JSONResponse({"detail": str(full)}, status_code=status_for(full))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,6 +3,7 @@ same SQL for the embedded store (rag.store.local) and the Milvus store (rag.stor
 whose vectors and postings live elsewhere but whose plan of a run is docchat's own."""
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,6 +11,9 @@ from typing import Callable, Sequence
 
 from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
 from rag.types import Skipped
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # index files read without shared memory (said once each)
 
 Query = Callable[..., list]  # (sql, *params) -> rows, inside the reader's snapshot
 
@@ -19,8 +23,30 @@ def now() -> str:
 
 
 def connect_reader(path: Path) -> sqlite3.Connection:
-    """A read-only connection (autocommit; callers open their own read transaction)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+    """A read-only connection (autocommit; callers open their own read transaction).
+
+    On a full disk WAL mode cannot create its shared-memory file, and every read failed
+    (SQLITE_IOERR_SHMSIZE): the intact index was reported as "no index" until space was freed
+    (issue 20, item 10). Then the file is read as it is on disk (``immutable``), which is the
+    last checkpointed commit: no writer can commit anything newer without space."""
+    db = _connect_ro(path, "mode=ro")
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        if not (name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR_SHM")):
+            raise
+        db.close()
+        if str(path) not in _warned:
+            _warned.add(str(path))
+            log.warning("no room for the index's shared-memory file (disk full?): reading %s "
+                    "as it is on disk", path)
+        db = _connect_ro(path, "mode=ro&immutable=1")
+    return db
+
+
+def _connect_ro(path: Path, options: str) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?{options}", uri=True, isolation_level=None,
                          check_same_thread=False)
     db.execute("PRAGMA query_only=1")
     return db
