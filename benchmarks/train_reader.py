@@ -31,6 +31,13 @@ batches (30,400 of the ~56,800 examples, a random sample of every kind: the CPU 
 2.6 s a batch on these 2 cores, 85 minutes quiet); seed 0. Loss: cross
 entropy of start and end (index 0 = [CLS] = no answer) + binary cross entropy of the [CLS]
 no-answer head.
+
+Stage 2 (``train --stage 2 --positives 9000 --lr 3e-4 --max-steps 1100``, into
+build/reader-hard): stage 1's weights trained further on SQuAD 1.1 train questions stage 1 never
+saw, each with an unanswerable twin made by perturbing the question the way SQuAD 2.0's crowd
+wrote theirs (benchmarks/reader_negatives.py: a number, a name, an antonym, a negation),
+answer-removed paragraphs and the real unanswerables (dev quarter x2). Stage 1's no-answer score
+barely separated SQuAD 2.0's adversarial unanswerables (AUC 0.56); they look like this.
 """
 from __future__ import annotations
 
@@ -46,7 +53,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "eval"
-OUT = ROOT / "build" / "reader"
+OUT = ROOT / "build" / "reader"  # stage 1
+STAGE1_POSITIVES = 36000  # the recorded stage 1 run's --positives; stage 2 takes later ones
+
+
+def out_dir(stage: int) -> Path:
+    return OUT if stage == 1 else ROOT / "build" / "reader-hard"
 BASE = "all-MiniLM-L6-v2"
 RANK, SCALE = 16, 2.0
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
@@ -80,10 +92,12 @@ def without_answer_sentence(c: str, s: int, e: int, golds: list[str]) -> str | N
     return rest
 
 
-def examples(positives: int, seed: int = 0) -> list[dict]:
-    rnd = random.Random(seed)
+def squad11(rnd: random.Random) -> tuple[list[dict], dict[str, list[dict]]]:
+    """Every SQuAD 1.1 train question as an answerable example, in the order ``rnd`` shuffles
+    them (stage 1 takes the first --positives, stage 2 the ones after), and each article's
+    paragraphs by title."""
     sq = json.loads((SHARED / "train" / "squad11-train.json").read_text(encoding="utf-8"))["data"]
-    pos, neg_other, neg_removed = [], [], []
+    pos = []
     for art in sq:
         paras = art["paragraphs"]
         for pi, p in enumerate(paras):
@@ -94,8 +108,38 @@ def examples(positives: int, seed: int = 0) -> list[dict]:
                             "e": a["answer_start"] + len(a["text"]), "kind": "squad11",
                             "art": art["title"], "pi": pi, "golds": golds})
     rnd.shuffle(pos)
+    return pos, {a["title"]: a["paragraphs"] for a in sq}
+
+
+def real_unanswerable(dev_copies: int = 1) -> list[dict]:
+    """SQuAD 2.0 train's 348 real unanswerables (x3) and dev articles TRAIN_DEV (x dev_copies)."""
+    real = []
+    s2 = json.loads((SHARED / "train" / "squad20-train-first10.json").read_text(
+        encoding="utf-8"))["data"]
+    for art in s2:
+        for p in art["paragraphs"]:
+            for q in p["qas"]:
+                if q["is_impossible"]:
+                    real += [{"q": q["question"], "c": p["context"], "s": -1, "e": -1,
+                              "kind": "squad20_train_unanswerable"}] * 3
+    dev = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
+    for i in TRAIN_DEV:
+        for p in dev[i]["paragraphs"]:
+            for q in p["qas"]:
+                a = q["answers"][0] if q["answers"] else None
+                real += [{"q": q["question"], "c": p["context"],
+                          "s": a["answer_start"] if a else -1,
+                          "e": a["answer_start"] + len(a["text"]) if a else -1,
+                          "kind": "squad20_dev_train_quarter"}] * dev_copies
+    return real
+
+
+def examples(positives: int, seed: int = 0) -> list[dict]:
+    """Stage 1 (the recipe above)."""
+    rnd = random.Random(seed)
+    pos, by_title = squad11(rnd)
     pos = pos[:positives]
-    by_title = {a["title"]: a["paragraphs"] for a in sq}
+    neg_other, neg_removed = [], []
     for r in pos:
         u = rnd.random()
         if u < 0.30:  # another paragraph of the same article without the answer
@@ -112,26 +156,36 @@ def examples(positives: int, seed: int = 0) -> list[dict]:
             if rest:
                 neg_removed.append({"q": r["q"], "c": rest, "s": -1, "e": -1,
                                     "kind": "answer_removed"})
-    real = []
-    s2 = json.loads((SHARED / "train" / "squad20-train-first10.json").read_text(
-        encoding="utf-8"))["data"]
-    for art in s2:
-        for p in art["paragraphs"]:
-            for q in p["qas"]:
-                if q["is_impossible"]:
-                    real += [{"q": q["question"], "c": p["context"], "s": -1, "e": -1,
-                              "kind": "squad20_train_unanswerable"}] * 3
-    dev = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
-    for i in TRAIN_DEV:
-        for p in dev[i]["paragraphs"]:
-            for q in p["qas"]:
-                a = q["answers"][0] if q["answers"] else None
-                real.append({"q": q["question"], "c": p["context"],
-                             "s": a["answer_start"] if a else -1,
-                             "e": a["answer_start"] + len(a["text"]) if a else -1,
-                             "kind": "squad20_dev_train_quarter"})
     out = [{k: r[k] for k in ("q", "c", "s", "e", "kind")} for r in pos] + neg_other + \
-        neg_removed + real
+        neg_removed + real_unanswerable()
+    rnd.shuffle(out)
+    return out
+
+
+def examples_hard(positives: int, skip: int, seed: int = 1) -> list[dict]:
+    """Stage 2: SQuAD 1.1 questions stage 1 never saw (after its first ``skip``), each with a
+    perturbed unanswerable twin on its own paragraph (reader_negatives.py) 70% of the time,
+    10% answer-removed paragraphs, and the real unanswerables (dev quarter x2)."""
+    from reader_negatives import perturb
+
+    pos, by_title = squad11(random.Random(0))  # the same order as stage 1
+    pos = pos[skip:skip + positives]
+    rnd = random.Random(seed)
+    out = []
+    for r in pos:
+        out.append({k: r[k] for k in ("q", "c", "s", "e", "kind")})
+        u = rnd.random()
+        if u < 0.70:
+            others = [p["context"] for j, p in enumerate(by_title[r["art"]]) if j != r["pi"]]
+            made = perturb(r["q"], r["c"], r["golds"], others, rnd)
+            if made:
+                out.append({"q": made[1], "c": r["c"], "s": -1, "e": -1,
+                            "kind": "perturbed_" + made[0]})
+        elif u < 0.80:
+            rest = without_answer_sentence(r["c"], r["s"], r["e"], r["golds"])
+            if rest:
+                out.append({"q": r["q"], "c": rest, "s": -1, "e": -1, "kind": "answer_removed"})
+    out += real_unanswerable(dev_copies=2)
     rnd.shuffle(out)
     return out
 
@@ -266,14 +320,16 @@ def train(args) -> None:
     from transformers import AutoTokenizer
 
     torch.set_num_threads(args.threads)
-    OUT.mkdir(parents=True, exist_ok=True)
-    feats_file = OUT / f"feats-{args.positives}.pt"
+    out = out_dir(args.stage)
+    out.mkdir(parents=True, exist_ok=True)
+    feats_file = out / f"feats-{args.positives}.pt"
     tok = AutoTokenizer.from_pretrained(str(base_dir()), local_files_only=True)
     if feats_file.exists():
         feats, counts = torch.load(feats_file)
     else:
         t0 = time.perf_counter()
-        rows = examples(args.positives)
+        rows = examples(args.positives) if args.stage == 1 else \
+            examples_hard(args.positives, skip=STAGE1_POSITIVES)
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["kind"]] = counts.get(r["kind"], 0) + 1
@@ -284,12 +340,20 @@ def train(args) -> None:
     steps = min(len(batches), args.max_steps)  # the first max_steps batches of the plan
     torch.manual_seed(0)
     model = build(torch)
+    if args.stage == 2:  # continue from stage 1's weights
+        from safetensors.torch import load_file
+
+        start = load_file(str(OUT / "reader.safetensors"))
+        missing = model.load_state_dict(
+            {(k if k.startswith(("qa.", "cls.")) else "enc." + k): v.float()
+             for k, v in start.items()}, strict=False)
+        assert not missing.unexpected_keys, missing.unexpected_keys
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     warm = max(1, int(steps * 0.06))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / steps))
-    ckpt = OUT / "checkpoint.pt"
+    ckpt = out / "checkpoint.pt"
     step, spent = 0, 0.0
     if ckpt.exists():
         st = torch.load(ckpt, weights_only=False)
@@ -325,14 +389,15 @@ def train(args) -> None:
                                 "sched": sched.state_dict(), "step": step,
                                 "seconds": spent + now - t0, "rng": torch.get_rng_state()}, ckpt)
             last = now
-    final = OUT / "reader.safetensors"
+    final = out / "reader.safetensors"
     save_file(state_of(model), str(final))
     info = {"base": BASE, "lora_rank": RANK, "lora_scale": SCALE, "targets": list(TARGETS),
             "max_len": MAX_LEN, "max_question_tokens": MAX_Q, "stride": STRIDE,
             "examples": len(feats), "kinds": counts, "positives_sampled": args.positives,
-            "steps": steps, "examples_seen": steps * args.batch, "batch": args.batch, "lr": args.lr, "seed": 0,
-            "threads": args.threads, "train_seconds": round(spent + time.perf_counter() - t0)}
-    (OUT / "train.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+            "steps": steps, "examples_seen": steps * args.batch, "batch": args.batch,
+            "lr": args.lr, "seed": 0, "stage": args.stage, "threads": args.threads,
+            "train_seconds": round(spent + time.perf_counter() - t0)}
+    (out / "train.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     print(f"trained: {final}", json.dumps(info), flush=True)
 
 
@@ -340,15 +405,16 @@ def export(args) -> None:
     import torch
     from safetensors.torch import save_file
 
-    st = torch.load(OUT / "checkpoint.pt", weights_only=False)
+    out = out_dir(args.stage)
+    st = torch.load(out / "checkpoint.pt", weights_only=False)
     model = build(torch)
     model.load_state_dict(st["model"], strict=False)
-    save_file(state_of(model), str(OUT / "reader.safetensors"))
+    save_file(state_of(model), str(out / "reader.safetensors"))
     info = {"base": BASE, "lora_rank": RANK, "lora_scale": SCALE, "targets": list(TARGETS),
             "max_len": MAX_LEN, "max_question_tokens": MAX_Q, "stride": STRIDE,
             "steps": st["step"], "partial": True, "batch": args.batch, "lr": args.lr,
-            "seed": 0, "train_seconds": round(st["seconds"])}
-    (OUT / "train.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+            "seed": 0, "stage": args.stage, "train_seconds": round(st["seconds"])}
+    (out / "train.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     print(f"exported step {st['step']}")
 
 
@@ -363,13 +429,17 @@ def main() -> None:
                    help="train on the plan's first N batches (the CPU budget: ~2.6 s a batch)")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--checkpoint-seconds", type=float, default=120)
+    t.add_argument("--stage", type=int, choices=(1, 2), default=1,
+                   help="2: continue stage 1's weights on perturbed unanswerables (recipe 2)")
     x = sub.add_parser("export", help="write the latest checkpoint as the trained weights "
                        "(a partial run: its step is recorded)")
     x.add_argument("--batch", type=int, default=16)
     x.add_argument("--lr", type=float, default=5e-4)
     x.add_argument("--positives", type=int, default=36000)
     x.add_argument("--threads", type=int, default=2)
+    x.add_argument("--stage", type=int, choices=(1, 2), default=1)
     r = sub.add_parser("record")
+    r.add_argument("--stage", type=int, choices=(1, 2), default=1)
     r.add_argument("--write", action="store_true",
                    help="copy the weights and record into rag/answering/models/")
     r.add_argument("--max-answerable-abstain", type=float, default=0.08)

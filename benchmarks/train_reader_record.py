@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from train_reader import CAL_DEV, OUT, ROOT, SHARED, without_answer_sentence
+from train_reader import CAL_DEV, ROOT, SHARED, out_dir, without_answer_sentence
 
 MODELS = ROOT / "rag" / "answering" / "models"
 PARAPHRASE_MAX = 0.05
@@ -61,6 +61,7 @@ def record(args) -> None:
     from rag.settings import Settings
 
     os.chdir(ROOT)  # the eval index lives in data/eval/ as for `docchat eval qa`
+    OUT = out_dir(args.stage)  # noqa: N806
     info = json.loads((OUT / "train.json").read_text(encoding="utf-8"))
     info["data"] = ("SQuAD 1.1 train (../shared/eval/train/squad11-train.json) sampled, with "
                     "negatives made from it (another paragraph of the article without the "
@@ -68,6 +69,12 @@ def record(args) -> None:
                     "questions of SQuAD 2.0 train's first 10 articles (x3), and SQuAD 2.0 dev "
                     "articles 0, 4, 8, 12; calibration on dev articles 2, 6, 10, 14; odd dev "
                     "articles held out")
+    if args.stage == 2:
+        info["data"] += ("; stage 2 continued those weights on 9,000 SQuAD 1.1 train questions "
+                         "stage 1 never saw, unanswerable twins of them made by perturbing the "
+                         "question (benchmarks/reader_negatives.py: number, entity, antonym, "
+                         "negation), answer-removed paragraphs and the real unanswerables "
+                         "(dev quarter x2)")
     meta = OUT / "reader.json"
     meta.write_text(json.dumps(info, indent=1), encoding="utf-8")
     reader = span_reader.SpanReader(OUT / "reader.safetensors", meta)
