@@ -13,22 +13,17 @@ schemathesis). Nothing a client sends can produce a 500.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
 import sqlite3
-import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi import Path as FPath
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field, create_model
 
@@ -44,6 +39,7 @@ from rag.conversations import conversation_dict, export_json, export_markdown, e
 from ui.api_models import (CONVERSATION_ID, MAX_HISTORY, AskOut, ConversationDeletedOut,
                            ConversationIn, ConversationOut, ConversationTurnsOut, FeedbackIn,
                            RatedOut)
+from ui.api_auth import basic_auth, caller
 from ui.preview import page_png
 from ui.admission import BusyError
 from ui.service import Service
@@ -76,66 +72,6 @@ def status_for(exc: DocchatError) -> int:
     if isinstance(exc, (EngineError, EmbeddingError)):
         return 424  # a server the request depends on failed; the message says how
     return 400
-
-
-class Utf8Basic(HTTPBasic):
-    """HTTP Basic whose credentials are read as UTF-8 (RFC 7617; FastAPI's reads ASCII only,
-    so a non-ASCII password that works on the page was always refused by the API). A header
-    that is not valid Basic is treated as no credentials."""
-
-    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
-        scheme, _, param = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "basic" or not param:
-            return None
-        try:
-            raw = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return None
-        user, sep, password = raw.partition(":")
-        return HTTPBasicCredentials(username=user, password=password) if sep else None
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def login_ok(credentials: tuple[str, str], given: HTTPBasicCredentials | None) -> bool:
-    """Whether HTTP Basic ``given`` is the login, compared in constant time."""
-    return given is not None and secrets.compare_digest(  # a name typed decomposed or
-        nfc(given.username).encode(), nfc(credentials[0]).encode()) and \
-        secrets.compare_digest(  # composed (é as e + U+0301 or U+00E9) is one name
-        given.password.encode(), credentials[1].encode())
-
-
-def basic_auth(credentials: tuple[str, str],
-               session_user: Callable[[Request], str | None] = lambda _: None):
-    """A dependency that requires HTTP Basic ``credentials``, or the page's login session
-    (``session_user``), so the page's page images and file links work once logged in."""
-    security = Utf8Basic(auto_error=False, scheme_name="HTTPBasic")
-
-    def check(request: Request, given: HTTPBasicCredentials | None = Depends(security)) -> None:
-        ok = login_ok(credentials, given)
-        if not ok and not session_user(request):
-            raise HTTPException(401, "login required", headers={"WWW-Authenticate": "Basic"})
-    return check
-
-
-def caller(credentials: tuple[str, str] | None,
-           session_user: Callable[[Request], str | None] = lambda _: None):
-    """A dependency giving the caller's user name, whose conversations they see: the HTTP
-    Basic user, else the page's login session user (both NFC, as the page's), "" without a
-    login. It checks nothing itself (the router's login does) and adds nothing to the
-    schema."""
-    parse = Utf8Basic(auto_error=False)
-
-    async def user(request: Request) -> str:
-        if credentials is None:
-            return ""
-        given = await parse(request)
-        if login_ok(credentials, given):
-            return nfc(given.username)
-        return nfc(session_user(request) or "")
-    return user
 
 
 def ask_model(max_chars: int) -> type[AskRequest]:

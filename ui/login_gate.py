@@ -17,7 +17,7 @@ from typing import Callable
 
 from starlette.requests import Request
 
-from ui.api import Utf8Basic, login_ok
+from ui.api_auth import Utf8Basic, login_ok
 
 PUBLIC = frozenset({"/", "/login", "/login/", "/logout", "/theme.css", "/favicon.ico",
                     "/manifest.json", "/robots.txt"})

@@ -16,7 +16,7 @@ from fastapi import FastAPI  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
-from ui import api  # noqa: E402
+from ui import api, api_auth  # noqa: E402
 from ui.app import ASK_API_INPUTS, THEME, build_blocks  # noqa: E402
 from ui.assets import CSS, HEAD_JS  # noqa: E402
 from ui.body_cap import BodyCap  # noqa: E402
@@ -79,7 +79,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     blocks = build_blocks(service)
     mounted = gr.mount_gradio_app(
         app, blocks, path="", server_name=settings.host, server_port=settings.port,
-        auth=page_login(credentials), max_file_size=service.max_bytes,
+        auth=api_auth.page_login(credentials), max_file_size=service.max_bytes,
         ssr_mode=False, footer_links=[], theme=THEME, css=CSS, head=HEAD_JS,
         allowed_paths=[], enable_monitoring=False, mcp_server=False)
     page_app.extend(r.app for r in mounted.routes
@@ -101,20 +101,6 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
 
 
 MCP_PATH = "/mcp"
-
-
-def page_login(credentials: tuple[str, str] | None):
-    """The page's login check: as the API's, a user name typed decomposed (e + U+0301) is
-    the composed one (NFC), compared in constant time."""
-    if credentials is None:
-        return None
-    import secrets
-
-    def check(user: str, password: str) -> bool:
-        return secrets.compare_digest(api.nfc(user or "").encode(),
-                                      api.nfc(credentials[0]).encode()) and \
-            secrets.compare_digest((password or "").encode(), credentials[1].encode())
-    return check
 
 
 def mcp_security(settings: Settings):

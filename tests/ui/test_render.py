@@ -200,7 +200,7 @@ def test_a_user_name_typed_decomposed_logs_in_as_the_composed_one():
     from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
 
-    from ui.api import basic_auth
+    from ui.api_auth import basic_auth
 
     app = FastAPI()
 
