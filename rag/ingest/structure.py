@@ -16,7 +16,7 @@ TITLE_MAX_WORDS = 12  # a title or heading line is short
 TITLE_MAX_CHARS = 100
 TOC, TITLE = 9, 0
 PDF_HEADING = 2  # a PDF heading's level is not known; it sits below the title
-PDF_SHORT_SHARE = 0.6  # a PDF heading line is at most this share of the page's median line
+PDF_SHORT_SHARE = 0.6  # a PDF heading line is at most this share of the page's full line
 
 _MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+\S[^\n]*$", re.M)
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$|…{2,}\s*\d+\s*$", re.I)
@@ -85,7 +85,11 @@ def pdf_page(text: str, first_page: bool = False) -> Structure:
     lengths = [e - s for s, e in lines if e > s]
     if not lengths:
         return ()
-    median = statistics.median(lengths)
+    # a full line's length: the 80th percentile, not the median, which a short page (a heading,
+    # a paragraph's 3 lines and its short last one) pulled down so far that its heading no longer
+    # counted as short and was glued to the answer sentence after it
+    full = statistics.quantiles(lengths, n=5, method="inclusive")[-1] if len(lengths) > 1 \
+        else lengths[0]
     out: list[tuple[int, int, int]] = []
     title_seen = not first_page
     for i, (s, e) in enumerate(lines):
@@ -98,7 +102,7 @@ def pdf_page(text: str, first_page: bool = False) -> Structure:
         prev = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
         ends_before = not prev or bool(re.search(r"[.!?:]\s*$", prev)) or \
             any(o[0] == lines[i - 1][0] for o in out)
-        if ends_before and titleish(line) and len(line) <= PDF_SHORT_SHARE * max(median, 1) \
+        if ends_before and titleish(line) and len(line) <= PDF_SHORT_SHARE * max(full, 1) \
                 and _next_starts_block(text, lines, i):
             out.append((s, e, TITLE if not title_seen else PDF_HEADING))
             title_seen = True

@@ -100,3 +100,28 @@ def test_pdf_section_headings_are_found_without_prose_lines():
         for s, e, _ in p.structure:
             assert (s == 0 or p.text[s - 1] in " \n") and (e == len(p.text) or
                                                            p.text[e] in " \n")
+
+
+def test_a_pdf_heading_on_a_short_page_is_not_glued_to_the_sentence_after_it(tmp_path):
+    """Issue 19 item 9: a reportlab heading above a 3-line paragraph came out glued to the
+    answer ("... Page One: Overview The Kestrel Point lighthouse ..."): the page's median
+    line, pulled down by the paragraph's short last line, made the heading look long."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    from rag.ingest.loaders import load
+    from rag.sentences import sentence_spans
+
+    st = getSampleStyleSheet()
+    path = tmp_path / "survey.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build([
+        Paragraph("Harbor Lighthouse Survey - Page One: Overview", st["Heading1"]),
+        Paragraph("The Kestrel Point lighthouse was built in 1887 and painted white with a red "
+                  "band. It has been automated since 1962, and the keeper's cottage is now a "
+                  "small museum open in the summer months. Visitors climb 112 steps.",
+                  st["Normal"])])
+    page = load(path)[0]
+    sentences = [page.text[s:e].strip() for s, e in sentence_spans(page.text, page.structure)]
+    assert sentences[0] == "Harbor Lighthouse Survey - Page One: Overview"
+    assert sentences[1].startswith("The Kestrel Point lighthouse was built in 1887")
