@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SHOWN_TURNS = 50
 #: How long Stop waits for the answer it stops to send its last update (see ui/stopping.py).
 STOP_WAIT_S = 2.0
+#: The chat's thumb for a stored rating (Gradio's feedback_options).
+THUMBS = {"up": "Like", "down": "Dislike"}
 #: A question asking for a summary of a document: "summarise notes.pdf", "Summarize: notes"
 SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in build_blocks.
@@ -241,11 +243,14 @@ def build_blocks(service: Service) -> gr.Blocks:
         answers = [t.answer for t in turns]
         first = max(0, len(turns) - SHOWN_TURNS)
         msgs = [{"role": "assistant", "content": older_html(first)}] if first else []
+        thumbs = [None] if first else []  # the thumbs each answer was given, shown again
         for i, t in enumerate(turns[first:], start=first):
             msgs += [{"role": "user", "content": text_html(t.question)},
                      {"role": "assistant", "content": answer_html(t.answer, i)}]
+            thumbs.append(THUMBS.get(t.feedback.rating) if t.feedback else None)
         history = [(a.question, a.answer) for a in answers]
-        return msgs, msgs, history, answers, sources_html(answers)
+        return msgs, gr.update(value=msgs, feedback_value=thumbs), history, answers, \
+            sources_html(answers)
 
     def on_open(conv, request: gr.Request):
         user = user_of(request)
@@ -276,8 +281,8 @@ def build_blocks(service: Service) -> gr.Blocks:
         return (*on_new(), gr.update(choices=conv_choices(user), value=None), "",
                 gr.update(visible=False))
 
-    def on_new():
-        return [], [], [], [], sources_html(None), "", None
+    def on_new():  # no thumbs of the conversation left behind on the new one's answers
+        return [], gr.update(value=[], feedback_value=[]), [], [], sources_html(None), "", None
 
     def library(name_filter: str = "", keep: str | None = None):
         """The library table, the document choice (``keep`` stays chosen if it is still
@@ -558,17 +563,20 @@ def build_blocks(service: Service) -> gr.Blocks:
         refresh_btn.click(on_refresh, [full, lib_filter], [index_log, status, *lib_out],
                           api_visibility="private", show_progress_on=index_log)
         lib_filter.change(library, lib_filter, lib_out, api_visibility="private")
+        # picking a document, Remove… and Cancel run one after the other in the order they
+        # were clicked: a pick answered after a quick Remove… hid its confirmation (seen in CI)
+        in_order = {"concurrency_id": "library-pick", "concurrency_limit": 1}
         lib_pick.input(on_pick, lib_pick, [*lib_actions, confirm_row, lib_note],
-                       api_visibility="private")
+                       api_visibility="private", **in_order)
         acted_out = [lib_note, status, *lib_out]
         lib_reindex.click(on_reindex, [lib_pick, lib_filter], acted_out,
                           api_visibility="private", show_progress_on=lib_note)
         lib_include.click(on_include, [lib_pick, lib_filter], acted_out,
                           api_visibility="private", show_progress_on=lib_note)
         lib_delete.click(on_pick_delete, lib_pick, [confirm_row, lib_note],
-                         api_visibility="private")
+                         api_visibility="private", **in_order)
         lib_cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, lib_note],
-                         api_visibility="private")
+                         api_visibility="private", **in_order)
         lib_confirm.click(on_confirm_delete, [lib_pick, lib_filter],
                           [confirm_row, lib_note, status, *lib_out], api_visibility="private")
         blocks.load(on_load, last_conv, [status, index_log, *lib_out, *cleared, conv_list,

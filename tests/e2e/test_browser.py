@@ -975,6 +975,22 @@ def test_thumbs_down_asks_why_and_the_conversation_downloads_as_markdown(page):
     assert "*Rated down (wrong source): The toll is in another paragraph.*" in text
 
 
+def test_a_reopened_conversation_shows_the_thumbs_its_answers_were_given(page):
+    """Issue 22: the rating is stored at once; opening the conversation again shows it (the
+    thumbs came back blank, inviting a second rating), and a new conversation starts blank."""
+    title = "How tall is the Vrana lighthouse keeper's thumb rating?"
+    ask(page, title)
+    page.locator("#chat").get_by_role("button", name="Like").last.click()
+    expect(page.locator("#feedback-status")).to_contain_text("rated up", timeout=TIMEOUT)
+    page.locator("#new-chat").click()
+    page.wait_for_function(f"document.querySelectorAll({FINAL!r}).length === 0")
+    ask(page, "How many people died in the attack?")
+    expect(page.locator("#chat").get_by_role("button", name="Liked")).to_have_count(0)
+    page.locator("#conv-list").get_by_text(title).first.click()
+    expect(page.locator("#chat").get_by_role("button", name="Liked")).to_have_count(
+        1, timeout=TIMEOUT)
+
+
 def test_with_a_login_the_page_logs_in_and_answers(browser, tmp_path):
     """With --auth, the login gate (ui/login_gate.py) lets through only what the login form
     needs; after logging in on the page, the page's own routes (queue, heartbeat) work."""
