@@ -38,7 +38,7 @@ from ui.api_models import AnswerOut
 from rag.conversations import conversation_dict, export_json, export_markdown, export_name
 from ui.api_models import (CONVERSATION_ID, MAX_HISTORY, AskOut, ConversationDeletedOut,
                            ConversationIn, ConversationOut, ConversationTurnsOut, FeedbackIn,
-                           RatedOut)
+                           RatedOut, UnratedOut)
 from ui.api_auth import basic_auth, caller
 from ui.preview import page_png
 from ui.admission import BusyError
@@ -185,6 +185,15 @@ def router(service: Service, credentials: tuple[str, str] | None = None,
                  user: str = Depends(who)) -> dict:
         given = store.rate(user, conv_id, n, req.rating, req.reason, req.note)
         return {"conversation_id": conv_id, "turn": n, "feedback": given.to_dict()}
+
+    @api.delete("/conversations/{conv_id}/turns/{n}/feedback", summary="Take back the "
+                "rating of a turn's answer (none given is fine)", response_model=UnratedOut,
+                responses=errors(400, 404))
+    def unrate(conv_id: str = conv_id_param,
+               n: int = FPath(..., ge=1, le=MAX_TURNS, description="1: the first question."),
+               user: str = Depends(who)) -> dict:
+        store.unrate(user, conv_id, n)
+        return {"conversation_id": conv_id, "turn": n, "feedback": None}
 
     @api.post("/search", summary="The best passages for a query (no answer), optionally "
               "within chosen documents", response_model=list[PassageOut],

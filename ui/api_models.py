@@ -186,6 +186,12 @@ class RatedOut(BaseModel):
     feedback: FeedbackOut
 
 
+class UnratedOut(BaseModel):
+    conversation_id: str
+    turn: int
+    feedback: None = Field(None, description="Always null: the turn has no rating now.")
+
+
 class TurnOut(BaseModel):
     n: int = Field(description="1: the first question.")
     question: str

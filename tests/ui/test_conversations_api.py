@@ -101,6 +101,13 @@ def test_feedback_is_validated_stored_and_shown(base):
         assert r.status_code == 422, r.text
     assert httpx.post(f"{url}/0/feedback", json={"rating": "up"}).status_code == 422
     assert "no turn 2" in one_line(httpx.post(f"{url}/2/feedback", json={"rating": "up"}), 404)
+    # taken back: the turn shows no rating; taking back again is fine; a missing turn is 404
+    for _ in range(2):
+        r = httpx.delete(f"{url}/1/feedback")
+        assert r.status_code == 200 and r.json() == {"conversation_id": conv, "turn": 1,
+                                                     "feedback": None}, r.text
+    assert httpx.get(f"{base}/api/conversations/{conv}").json()["turns"][0]["feedback"] is None
+    assert "no turn 2" in one_line(httpx.delete(f"{url}/2/feedback"), 404)
 
 
 def test_unknown_conversations_are_404_in_one_line_and_both_histories_422(base):
