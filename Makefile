@@ -13,18 +13,24 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
 	-DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
 	-DGGML_AVX512_VBMI=$(call has,avx512vbmi) -DGGML_AVX512_BF16=$(call has,avx512_bf16)
 
-.PHONY: setup test-setup run index test test-fast bench bench-scale eval llamacpp browser ocr screenshots clean
+.PHONY: setup test-setup run index test test-fast bench bench-scale eval llamacpp browser ocr onnx screenshots clean
 
 # OCR of scanned PDF pages is on by default (DOCCHAT_OCR), so setup brings Tesseract too.
-setup: $(VENV)/.installed ocr
+setup: $(VENV)/.installed ocr onnx
 
 # torch first, pinned: on these machines 2.13.0 is a local CPU wheel; anything else pulls CUDA.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[onnx]"
 	touch $@
+
+# The embedding model as ONNX files (DOCCHAT_EMBED_BACKEND=onnx | onnx-int8), exported once
+# from the packaged weights into $(VENV)/var/docchat/onnx (a no-op when it is there already;
+# without this the first ONNX encode exports).
+onnx: $(VENV)/.installed
+	@$(BIN)/python -m rag.embedding.onnx_export >/dev/null
 
 # What the tests and benchmarks need besides (Playwright, schemathesis, reportlab, milvus-lite):
 # make run does not install it.
@@ -72,6 +78,7 @@ screenshots: setup test-setup browser
 bench: setup test-setup
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_embed.py
+	$(BIN)/python benchmarks/bench_encoder.py
 	$(BIN)/python benchmarks/bench_ask.py
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_concurrency.py

