@@ -81,8 +81,12 @@ def storage_error(exc: BaseException) -> StorageError | None:
     (SQLITE_FULL, SQLITE_IOERR_*: a build on a full disk printed a traceback), else None."""
     import sqlite3
 
-    name = getattr(exc, "sqlite_errorname", "") if isinstance(exc, sqlite3.Error) else ""
-    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; 3.10: the message only
+    full = code & 0xFF in (10, 13) if code is not None else \
+        "disk is full" in str(exc) or "disk I/O error" in str(exc)  # SQLITE_IOERR*, FULL
+    if full:
         return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
                             "changed, the index keeps its last complete state")
     return None

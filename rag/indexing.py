@@ -22,7 +22,8 @@ from rag.store import (FORMAT_VERSION, Bookkeeping, ChunkerSettings, FileRecord,
 from rag.types import Chunk, Page, Skipped, UpdateSummary
 
 log = logging.getLogger(__name__)
-CHUNKER_VERSION = 5  # bump when loaders or chunking change what is stored
+CHUNKER_VERSION = 6  # bump when loaders or chunking change what is stored (6: a sheet row
+# is a sentence; PDF headings measured against the page's full line)
 OnProgress = Callable[[float, str], None]
 
 

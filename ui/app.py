@@ -525,7 +525,8 @@ def build_blocks(service: Service) -> gr.Blocks:
         lib_pick.input(lambda d: gr.update(interactive=summarisable(d)), lib_pick,
                        lib_summarise, api_visibility="private")
         stop_btn.click(on_stopped, msgs, [msgs, chat, stop_btn, regen_btn], cancels=asks,
-                       api_visibility="private")
+                       api_visibility="private", concurrency_limit=None)  # it may wait: one
+        # page's Stop must not queue behind another's
         # a conversation opened, stored (its first answer), left or deleted: what it allows
         conv.change(lambda c: (gr.update(interactive=bool(c)),) * 4, conv,
                     [conv_title, rename_btn, conv_del, regen_btn], api_visibility="private")

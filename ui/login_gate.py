@@ -22,8 +22,11 @@ from ui.api_auth import Utf8Basic, login_ok
 PUBLIC = frozenset({"/", "/login", "/login/", "/logout", "/theme.css", "/favicon.ico",
                     "/manifest.json", "/robots.txt"})
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/")
-# MCP clients and the API's callers understand Basic; the page's routes never see the 401
+# The API's callers, MCP clients and the schema pages understand Basic: they get the
+# challenge. The page's own routes (queue, heartbeat) do not: after a server restart forgets
+# the page's login session, a challenge there made the browser pop its own login box.
 CHALLENGE = [(b"www-authenticate", b"Basic")]
+CHALLENGED = ("/api/", "/mcp", "/docs", "/openapi.json", "/api-docs-assets/")
 
 
 def is_public(path: str) -> bool:
@@ -49,5 +52,6 @@ class LoginGate:
         body = json.dumps({"detail": "login required"}).encode()
         await send({"type": "http.response.start", "status": 401,
                     "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()), *CHALLENGE]})
+                                (b"content-length", str(len(body)).encode()),
+                                *(CHALLENGE if scope["path"].startswith(CHALLENGED) else [])]})
         await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
+from rag.errors import StorageError
 from rag.types import Skipped
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,41 @@ def connect_reader(path: Path) -> sqlite3.Connection:
 
     On a full disk WAL mode cannot create its shared-memory file, and every read failed
     (SQLITE_IOERR_SHMSIZE): the intact index was reported as "no index" until space was freed
-    (issue 20, item 10). Then the file is read as it is on disk (``immutable``), which is the
-    last checkpointed commit: no writer can commit anything newer without space."""
+    (issue 20, item 10). Then, when no write-ahead log is left beside the file (its last
+    writer closed cleanly: everything is checkpointed into the file), the file is read as it
+    is on disk (``immutable``). With a log left (a writer died on the full disk, or one may
+    still be writing), reading without it could see a stale or half-checkpointed state: that
+    is a StorageError instead."""
     db = _connect_ro(path, "mode=ro")
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
-        name = getattr(exc, "sqlite_errorname", "")
-        if not (name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR_SHM")):
-            raise
         db.close()
+        if not _no_room_for_shared_memory(exc):
+            raise
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StorageError(f"the index's disk is full ({exc}) and its last write is not "
+                               "checkpointed: free some space, then it reads as before") from exc
         if str(path) not in _warned:
             _warned.add(str(path))
             log.warning("no room for the index's shared-memory file (disk full?): reading %s "
-                    "as it is on disk", path)
+                        "as it is on disk", path)
         db = _connect_ro(path, "mode=ro&immutable=1")
     return db
+
+
+#: SQLite's primary result codes (the low byte of an extended code) and the extended codes
+#: of a shared-memory file that cannot be made: ``sqlite_errorname`` is Python 3.11+ only.
+SQLITE_IOERR, SQLITE_FULL = 10, 13
+SQLITE_IOERR_SHM = {10 | (18 << 8), 10 | (19 << 8)}  # SHMOPEN, SHMSIZE
+
+
+def _no_room_for_shared_memory(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # Python 3.10: no error codes on the exception
+        return "disk is full" in str(exc) or "disk I/O error" in str(exc)
+    return code == SQLITE_FULL or code in SQLITE_IOERR_SHM
 
 
 def _connect_ro(path: Path, options: str) -> sqlite3.Connection:
