@@ -41,6 +41,7 @@ OPERATIONS = [
     ("DELETE", "/api/conversations/{conv_id}"),
     ("GET", "/api/conversations/{conv_id}/export"),
     ("POST", "/api/conversations/{conv_id}/turns/{n}/feedback"),
+    ("DELETE", "/api/conversations/{conv_id}/turns/{n}/feedback"),
 ]
 
 
