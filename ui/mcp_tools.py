@@ -14,7 +14,7 @@ Every tool only reads the index: nothing is written, and nothing outside the ind
 file, no URL) can be named. A docchat error (an unknown document, an empty scope, a question
 that is too long...) is a tool error whose text is that one-line message.
 
-``docchat mcp`` serves it over stdio (rag/cli.py); ``docchat serve`` over streamable HTTP
+``docchat mcp`` serves it over stdio (rag/cli/serve.py); ``docchat serve`` over streamable HTTP
 under /mcp (ui/server.py). Both use ``build_server``.
 """
 # No ``from __future__ import annotations`` here: the tools' annotations name this server's

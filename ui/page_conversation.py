@@ -1,7 +1,9 @@
 """The page's conversation extras: *Download* the open conversation (Markdown or JSON, as
 GET /api/conversations/{id}/export), and a thumb up or down on each answer (a thumb down
-opens a panel that asks why). Built into the page by ui/app.py; every handler calls the
-conversation store (rag/conversations.py) as the API does."""
+opens a panel that asks why). Built into the page by ui/page_layout.py (the components)
+and ui/app.py (the events); every handler calls the conversation store
+(rag/conversations.py) as the API does. The Conversations column's other handlers (open,
+new, rename, delete) are ui/page_conversations.py."""
 from __future__ import annotations
 
 import atexit

@@ -1,0 +1,122 @@
+"""docchat index | status | ask | summarise: build the index, say what it holds, ask it."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rag.cli.options import common, settings_of
+
+EXIT_SKIPPED = 3
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = settings_of(args)
+    idx = Index.open(settings.index_dir, settings, create=True)
+    progress = not args.json and sys.stderr.isatty()
+    summary = idx.update(args.paths or None, full=args.full, add=args.add, progress=progress)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(f"{len(summary.added)} added, {len(summary.updated)} updated, "
+              f"{len(summary.removed)} removed, {len(summary.unchanged)} unchanged, "
+              f"{len(summary.skipped)} skipped; {summary.chunks} chunks "
+              f"({summary.embedded} embedded) in {summary.seconds:.2f} s")
+        if summary.full_rebuild:
+            print(f"full rebuild: {summary.reason}")
+        for s in summary.skipped:
+            print(f"skipped {s.path}: {s.reason}")
+    return EXIT_SKIPPED if summary.skipped else 0
+
+
+def cmd_summarise(args: argparse.Namespace) -> int:
+    from rag.index import Index
+    from rag.answering.summary import summarise
+
+    settings = settings_of(args)
+    idx = Index.open(settings.index_dir, settings)
+    progress = (lambda f, m: print(f"{m}…", file=sys.stderr)) if sys.stderr.isatty() else None
+    summary = summarise(idx, args.documents, args.sentences, progress)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from rag.render_text import render_answer
+
+    print(render_answer(summary))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rag.index import Index
+
+    settings = settings_of(args)
+    status = Index(settings.index_dir, settings).status()
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2))
+        return 0 if status.exists else 1
+    from rag.store import describe
+
+    if not status.exists:
+        print(f"no index at {describe(settings.index_dir, settings)}: build one with "
+              "'docchat index'")
+        return 1
+    print(f"index:   {describe(settings.index_dir, settings)}\nfiles:   {status.files}\n"
+          f"chunks:  {status.chunks}\nmodel:   {status.model} ({status.dim} dimensions)\n"
+          f"built:   {status.built_at}\nfolders: {', '.join(status.roots)}")
+    for s in status.skipped:
+        print(f"skipped: {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import ask
+    from rag.index import Index
+
+    settings = settings_of(args)
+    idx = Index.open(settings.index_dir, settings)
+    answer = ask(idx, args.question, engine=settings.engine, k=settings.top_k,
+                 documents=args.doc)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from rag.render_text import render_answer
+
+    print(render_answer(answer))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """index, status, ask and summarise (alias summarize), in the order --help lists them."""
+    sp = sub.add_parser("index", help="build or update the index incrementally")
+    sp.add_argument("paths", nargs="*", help="files or folders (default: those indexed before, "
+                    "or seeds/)")
+    common(sp)
+    sp.add_argument("--full", action="store_true", help="re-embed everything")
+    sp.add_argument("--add", action="store_true", help="add PATHS to the indexed folders "
+                    "instead of replacing them")
+    sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("status", help="what the index holds")
+    common(sp)
+    sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("ask", help="answer a question with cited sources")
+    sp.add_argument("question")
+    common(sp)
+    sp.add_argument("--engine", help="extractive (default), openai or llamacpp")
+    sp.add_argument("-k", type=int, help="passages to retrieve")
+    sp.add_argument("--doc", action="append", metavar="PATH",
+                    help="search only this document (a file's path, a folder's path for all "
+                         "its documents, or a document id); repeat for several")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("summarise", aliases=["summarize"],
+                        help="a cited summary of a document (or of several, or a folder's)")
+    sp.add_argument("documents", nargs="+", metavar="DOCUMENT",
+                    help="an indexed file's path, a folder's path, or a document id")
+    common(sp)
+    sp.add_argument("--sentences", type=int, help="how many sentences (1-20; default 8, or "
+                    "one per top-level section of a long document)")
+    sp.set_defaults(func=cmd_summarise)
