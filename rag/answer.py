@@ -83,7 +83,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold", Abstention.NO_EVIDENCE)
         return
     if reader_enabled(settings) and hits:  # one batched pass over every retrieved passage
-        readings = tuple(SpanReader.shared().read(q, [h.text for h in hits]))
+        readings = tuple(SpanReader.shared(settings).read(q, [h.text for h in hits]))
         best = max(r.probability for r in readings)
         if best < settings.reader_threshold:
             yield _abstain(q, hits, eng.name, score, t0,

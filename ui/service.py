@@ -54,7 +54,7 @@ class Service:
             try:
                 self.index.embedder().warm_up()
                 if reader_enabled(self.settings):
-                    SpanReader.shared().warm_up()
+                    SpanReader.shared(self.settings).warm_up()
             except Exception:  # the first question will report it properly
                 log.exception("loading the embedding model failed")
             finally:

@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -50,66 +50,67 @@ class Reading:
 
 
 class SpanReader:
-    """One per process (``shared()``); the packaged MiniLM with the trained updates added."""
+    """One per process and backend (``shared()``): the packaged MiniLM with the trained updates
+    added, run by torch or, with DOCCHAT_EMBED_BACKEND=onnx / onnx-int8, by ONNX Runtime
+    (the same model exported once, rag.answering.reader_onnx: no torch in the process). Both
+    read the same tokens (the model's own ``tokenizers`` tokenizer)."""
 
-    _instance: "SpanReader | None" = None
+    _instances: dict[tuple, "SpanReader"] = {}
     _lock = threading.Lock()
 
-    def __init__(self, weights: Path = WEIGHTS, meta: Path = META) -> None:
-        import torch
-        from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
-
+    def __init__(self, weights: Path = WEIGHTS, meta: Path = META, backend: str = "torch",
+                 threads: int = 0, onnx_dir: str = "") -> None:
         from rag.embedding.local import model_dir
 
         try:
             info = json.loads(Path(meta).read_text(encoding="utf-8"))
-            state = load_file(str(weights))
+            Path(weights).stat()
         except (OSError, ValueError) as e:
-            raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
-                               "python benchmarks/train_reader.py train") from e
+            raise DocchatError(f"the reader {Path(weights).name} cannot be read ({e}); rebuild "
+                               "it: python benchmarks/train_reader.py train") from e
         base = model_dir(info["base"])
-        self.tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(base), local_files_only=True).eval()
-        scale = float(info["lora_scale"])
-        with torch.no_grad():
-            for name, module in self.model.named_modules():
-                a = state.get(f"{name}.a")
-                if a is not None:  # W' = W + scale * B A
-                    b = state[f"{name}.b"]
-                    module.weight += scale * (b.float() @ a.float())
-        self.qa_w, self.qa_b = state["qa.weight"].float(), state["qa.bias"].float()
-        self.cls_w, self.cls_b = state["cls.weight"].float(), state["cls.bias"].float()
         self.info = info
         self.max_tokens = int(info.get("max_len", MAX_TOKENS))
+        self.windows = PairWindows(base / "tokenizer.json", self.max_tokens)
+        self.backend = "torch" if backend == "torch" else "onnx"  # 'auto': onnx, torch if it fails
+        if self.backend == "onnx":
+            from rag.answering.reader_onnx import OnnxHeads, ensure
+
+            try:
+                self.heads: Heads = OnnxHeads(ensure(Path(weights), Path(meta), onnx_dir),
+                                              threads)
+            except DocchatError as e:
+                if backend != "auto":
+                    raise
+                log.warning("the reader cannot run on ONNX (%s): running it on torch", e)
+                self.backend = "torch"
+        if self.backend == "torch":
+            self.heads = TorchHeads(Path(weights), info, base)
         #: p = sigmoid(w0 * margin + w1 * no_answer_logit + w2), fit on the calibration articles
         cal = info.get("calibration", {}).get("weights")
         self.weights = tuple(cal) if cal else (*info.get("platt", (1.0, 0.0))[:1], 0.0,
                                                *info.get("platt", (1.0, 0.0))[1:])
-        self._call = threading.Lock()  # the tokenizer is not safe to share between threads
-        self._torch = torch
 
     @classmethod
-    def shared(cls) -> "SpanReader":
+    def shared(cls, settings=None) -> "SpanReader":
+        """The process's reader for ``settings``' backend (torch when none is given)."""
+        backend = "torch" if settings is None else backend_of(settings)
+        threads = settings.embed_threads if settings is not None else 0
+        onnx_dir = settings.embed_onnx_dir if settings is not None else ""
+        key = (backend, threads, onnx_dir)
         with cls._lock:
-            if cls._instance is None:
-                log.info("loading the reader (%s)", WEIGHTS.name)
-                cls._instance = cls()
-            return cls._instance
+            if key not in cls._instances:
+                log.info("loading the reader (%s, %s)", WEIGHTS.name, backend)
+                cls._instances[key] = cls(backend=backend, threads=threads, onnx_dir=onnx_dir)
+            return cls._instances[key]
 
     def warm_up(self) -> None:
-        """Loading happened in ``__init__``; one tiny pass makes torch's first call fast."""
+        """Loading happened in ``__init__``; one tiny pass makes the first question fast."""
         self.read("warm up", ["Warm up."])
 
     def probability(self, margin: float, no_answer: float) -> float:
         w0, w1, w2 = self.weights
         return float(1.0 / (1.0 + np.exp(-(w0 * margin + w1 * no_answer + w2))))
-
-    def _question(self, question: str) -> str:
-        toks = self.tokenizer.tokenize(question)
-        if len(toks) <= MAX_QUESTION_TOKENS:
-            return question
-        return self.tokenizer.convert_tokens_to_string(toks[:MAX_QUESTION_TOKENS])
 
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
         """One Reading per passage, all passages in one batched pass (a passage longer than
@@ -117,37 +118,148 @@ class SpanReader:
         length is accepted: past 64 tokens the question is cut, as in training."""
         if not passages:
             return []
-        torch = self._torch
-        with self._call, torch.inference_mode():
-            q = self._question(question)
-            enc = self.tokenizer([q] * len(passages), list(passages),
-                                 truncation="only_second", max_length=self.max_tokens,
-                                 stride=STRIDE, return_overflowing_tokens=True,
-                                 return_offsets_mapping=True, padding=True,
-                                 return_tensors="pt")
-            owner = enc.pop("overflow_to_sample_mapping").tolist()
-            offsets = enc.pop("offset_mapping").tolist()
-            seq = [enc.sequence_ids(i) for i in range(len(owner))]
-            hidden = self.model(**enc).last_hidden_state
-            se = (hidden @ self.qa_w.T + self.qa_b).numpy()
-            cls = (hidden[:, 0] @ self.cls_w.T + self.cls_b).numpy().reshape(-1)
+        win = self.windows(question, passages)
+        se, cls = self.heads(win.ids, win.mask, win.types)
         best: dict[int, Reading] = {}
         n = se.shape[1]
         allowed = np.triu(np.ones((n, n), bool)) & ~np.triu(np.ones((n, n), bool), MAX_SPAN)
-        for i, p in enumerate(owner):
-            ctx = np.array([s == 1 for s in seq[i]] + [False] * (n - len(seq[i])))
+        for i, p in enumerate(win.owner):
+            ctx = win.context[i]
             start, end = se[i, :, 0], se[i, :, 1]
             null = float(start[0] + end[0])
             pair = np.where(ctx, start, -np.inf)[:, None] + np.where(ctx, end, -np.inf)[None, :]
             pair = np.where(allowed, pair, -np.inf)
             s, e = divmod(int(np.argmax(pair)), n)
             margin = float(pair[s, e]) - null
-            a, b = int(offsets[i][s][0]), int(offsets[i][e][1])
+            a, b = int(win.offsets[i][s][0]), int(win.offsets[i][e][1])
             r = Reading(round(self.probability(margin, float(cls[i])), 4), round(margin, 4),
                         passages[p][a:b], a, b, round(float(cls[i]), 4))
             if p not in best or r.probability > best[p].probability:
                 best[p] = r
         return [best[p] for p in range(len(passages))]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The reader's input for one question: a row per window (token ids, attention mask,
+    token types, which tokens are the passage's), the passage each row reads (``owner``) and
+    its tokens' character offsets in that passage."""
+
+    ids: np.ndarray
+    mask: np.ndarray
+    types: np.ndarray
+    context: np.ndarray
+    owner: list[int]
+    offsets: list[list[tuple[int, int]]]
+
+
+class PairWindows:
+    """The reader's tokeniser (the model's own ``tokenizers`` tokenizer: transformers would
+    import torch), giving what transformers' fast tokenizer gave in training: question and
+    passage pairs truncated ``only_second``, a long passage in windows overlapping by
+    STRIDE tokens, the question cut after its 64th token. Safe to share between threads."""
+
+    def __init__(self, tokenizer_json: Path, max_tokens: int = MAX_TOKENS) -> None:
+        from tokenizers import Tokenizer
+
+        self._questions = Tokenizer.from_file(str(tokenizer_json))
+        self._questions.no_truncation()
+        self._questions.no_padding()
+        self._pairs = Tokenizer.from_file(str(tokenizer_json))
+        self._pairs.no_padding()
+        self._pairs.enable_truncation(max_length=max_tokens, stride=STRIDE,
+                                      strategy="only_second")
+        pad = self._pairs.token_to_id("[PAD]")
+        self.pad_id = 0 if pad is None else int(pad)
+
+    def question(self, question: str) -> str:
+        """The question cut after its 64th token (as in training), at that token's end."""
+        enc = self._questions.encode(question, add_special_tokens=False)
+        if len(enc.ids) <= MAX_QUESTION_TOKENS:
+            return question
+        return question[:enc.offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+    def __call__(self, question: str, passages: Sequence[str]) -> Windows:
+        """The model's inputs: one row per window (``owner``: its passage), padded to one
+        length."""
+        encs = self._pairs.encode_batch([(self.question(question), p) for p in passages])
+        rows = [(i, w) for i, e in enumerate(encs) for w in [e, *e.overflowing]]
+        n = max(len(w.ids) for _, w in rows)
+        ids = np.full((len(rows), n), self.pad_id, dtype=np.int64)
+        types = np.zeros((len(rows), n), dtype=np.int64)
+        mask = np.zeros((len(rows), n), dtype=np.int64)
+        context = np.zeros((len(rows), n), dtype=bool)
+        for r, (_, w) in enumerate(rows):
+            k = len(w.ids)
+            ids[r, :k], types[r, :k], mask[r, :k] = w.ids, w.type_ids, w.attention_mask
+            context[r, :k] = [s == 1 for s in w.sequence_ids]
+        return Windows(ids, mask, types, context, [i for i, _ in rows],
+                       [w.offsets for _, w in rows])
+
+
+class Heads(Protocol):
+    """The model with its heads: token ids, attention mask and token types (rows x tokens)
+    in; each token's start and end scores (rows x tokens x 2) and each row's no-answer logit
+    (rows) out."""
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray,
+                 types: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class TorchHeads:
+    """The reader on torch: the packaged weights with the low-rank updates added."""
+
+    def __init__(self, weights: Path, info: dict, base: Path) -> None:
+        import torch
+
+        self.model, self.qa, self.cls = merged_model(weights, info, base)
+        self._torch = torch
+
+    def __call__(self, ids, mask, types):
+        torch = self._torch
+        with torch.inference_mode():
+            hidden = self.model(input_ids=torch.from_numpy(ids),
+                                attention_mask=torch.from_numpy(mask),
+                                token_type_ids=torch.from_numpy(types)).last_hidden_state
+            se = (hidden @ self.qa[0].T + self.qa[1]).numpy()
+            cls = (hidden[:, 0] @ self.cls[0].T + self.cls[1]).numpy().reshape(-1)
+        return se, cls
+
+
+def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
+    """(the packaged model with ``W + scale * B A`` in every adapted layer, (qa weight, bias),
+    (no-answer weight, bias)): torch modules and tensors."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    try:
+        state = load_file(str(weights))
+    except (OSError, ValueError) as e:
+        raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
+                           "python benchmarks/train_reader.py train") from e
+    extra = {"attn_implementation": "eager"} if eager else {}  # eager: one graph to export
+    model = AutoModel.from_pretrained(str(base), local_files_only=True, **extra).eval()
+    scale = float(info["lora_scale"])
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            a = state.get(f"{name}.a")
+            if a is not None:  # W' = W + scale * B A
+                module.weight += scale * (state[f"{name}.b"].float() @ a.float())
+    return (model, (state["qa.weight"].float(), state["qa.bias"].float()),
+            (state["cls.weight"].float(), state["cls.bias"].float()))
+
+
+def backend_of(settings) -> str:
+    """The reader runs where the embedding model runs: torch with torch, else ONNX Runtime
+    (fp32 always: the int8 recipe is the embedder's, checked for its vectors, not for the
+    reader's spans); 'auto' as the embedder resolves it, falling back to torch when the
+    export fails."""
+    from rag.embedding.local import resolve_backend
+
+    backend = settings.embed_backend
+    resolved = resolve_backend(backend, settings.embed_model)
+    return "auto" if backend == "auto" and resolved != "torch" else resolved
 
 
 def enabled(settings) -> bool:

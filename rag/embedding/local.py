@@ -31,7 +31,28 @@ FOREGROUND_GRACE = 0.3
 #: torch model's vectors within 1e-4 cosine distance (tests/embedding/test_onnx.py), so an
 #: index built with either serves the other; int8 vectors differ more (cosine >= 0.99), so an
 #: int8 index is another model's: switching to or from it re-embeds, as any model change does.
-BACKEND_SUFFIX = {"torch": "", "onnx": "", "onnx-int8": "@onnx-int8"}
+BACKEND_SUFFIX = {"auto": "", "torch": "", "onnx": "", "onnx-int8": "@onnx-int8"}
+
+
+def resolve_backend(backend: str, name: str) -> str:
+    """What 'auto' (the default) runs: ONNX fp32 when onnxruntime is installed and the model
+    is one it runs (a transformer with mean pooling: the packaged MiniLM is), else torch. The
+    two give the same vectors (so the same index); ONNX starts in a tenth of the time, needs
+    no torch in the process and encodes faster (docs/embeddings.md). Any other value is
+    returned as it is."""
+    if backend != "auto":
+        return backend
+    from importlib.util import find_spec
+
+    if find_spec("onnxruntime") is None:
+        return "torch"
+    from rag.embedding.onnx_model import check_pooling
+
+    try:
+        check_pooling(model_dir(name))
+    except (DocchatError, OSError, ValueError):
+        return "torch"
+    return "onnx"
 
 
 def embedder_for(settings: Settings):
@@ -131,16 +152,19 @@ class Embedder:
 
     ``backend``: 'torch' (a SentenceTransformer per copy) or 'onnx' / 'onnx-int8' (an ONNX
     Runtime session per copy, rag.embedding.onnx_model, over the export cached in
-    ``onnx_dir``; ``threads`` per encode, 0: one per core). ``name`` is the model id the
+    ``onnx_dir``; ``threads`` per encode, 0: one per core), or 'auto' (``resolve_backend``;
+    when the ONNX export then fails, torch, with a warning). ``name`` is the model id the
     index records (``model_id``)."""
 
     _instances: dict[tuple, "Embedder"] = {}
 
-    def __init__(self, name: str, batch_size: int = 32, backend: str = "torch",
+    def __init__(self, name: str, batch_size: int = 32, backend: str = "auto",
                  threads: int = 0, onnx_dir: str = "") -> None:
         if backend not in BACKEND_SUFFIX:
             raise DocchatError(f"unknown embedding backend {backend!r}: one of "
                                f"{', '.join(BACKEND_SUFFIX)}")
+        self.auto = backend == "auto"
+        backend = resolve_backend(backend, name)
         if backend == "torch":
             from transformers.utils import logging as hf_logging
 
@@ -178,13 +202,19 @@ class Embedder:
             if model is None:
                 log.info("loading embedding model from %s (%s)%s", self._path, self.backend,
                          " (indexing copy)" if background else "")
+                if self.backend != "torch":
+                    try:
+                        model = self._load_onnx()
+                    except DocchatError as e:
+                        if not self.auto:
+                            raise
+                        log.warning("the ONNX model cannot be used (%s): running on torch", e)
+                        self.backend = "torch"
                 if self.backend == "torch":
                     from sentence_transformers import SentenceTransformer
 
                     model = SentenceTransformer(str(self._path), device="cpu",
                                                 local_files_only=True)
-                else:
-                    model = self._load_onnx()
                 self._models[background] = model
             return model
 
@@ -224,7 +254,7 @@ class Embedder:
         self._load(False)
 
     @classmethod
-    def shared(cls, name: str, batch_size: int = 32, backend: str = "torch", threads: int = 0,
+    def shared(cls, name: str, batch_size: int = 32, backend: str = "auto", threads: int = 0,
                onnx_dir: str = "") -> "Embedder":
         key = (name, backend, threads, onnx_dir) if backend != "torch" else (name, backend)
         with _lock:

@@ -28,7 +28,7 @@ import warnings
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rag.errors import DocchatError
 
@@ -89,18 +89,28 @@ def ensure(model_dir: Path, variant: str, root: Path) -> Path:
 
 def build(model_dir: Path, folder: Path) -> Path:
     """Export ``model_dir`` into ``folder`` (both files and export.json), atomically."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
-    try:
-        log.warning("exporting the embedding model %s to ONNX in %s (once)", model_dir, folder)
+    log.warning("exporting the embedding model %s to ONNX in %s (once)", model_dir, folder)
+
+    def fill(tmp: Path) -> None:
         export_fp32(model_dir, tmp / FILES["fp32"])
         nodes = quantize_int8(tmp / FILES["fp32"], tmp / FILES["int8"])
         info = {"model_dir": str(model_dir), "export_version": EXPORT_VERSION, "opset": OPSET,
                 "int8_nodes": nodes, "per_channel": PER_CHANNEL,
-                "versions": {p: _version(p) for p in ("torch", "transformers", "onnx",
-                                                      "onnxruntime")},
-                "sha256": {v: _sha256(tmp / name) for v, name in FILES.items()}}
+                "versions": versions(), "sha256": {v: sha256(tmp / name)
+                                                   for v, name in FILES.items()}}
         (tmp / INFO).write_text(json.dumps(info, indent=1) + "\n")
+
+    return atomic_folder(folder, fill, list(FILES.values()))
+
+
+def atomic_folder(folder: Path, fill: Callable[[Path], None], required: list[str]) -> Path:
+    """Write ``folder`` all at once: ``fill`` writes a temporary folder beside it, which is
+    synced and renamed into place; when another process renamed its own first (it holds every
+    ``required`` file), that one stands."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    try:
+        fill(tmp)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -108,11 +118,16 @@ def build(model_dir: Path, folder: Path) -> Path:
         try:
             os.rename(tmp, folder)
         except OSError:
-            if not all((folder / n).is_file() for n in FILES.values()):
+            if not all((folder / n).is_file() for n in required):
                 raise  # not another process's finished export: a real failure
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def versions() -> dict[str, str]:
+    """The versions of the packages an export depends on (recorded beside it)."""
+    return {p: _version(p) for p in ("torch", "transformers", "onnx", "onnxruntime")}
 
 
 def export_fp32(model_dir: Path, dest: Path) -> None:
@@ -146,9 +161,7 @@ def export_fp32(model_dir: Path, dest: Path) -> None:
 
 def _encoder(torch, bert):
     """The model's forward with token types 0 and BERT's additive attention mask (-10000 on
-    padding, as sentence-transformers' single-text inputs have): layer by layer for a BERT
-    model, else its own forward."""
-    layers = getattr(getattr(bert, "encoder", None), "layer", None)
+    padding, as sentence-transformers' single-text inputs have)."""
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -156,18 +169,26 @@ def _encoder(torch, bert):
             self.bert = bert
 
         def forward(self, input_ids, attention_mask):
-            types = torch.zeros_like(input_ids)
-            if layers is None:
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                 token_type_ids=types).last_hidden_state
-            h = self.bert.embeddings(input_ids=input_ids, token_type_ids=types)
-            additive = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * -10000.0
-            for layer in self.bert.encoder.layer:
-                out = layer(h, attention_mask=additive)
-                h = out[0] if isinstance(out, tuple) else out
-            return h
+            return bert_forward(torch, self.bert, input_ids, attention_mask,
+                                torch.zeros_like(input_ids))
 
     return Encoder()
+
+
+def bert_forward(torch, bert, input_ids, attention_mask, token_type_ids):
+    """The last hidden state, layer by layer for a BERT model (one plain graph for the
+    exporter to trace: BERT's additive mask, -10000 on padding), else its own forward. Also
+    the span reader's export (rag.answering.reader_onnx), whose inputs are pairs."""
+    layers = getattr(getattr(bert, "encoder", None), "layer", None)
+    if layers is None:
+        return bert(input_ids=input_ids, attention_mask=attention_mask,
+                    token_type_ids=token_type_ids).last_hidden_state
+    h = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+    additive = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * -10000.0
+    for layer in layers:
+        out = layer(h, attention_mask=additive)
+        h = out[0] if isinstance(out, tuple) else out
+    return h
 
 
 def quantize_int8(src: Path, dest: Path, linears: tuple[str, ...] = INT8_LINEARS) -> list[str]:
@@ -206,7 +227,7 @@ def _quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -5,8 +5,7 @@ batches, questions first); this module is one copy: an ONNX Runtime session over
 transformer (rag.embedding.onnx_export), the model's own fast tokenizer (``tokenizers``,
 truncated at the model's max_seq_length as sentence-transformers truncates), and the mean
 pooling + L2 normalisation of the model's sentence-transformers modules in numpy. Neither
-torch nor sentence-transformers is imported; transformers only for the alignment's token
-vectors (``tokenizer``), when those are asked for.
+torch, transformers nor sentence-transformers is imported.
 """
 from __future__ import annotations
 
@@ -70,22 +69,28 @@ def max_seq_length(model_dir: Path) -> int:
     return DEFAULT_MAX_SEQ
 
 
+def session(onnx_path: Path, threads: int = 0):
+    """An ONNX Runtime session on the CPU with every graph optimisation, ``threads`` threads
+    per run (0: one per core). Also the span reader's (rag.answering.reader_onnx)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or os.cpu_count() or 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # no warnings about unused initializers on the terminal
+    return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxModel:
     """One copy of the model: its own session and tokenizer (use it from one thread at a
     time, as the Embedder does)."""
 
     def __init__(self, onnx_path: Path, model_dir: Path, threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         check_pooling(model_dir)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3  # no warnings about unused initializers on the terminal
-        self.session = ort.InferenceSession(str(onnx_path), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = session(onnx_path, threads)
         self.path = Path(onnx_path)
         self.model_dir = Path(model_dir)
         self.max_seq_length = max_seq_length(model_dir)
@@ -147,13 +152,45 @@ class OnnxModel:
         return out
 
     @property
-    def tokenizer(self):
-        """The model's tokenizer as transformers gives it (offsets and word ids for the
-        alignment's token vectors: rag.answering.alignment); loaded when first asked for."""
+    def tokenizer(self) -> "PieceTokenizer":
+        """The model's tokenizer with offsets and word ids, called as transformers' fast
+        tokenizer is (the alignment's token vectors: rag.answering.alignment); no torch."""
         with self._hf_lock:
             if self._hf_tokenizer is None:
-                from transformers import AutoTokenizer
-
-                self._hf_tokenizer = AutoTokenizer.from_pretrained(
-                    str(self.model_dir), local_files_only=True)
+                self._hf_tokenizer = PieceTokenizer(self.model_dir / "tokenizer.json")
             return self._hf_tokenizer
+
+
+class PieceTokenizer:
+    """The calls of a transformers fast tokenizer that rag.answering.alignment makes,
+    on ``tokenizers`` directly (transformers imports torch). Not thread-safe (truncation is
+    tokenizer state), like the transformers tokenizer it stands in for."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+        self._tok.no_padding()
+
+    def __call__(self, texts: Sequence[str], truncation: bool = False,
+                 max_length: int | None = None,
+                 return_offsets_mapping: bool = False) -> "Pieces":
+        del return_offsets_mapping  # always there
+        if truncation and max_length:
+            self._tok.enable_truncation(max_length=max_length)
+        else:
+            self._tok.no_truncation()
+        return Pieces(self._tok.encode_batch(list(texts)))
+
+
+class Pieces(dict):
+    """A batch as transformers' BatchEncoding shows it: ``["input_ids"]``,
+    ``["offset_mapping"]`` and ``word_ids(i)``."""
+
+    def __init__(self, encodings) -> None:
+        super().__init__(input_ids=[e.ids for e in encodings],
+                         offset_mapping=[e.offsets for e in encodings])
+        self._encodings = encodings
+
+    def word_ids(self, i: int) -> list[int | None]:
+        return self._encodings[i].word_ids

@@ -79,3 +79,48 @@ def test_hook_abstains_below_the_reader_threshold_and_says_why(seed_index):
     assert a.abstention is Abstention.NOT_IN_PASSAGES
     assert a.notes[0].startswith("no passage holds an answer (reader"), a.notes
     assert not ask(seed_index, q, settings=strict.replace(reader_threshold=0.0)).abstained
+
+
+@pytest.mark.slow
+def test_the_reader_reads_the_same_on_onnx_as_on_torch():
+    """DOCCHAT_EMBED_BACKEND=onnx (and auto, where onnxruntime is installed) runs the reader
+    exported to ONNX: the same probabilities and spans as on torch."""
+    torch_reader, onnx_reader = SpanReader(backend="torch"), SpanReader(backend="onnx")
+    assert onnx_reader.backend == "onnx"
+    filler = " ".join(f"Paragraph {i} describes the hall's seats." for i in range(80))
+    passages = [PASSAGE, WITHOUT, filler + " The hall was rebuilt by Ivan Petrov in 2027."]
+    for q in ["How many people died in the attack?", "Who rebuilt the hall?",
+              "Who claimed responsibility? " * 40]:  # a question past the 64-token cut
+        for a, b in zip(torch_reader.read(q, passages), onnx_reader.read(q, passages)):
+            assert (a.start, a.end, a.span) == (b.start, b.end, b.span), q
+            assert a.probability == pytest.approx(b.probability, abs=1e-3), q
+
+
+def test_the_readers_windows_are_the_tokens_it_was_trained_on():
+    """The reader tokenises with ``tokenizers`` (transformers would import torch): the same
+    ids, token types and offsets as transformers' tokenizer gave in training, windows of a
+    long passage included, and a long question cut at 64 tokens."""
+    from transformers import AutoTokenizer
+
+    from rag.answering.span_reader import MAX_QUESTION_TOKENS, STRIDE, PairWindows
+    from rag.embedding.local import model_dir
+
+    base = model_dir("all-MiniLM-L6-v2")
+    hf = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    windows = PairWindows(base / "tokenizer.json", 256)
+    long = " ".join(f"Paragraph {i} describes the hall's seats, naïvely." for i in range(70))
+    question = "Which architect rebuilt the Crocus City Hall's façade? " * 12
+    passages = [PASSAGE, long, "Short."]
+    cut = hf.convert_tokens_to_string(hf.tokenize(question)[:MAX_QUESTION_TOKENS])
+    ref = hf([cut] * 3, passages, truncation="only_second", max_length=256, stride=STRIDE,
+             return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
+             return_tensors="np")
+    win = windows(question, passages)
+    assert win.owner == ref["overflow_to_sample_mapping"].tolist() and len(win.owner) > 3
+    assert (win.ids == ref["input_ids"]).all() and (win.types == ref["token_type_ids"]).all()
+    assert (win.mask == ref["attention_mask"]).all()
+    for i in range(len(win.owner)):  # the passage's offsets (the question's are into the
+        # question as cut: transformers' cut text is lower-cased and accent-stripped)
+        ours, theirs = win.offsets[i], ref["offset_mapping"][i].tolist()
+        assert [tuple(ours[j]) for j in range(len(ours)) if win.context[i, j]] == \
+            [tuple(theirs[j]) for j in range(len(ours)) if win.context[i, j]]

@@ -63,7 +63,7 @@ def scifact_texts(n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def torch_vectors() -> np.ndarray:
-    return Embedder.shared(DEFAULT_MODEL).encode(TEXTS)
+    return Embedder.shared(DEFAULT_MODEL, backend="torch").encode(TEXTS)
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +215,20 @@ def test_torch_runs_without_onnxruntime_and_onnx_says_in_one_line_that_it_is_mis
     assert len(lines) == 1 and "needs onnxruntime" in lines[0] and "pip install" in lines[0]
 
 
-def test_the_backend_setting_is_validated():
-    assert Settings().embed_backend == "torch"  # the default stays torch
+def test_the_backend_setting_is_validated_and_auto_runs_onnx_where_it_can(tmp_path):
+    import shutil
+
+    from rag.embedding.local import resolve_backend
+
+    assert Settings().embed_backend == "auto"
+    assert resolve_backend("auto", DEFAULT_MODEL) == "onnx"  # onnxruntime is installed here
+    assert resolve_backend("torch", DEFAULT_MODEL) == "torch"
+    other = tmp_path / "cls-pooled"  # a model the ONNX backend cannot pool: torch
+    shutil.copytree(model_dir(DEFAULT_MODEL), other)
+    cfg = other / "1_Pooling" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "pooling_mode_mean_tokens": False,
+                               "pooling_mode_cls_token": True}))
+    assert resolve_backend("auto", str(other)) == "torch"
     with pytest.raises(SettingsError, match="DOCCHAT_EMBED_BACKEND='tensorrt': must be one of"):
         Settings(embed_backend="tensorrt")
     proc = docchat("status", env=clean_env(DOCCHAT_EMBED_BACKEND="int8"))
@@ -237,10 +249,64 @@ def test_a_model_onnx_cannot_pool_is_refused_before_any_export(tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
+def test_the_onnx_tokenizer_gives_what_transformers_gives(onnx_fp32):
+    """The alignment reads word ids and offsets; on ONNX they come from ``tokenizers``
+    directly (transformers imports torch): the same as transformers' fast tokenizer."""
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(model_dir(DEFAULT_MODEL)), local_files_only=True)
+    ours = onnx_fp32.model.tokenizer
+    a = hf(TEXTS, truncation=True, max_length=256, return_offsets_mapping=True)
+    b = ours(TEXTS, truncation=True, max_length=256, return_offsets_mapping=True)
+    for i in range(len(TEXTS)):
+        assert a["input_ids"][i] == b["input_ids"][i], TEXTS[i]
+        assert a.word_ids(i) == b.word_ids(i), TEXTS[i]
+        assert [tuple(o) for o in a["offset_mapping"][i]] == \
+            [tuple(o) for o in b["offset_mapping"][i]], TEXTS[i]
+
+
+ASK_PROBE = """
+import json, sys
+from rag.cli import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "torch": "torch" in sys.modules,
+                  "transformers": "transformers" in sys.modules}))
+"""
+
+
+def test_asking_on_the_default_backend_loads_no_torch_and_answers_as_torch_does(tmp_path):
+    """The default (auto, onnxruntime installed) indexes and answers with the embedder and
+    the span reader on ONNX Runtime: no torch or transformers import (most of a CLI call's
+    time on torch), and the answer, its sources and their order are torch's."""
+    index = tmp_path / "index"
+    seed = ROOT / "seeds"
+    answers = {}
+    for backend in ("auto", "torch"):
+        env = clean_env(DOCCHAT_EMBED_BACKEND=backend)
+        if backend == "auto":
+            built = subprocess.run([sys.executable, "-c", ASK_PROBE, "index", str(seed),
+                                    "--index", str(index)], capture_output=True, text=True,
+                                   env=env, cwd=ROOT, timeout=600)
+            assert built.returncode == 0, built.stderr
+            assert json.loads(built.stdout.splitlines()[-1])["torch"] is False
+        proc = subprocess.run([sys.executable, "-c", ASK_PROBE, "ask", "--index", str(index),
+                               "--json", "Who carried out the attack?"], capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        *out, probe = proc.stdout.splitlines()
+        assert json.loads(probe) == {"rc": 0, "torch": backend == "torch",
+                                     "transformers": backend == "torch"}
+        answers[backend] = json.loads("\n".join(out))
+    onnx, torch = answers["auto"], answers["torch"]
+    assert "Islamic State" in onnx["answer"] and onnx["answer"] == torch["answer"]
+    where = [[(s["path"], s["start"], s["end"]) for s in a["sources"]] for a in (onnx, torch)]
+    assert where[0] == where[1]
+
+
 def test_the_alignment_token_vectors_come_from_the_onnx_model_too(onnx_fp32):
     from rag.answering.alignment import TokenVectors
 
-    torch_tokens = TokenVectors(Embedder.shared(DEFAULT_MODEL).foreground)
+    torch_tokens = TokenVectors(Embedder.shared(DEFAULT_MODEL, backend="torch").foreground)
     onnx_tokens = TokenVectors(onnx_fp32.foreground)
     texts = ["When did the Golden Gate bridge open?", "Lava reached Catania in 1669."]
     for (w1, v1), (w2, v2) in zip(torch_tokens(texts), onnx_tokens(texts)):
