@@ -68,7 +68,7 @@ run: setup index
 	$(BIN)/docchat serve --index $(INDEX)
 
 test: setup test-setup llamacpp browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-fast: setup test-setup
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"

@@ -86,6 +86,15 @@ class Index:
 
         return embedder_for(self.settings)
 
+    def warm_up(self) -> None:
+        """Load what a question needs before the first one comes: the embedding model's
+        question copy and, when it is on, the span reader (a server calls this at start)."""
+        self.embedder().warm_up()
+        from rag.answering.span_reader import SpanReader, enabled
+
+        if enabled(self.settings):
+            SpanReader.shared(self.settings).warm_up()
+
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: str = "convex", documents: Sequence[str] | None = None) -> list[Hit]:
         """The best ``k`` passages for ``query``, hybrid (dense + BM25), best first; with

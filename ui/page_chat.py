@@ -14,13 +14,16 @@ import gradio as gr  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
 from rag.types import Answer, Stage  # noqa: E402
+from ui.background import Background  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
-from ui.page_context import Page, session_of, user_of  # noqa: E402
+from ui.page_context import THUMBS, Page, session_of, user_of  # noqa: E402
 from ui.render import (answer_html, draft_html, error_html, sources_html,  # noqa: E402
                        stopped_html, text_html)
 
 #: How long Stop waits for the answer it stops to send its last update (see ui/stopping.py).
 STOP_WAIT_S = 2.0
+#: At most one progress update of a summary in the chat this often (seconds).
+PROGRESS_EVERY_S = 0.5
 #: A question asking for a summary of a document: "summarise notes.pdf", "Summarize: notes"
 SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in ui/app.py.
@@ -126,8 +129,13 @@ class Chat:
                        {"role": "assistant", "content": draft_html(
                            "", "Choosing the sentences that cover the document…")}]
         yield msgs, history, answers, gr.skip(), box, conv, False
+        work = Background(lambda report: service.summarise([doc.id], on_progress=report))
+        for frac, message in work.progress(PROGRESS_EVERY_S):  # a long document takes a while
+            msgs[-1]["content"] = draft_html("", f"{message[:1].upper()}{message[1:]}… "
+                                                 f"({frac:.0%})")
+            yield msgs, history, answers, gr.skip(), box, conv, False
         try:
-            summary = service.summarise([doc.id])
+            summary = work.result()
         except DocchatError as exc:
             msgs[-1]["content"] = error_html(str(exc))
             yield msgs, history, answers, gr.skip(), typed or gr.skip(), conv, True
@@ -170,7 +178,19 @@ class Chat:
             # one a Stop cut off after it was stored: it must not stay as a duplicate)
         yield from self.page.asked(self.run_question(question, msgs[:last], history, answers,
                                                      conv, user, engine, k, base_url, model,
-                                                     scope or (), new_id), user, request)
+                                                     scope or (), new_id), user, request,
+                                   thumbs=self.thumbs_before(msgs[:last], user, conv))
+
+    def thumbs_before(self, msgs, user: str, conv) -> list[str | None]:
+        """The chat's thumbs for ``msgs`` (the answers kept when the last one is asked
+        again) from their stored ratings, and none for the answer being made: the thumb the
+        replaced answer was given (its rating went with it) must not stay on the new one."""
+        answers = sum(m["role"] == "assistant" for m in msgs)
+        older = bool(msgs) and msgs[0]["role"] == "assistant"  # "N older turns" (SHOWN_TURNS)
+        turns = self.service.conversations.turns(user, conv) if conv else []
+        shown = turns[len(turns) - (answers - older):] if answers - older > 0 else []
+        rated = [THUMBS.get(t.feedback.rating) if t.feedback else None for t in shown]
+        return [None] * (answers - len(rated)) + rated + [None]
 
     def on_stopped(self, msgs, request: gr.Request):
         self.page.runs.stop(session_of(request), STOP_WAIT_S)  # its updates end before this one

@@ -17,6 +17,10 @@ from ui.service import Service  # noqa: E402
 from ui.stopping import Runs  # noqa: E402
 
 
+#: The chat's thumb for a stored rating (Gradio's feedback_value).
+THUMBS = {"up": "Like", "down": "Dislike"}
+
+
 def session_of(request) -> str:
     """The page session a Gradio request comes from ("" outside a page)."""
     return getattr(request, "session_hash", None) or ""
@@ -55,10 +59,11 @@ class Page:
     def forget_pending(self, request: gr.Request):
         self.pending.pop(session_of(request), None)
 
-    def asked(self, gen, user, request=None):
+    def asked(self, gen, user, request=None, thumbs: list | None = None):
         """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
         the answer is being made (on_stopped disables it when it is pressed), Regenerate
-        once it is done (answered or failed)."""
+        once it is done (answered or failed). ``thumbs``: the chat's thumbs to show from the
+        first update on (Regenerate's: the replaced answer's thumb goes)."""
         session = session_of(request)
         run = self.runs.start(session)
         try:
@@ -70,7 +75,9 @@ class Page:
                     else gr.skip()
                 if conv and request is not None:  # the page knows its conversation's id now
                     self.forget_pending(request)
-                yield (m, m, h, a, src, box, conv, listing, conv or "",
+                chat = m if thumbs is None else gr.update(value=m, feedback_value=thumbs)
+                thumbs = None
+                yield (m, chat, h, a, src, box, conv, listing, conv or "",
                        gr.update(interactive=not done), gr.update(interactive=done))
         finally:
             gen.close()  # ends the engine's generation too

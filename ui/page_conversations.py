@@ -10,14 +10,13 @@ import gradio as gr  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.types import Turn  # noqa: E402
 from ui.library_text import skipped_md, status_md  # noqa: E402
-from ui.page_context import Page, user_of  # noqa: E402
+from ui.page_context import THUMBS, Page, user_of  # noqa: E402
 from ui.page_library import Library  # noqa: E402
 from ui.render import answer_html, older_html, sources_html, text_html  # noqa: E402
 
 #: Turns of a stored conversation the page shows when it is opened (the latest ones).
 SHOWN_TURNS = 50
 #: The chat's thumb for a stored rating (Gradio's feedback_options).
-THUMBS = {"up": "Like", "down": "Dislike"}
 #: Position of the question box among the outputs a conversation switch clears.
 CLEARED_QUESTION = 5
 

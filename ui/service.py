@@ -21,7 +21,6 @@ from rag.errors import DocchatError, NotFoundError, PathError, SourceMissingErro
 from ui.admission import Admission
 from rag.ingest.files import fingerprint
 from rag.index import Index
-from rag.answering.span_reader import SpanReader, enabled as reader_enabled
 from rag.settings import Settings
 from rag.types import Answer, Document, Hit, Status, UpdateSummary
 from rag.ingest.uploads import check_names, save_upload
@@ -52,9 +51,7 @@ class Service:
         """Load the embedding model in the background, so the first question does not wait."""
         def load() -> None:
             try:
-                self.index.embedder().warm_up()
-                if reader_enabled(self.settings):
-                    SpanReader.shared(self.settings).warm_up()
+                self.index.warm_up()
             except Exception:  # the first question will report it properly
                 log.exception("loading the embedding model failed")
             finally:

@@ -86,7 +86,11 @@ def summarise(index, documents: Sequence[str], sentences: int | None = None,
     report(0.2, f"choosing {want} sentences from {len(sents):,}")
     centroid = _unit(np.concatenate(chunk_vecs).mean(axis=0))
     candidates = _candidates(sents, chunk_vecs, centroid, n_groups)
-    vecs = index.embedder().encode([s.text for s in candidates])
+    vecs = index.embedder().encode(
+        [s.text for s in candidates],
+        on_batch=lambda done, total: report(0.2 + 0.6 * done / max(total, 1),
+                                            f"reading candidate sentences: {done:,} of "
+                                            f"{total:,}"))
     report(0.8, "citing each sentence")
     chosen = _choose(candidates, vecs, centroid, n_groups, want)
     chosen.sort(key=lambda s: (s.doc, s.page, s.start))

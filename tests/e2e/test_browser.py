@@ -991,6 +991,26 @@ def test_a_reopened_conversation_shows_the_thumbs_its_answers_were_given(page):
         1, timeout=TIMEOUT)
 
 
+def test_regenerate_takes_the_replaced_answers_thumb_away(page):
+    """The rating goes with the answer Regenerate replaces (the store drops it); the thumb
+    stayed lit on the new answer, while an earlier answer's thumb stays."""
+    ask(page, "How many people died in the attack?")
+    page.locator("#chat").get_by_role("button", name="Like").last.click()
+    expect(page.locator("#feedback-status")).to_contain_text("rated up", timeout=TIMEOUT)
+    ask(page, "Who carried out the attack?")
+    page.locator("#chat").get_by_role("button", name="Dislike").last.click()
+    expect(page.locator("#feedback-panel")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#chat").get_by_role("button", name="Disliked")).to_have_count(
+        1, timeout=TIMEOUT)
+    last = f"[...document.querySelectorAll({FINAL!r})].at(-1)"
+    page.evaluate(f"{last}.dataset.replaced = '1'")  # the answer Regenerate replaces
+    page.locator("#regenerate").click()
+    page.wait_for_function(f"{last} && !{last}.dataset.replaced", timeout=TIMEOUT)
+    expect(page.locator("#chat").get_by_role("button", name="Disliked")).to_have_count(
+        0, timeout=TIMEOUT)
+    expect(page.locator("#chat").get_by_role("button", name="Liked")).to_have_count(1)
+
+
 def test_with_a_login_the_page_logs_in_and_answers(browser, tmp_path):
     """With --auth, the login gate (ui/login_gate.py) lets through only what the login form
     needs; after logging in on the page, the page's own routes (queue, heartbeat) work."""

@@ -1,0 +1,80 @@
+"""The same questions on the page (Chromium, Enter to the finished answer) and through
+``POST /api/ask``, against one ``docchat serve`` started here on the seed. Printed only.
+
+    .venv/bin/python benchmarks/bench_page.py [--repeat 3]
+
+Also prints the server's start (process start to /api/status answering, and to the models
+being warm) and the first question's time. Page and API questions alternate, so the ratio
+holds on a shared machine. Needs Debian's Chromium (make browser) and Playwright (make
+test-setup).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from server import running_server  # noqa: E402
+
+QUESTIONS = ["How many people died in the attack?", "Who carried out the attack?",
+             "Where is the Crocus City Hall?", "How did the international community react?",
+             "What is the boiling point of water?"]
+FINAL = "#chat .dc-answer, #chat .dc-abstain, #chat .dc-error"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        t0 = time.perf_counter()
+        with running_server(Path(tmp)) as (url, _):
+            started = time.perf_counter() - t0
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            page.wait_for_selector("#question textarea")
+
+            def on_page(q: str) -> float:
+                before = page.locator(FINAL).count()
+                box = page.locator("#question textarea")
+                box.fill(q)
+                t = time.perf_counter()
+                box.press("Enter")
+                page.wait_for_function(
+                    f"document.querySelectorAll({FINAL!r}).length > {before}", timeout=120_000)
+                return time.perf_counter() - t
+
+            def on_api(q: str) -> float:
+                t = time.perf_counter()
+                r = httpx.post(f"{url}/api/ask", json={"question": q}, timeout=120)
+                r.raise_for_status()
+                return time.perf_counter() - t
+
+            first = on_page(QUESTIONS[0])
+            page_s, api_s = [], []
+            for _ in range(args.repeat):
+                for q in QUESTIONS:
+                    page_s.append(on_page(q))
+                    api_s.append(on_api(q))
+            browser.close()
+    ms = lambda xs: f"median {statistics.median(xs) * 1000:.0f} ms, max {max(xs) * 1000:.0f} ms"  # noqa: E731
+    print(f"server start (seed indexed on first start) to /api/status: {started:.1f} s")
+    print(f"first question on the page: {first:.2f} s")
+    print(f"page, Enter to the finished answer: n={len(page_s)} {ms(page_s)}")
+    print(f"POST /api/ask: n={len(api_s)} {ms(api_s)}")
+    print(f"page / API (medians): {statistics.median(page_s) / statistics.median(api_s):.2f}")
+
+
+if __name__ == "__main__":
+    main()
