@@ -1,7 +1,9 @@
 """docchat's core library: index documents, answer questions with verified citations.
 
 Public API: Index, Answer, Settings, ask(). Nothing here imports Gradio; torch is loaded only
-when something needs the embedding model.
+when something needs the embedding model. The names in ``_FACE`` are what the page, the API
+and the MCP server (ui/) use besides (a test keeps ui/ to this face, its types and errors);
+each is imported when first asked for, so ``import rag`` stays light.
 """
 from __future__ import annotations
 
@@ -13,7 +15,24 @@ __all__ = ["Index", "Answer", "Settings", "ask", "ask_stream", "CANNOT_ANSWER", 
            "Sentence", "Source", "Stage", "UpdateSummary"]
 
 
+#: name -> module holding it (imported on first use).
+_FACE = {
+    "ENGINES": "rag.engines",  # the answer engines by name
+    "SUPPORTED": "rag.ingest.loaders",  # the file types indexed
+    "fingerprint": "rag.ingest.files",  # a file's content hash
+    "visible": "rag.ingest.files",  # whether a path is shown (not hidden)
+    "place": "rag.ingest.places",  # a passage's page label
+    "check_names": "rag.ingest.uploads",  # upload names, checked before anything is stored
+    "save_upload": "rag.ingest.uploads",
+    "summarise": "rag.answering.summary",  # a cited summary of documents
+}
+
+
 def __getattr__(name: str):
+    if name in _FACE:
+        import importlib
+
+        return getattr(importlib.import_module(_FACE[name]), name)
     if name == "Index":
         from rag.index import Index
 

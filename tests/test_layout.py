@@ -67,6 +67,29 @@ def test_every_import_points_down_the_stages():
     assert not ups, "imports that run back up:\n" + "\n".join(ups)
 
 
+#: What ui/ may import of rag: the public face (rag/__init__.py, whose _FACE names the rest
+#: the page and the API use), its base (settings, types, errors) and the question path's
+#: entry points (docs/architecture.md, floor 6).
+UI_MAY_IMPORT = ("rag", "rag.settings", "rag.types", "rag.errors", "rag.index", "rag.answer",
+                 "rag.conversations")
+
+
+def test_ui_talks_to_rags_public_face_only():
+    inner = []
+    for path in sorted((ROOT / "ui").rglob("*.py")):
+        for dep in imported(path, ""):
+            if dep not in UI_MAY_IMPORT:
+                inner.append(f"{path.relative_to(ROOT)} imports {dep}")
+    assert not inner, "ui/ reaching inside rag:\n" + "\n".join(inner)
+
+
+def test_every_name_of_the_face_is_there():
+    import rag
+
+    for name in rag._FACE:
+        assert getattr(rag, name) is not None, name
+
+
 def test_the_top_of_rag_stays_small():
     top = sorted(p.stem for p in (ROOT / "rag").glob("*.py"))
     assert len(top) <= 16, top

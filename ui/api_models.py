@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rag.engines import ENGINES
+from rag import ENGINES
 from rag.types import FEEDBACK_NOTE_CHARS, FEEDBACK_REASONS
 
 MAX_HISTORY = 20

@@ -241,7 +241,7 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
                   ) -> AnswerOut:
         """A cited extractive summary: the document's most central sentences, covering its
         sections, in document order; each sentence is verbatim in the source it cites."""
-        from rag.answering.summary import summarise as summary_of
+        from rag import summarise as summary_of
 
         index, turn = get_index()
         with turn():

@@ -10,8 +10,7 @@ from rag.settings import Settings  # noqa: F401  sets HF_HUB_OFFLINE and GRADIO_
 
 import gradio as gr  # noqa: E402
 
-from rag.engines import ENGINES  # noqa: E402
-from rag.ingest.loaders import SUPPORTED  # noqa: E402
+from rag import ENGINES, SUPPORTED  # noqa: E402
 from ui import page_conversation  # noqa: E402
 from ui.library_text import skipped_md, status_md  # noqa: E402
 from ui.render import sources_html  # noqa: E402

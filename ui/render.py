@@ -9,8 +9,7 @@ import os
 import re
 from typing import Sequence
 
-from rag.ingest.files import visible
-from rag.ingest.places import place
+from rag import place, visible
 from rag.types import Answer, Document, Source, document_id
 
 SUMMARY_ENGINE = "extractive-summary"  # rag.answering.summary's answers

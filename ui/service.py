@@ -15,15 +15,14 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
+from rag import check_names, fingerprint, save_upload
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
 from rag.errors import DocchatError, NotFoundError, PathError, SourceMissingError, UploadError
 from ui.admission import Admission
-from rag.ingest.files import fingerprint
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Document, Hit, Status, UpdateSummary
-from rag.ingest.uploads import check_names, save_upload
 
 log = logging.getLogger(__name__)
 _HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
@@ -102,7 +101,7 @@ class Service:
     def summarise(self, documents: Sequence[str], sentences: int | None = None,
                   on_progress: OnProgress | None = None) -> Answer:
         """A cited summary (rag.answering.summary); waits its turn as a question does."""
-        from rag.answering.summary import summarise
+        from rag import summarise
 
         with self.admission.turn():
             return summarise(self.index, documents, sentences, on_progress)
