@@ -15,7 +15,8 @@ from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError, P
 from rag.ingest.files import visible
 from rag.settings import Settings
 from rag.store import Reader, Scope, exclusions, open_store
-from rag.types import Document, Hit, Status, UpdateSummary, document_id
+from rag.types import (Document, DocumentStatus, Fusion, Hit, Status, UpdateSummary,
+                       document_id)
 
 if TYPE_CHECKING:
     from rag.embedding.protocol import Embedder
@@ -96,7 +97,7 @@ class Index:
             SpanReader.shared(self.settings).warm_up()
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
-               fusion: str = "convex", documents: Sequence[str] | None = None) -> list[Hit]:
+               fusion: Fusion = Fusion.CONVEX, documents: Sequence[str] | None = None) -> list[Hit]:
         """The best ``k`` passages for ``query``, hybrid (dense + BM25), best first; with
         ``documents`` (ids or paths of files and folders: see ``scope``), the best ``k`` of
         those documents."""
@@ -183,10 +184,10 @@ class Index:
                           chunks=d.chunks) for d in snap.documents() if d.path not in gone]
         for s in skipped:
             if s.path not in excluded:
-                docs.append(_document(s.path, size=_size(s.path), status="skipped",
+                docs.append(_document(s.path, size=_size(s.path), status=DocumentStatus.SKIPPED,
                                       reason=s.reason))
         for path in excluded:
-            docs.append(_document(path, size=_size(path), status="excluded", reason=(
+            docs.append(_document(path, size=_size(path), status=DocumentStatus.EXCLUDED, reason=(
                 "left out of the index by you" if os.path.isfile(path) else
                 "left out of the index by you; the file is no longer on disk")))
         return sorted(docs, key=lambda d: (d.path, d.status))

@@ -9,7 +9,7 @@ import numpy as np
 from rag.history import recent
 from rag.settings import Settings
 from rag.store import Reader, Scope
-from rag.types import Hit
+from rag.types import Fusion, Hit
 
 log = logging.getLogger(__name__)
 HISTORY_WEIGHT = 0.5  # how much the recent turns pull the query vector
@@ -65,7 +65,7 @@ def rrf(d: dict[int, float], s: dict[int, float], k: int) -> dict[int, float]:
 
 
 def search(snap: Reader, embedder, question: str, k: int, settings: Settings,
-           history: Sequence[str] = (), fusion: str = "convex", scope: Scope | None = None
+           history: Sequence[str] = (), fusion: Fusion = Fusion.CONVEX, scope: Scope | None = None
            ) -> list[Hit]:
     """The ``k`` best passages for ``question`` (and the recent turns), best first; with
     ``scope``, the ``k`` best of those contents (filtered inside each search)."""
@@ -73,7 +73,7 @@ def search(snap: Reader, embedder, question: str, k: int, settings: Settings,
     d = dense(snap, qvec, settings.fetch_k, scope)
     s = sparse(snap, retrieval_query(question, history, settings.history_turns),
                settings.fetch_k, scope)
-    fused = rrf(d, s, settings.rrf_k) if fusion == "rrf" else fuse(d, s, settings.dense_weight)
+    fused = rrf(d, s, settings.rrf_k) if fusion == Fusion.RRF else fuse(d, s, settings.dense_weight)
     order = sorted(fused, key=lambda c: (-fused[c], c))
     hits = fetch_hits(snap, order[: max(k * 4, k + 10)], fused, d, s)
     return collapse(snap, hits, k)

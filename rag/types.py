@@ -104,7 +104,15 @@ class Stage:
     text: str
 
 
-class Abstention(str, Enum):
+class TextEnum(str, Enum):
+    """An enum whose members are their text: equal to it, and shown as it by str() and in
+    f-strings on every Python version (3.12 changed what format() gives for str mixins)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Abstention(TextEnum):
     """Why an answer abstained (``Answer.abstention``); ``Answer.notes`` says it in words, with
     the figure that decided. Evaluation and tests match on these, never on the note's text."""
 
@@ -164,6 +172,21 @@ class Answer:
                    confidence=d.get("confidence"), scope=tuple(d.get("scope", ())))
 
 
+class DocumentStatus(TextEnum):
+    """Where a document of the library stands (``Document.status``)."""
+
+    INDEXED = "indexed"
+    SKIPPED = "skipped"  # the last update could not read it (``Document.reason`` says why)
+    EXCLUDED = "excluded"  # left out by the user
+
+
+class Fusion(TextEnum):
+    """How dense and BM25 scores are combined (rag.retrieval.search)."""
+
+    CONVEX = "convex"  # dense_weight x dense + (1 - dense_weight) x BM25, both normalised
+    RRF = "rrf"  # reciprocal-rank fusion (rrf_k)
+
+
 @dataclass(frozen=True)
 class Document:
     """One document of the library: an indexed file, or a file the last update skipped."""
@@ -176,11 +199,11 @@ class Document:
     chunks: int = 0
     size: int = 0  # bytes
     indexed_at: str = ""  # UTC, ISO 8601; "" for a skipped file
-    status: str = "indexed"  # "indexed", "skipped" or "excluded" (left out by the user)
+    status: DocumentStatus = DocumentStatus.INDEXED
     reason: str = ""  # why it was skipped or excluded
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": DocumentStatus(self.status).value}
 
 
 def document_id(path: str) -> str:

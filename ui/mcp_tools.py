@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from rag.errors import DocchatError, NotFoundError
 from rag.settings import Settings
-from rag.types import Abstention, document_id
+from rag.types import Abstention, DocumentStatus, document_id
 
 if TYPE_CHECKING:
     from rag.index import Index
@@ -294,7 +294,7 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
         if doc is None:
             raise NotFoundError(f"no document with id {key!r} (ids come from list_documents, "
                                 "or chunk:<n> for a passage)")
-        if doc.status != "indexed":
+        if doc.status != DocumentStatus.INDEXED:
             raise NotFoundError(f"{doc.name} is not indexed ({doc.status}: {doc.reason})")
         pages = [PageText(page=n, text=index.page_text(doc.path, n))
                  for n in range(1, doc.pages + 1)]

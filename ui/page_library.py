@@ -11,6 +11,7 @@ from rag.settings import Settings  # noqa: F401  sets HF_HUB_OFFLINE and GRADIO_
 import gradio as gr  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
+from rag.types import DocumentStatus  # noqa: E402
 from ui.library_text import (library_choices, reindex_note, scope_choices,  # noqa: E402
                              status_md, summary_md)
 from ui.page_context import Page, progress_cb  # noqa: E402
@@ -82,11 +83,11 @@ class Library:
             status = ""
         return (gr.update(interactive=status in ("indexed", "skipped")),
                 gr.update(interactive=status in ("indexed", "skipped")),
-                gr.update(interactive=status == "excluded"))
+                gr.update(interactive=status == DocumentStatus.EXCLUDED))
 
     def summarisable(self, doc_id) -> bool:
         try:
-            return bool(doc_id) and self.service.document(doc_id).status == "indexed"
+            return bool(doc_id) and self.service.document(doc_id).status == DocumentStatus.INDEXED
         except DocchatError:
             return False
 
@@ -121,7 +122,7 @@ class Library:
         try:
             doc, _ = self.service.include_document(doc_id, progress_cb(progress))
             note = (f"**{text_html(doc.name)}** is back in the index." if doc and
-                    doc.status == "indexed" else
+                    doc.status == DocumentStatus.INDEXED else
                     f"**{text_html(doc.name)}** is included again but was not indexed: "
                     f"{text_html(doc.reason)}" if doc else
                     "Included again; the file is no longer on disk.")

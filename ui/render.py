@@ -10,7 +10,7 @@ import re
 from typing import Sequence
 
 from rag import place, visible
-from rag.types import Answer, Document, Source, document_id
+from rag.types import Answer, Document, DocumentStatus, Source, document_id
 
 SUMMARY_ENGINE = "extractive-summary"  # rag.answering.summary's answers
 SNIPPET = 600  # characters of passage shown around the cited spans
@@ -290,7 +290,7 @@ def library_html(docs: list[Document], name_filter: str = "") -> str:
             '<div class="dc-lib dc-empty">No documents yet.</div>'
     rows = []
     for d in wanted:
-        state = "indexed" if d.status == "indexed" else \
+        state = "indexed" if d.status == DocumentStatus.INDEXED else \
             f'<span class="dc-{d.status}">{d.status}: {text_html(d.reason)}</span>'
         rows.append(
             f'<tr data-id="{d.id}"><td title="{text_html(visible(d.path))}">{text_html(d.name)}</td>'

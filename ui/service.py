@@ -22,7 +22,7 @@ from rag.errors import DocchatError, NotFoundError, PathError, SourceMissingErro
 from ui.admission import Admission
 from rag.index import Index
 from rag.settings import Settings
-from rag.types import Answer, Document, Hit, Status, UpdateSummary
+from rag.types import Answer, Document, DocumentStatus, Hit, Status, UpdateSummary
 
 log = logging.getLogger(__name__)
 _HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
@@ -246,7 +246,7 @@ class Service:
         library now lists it (None when the file is gone), whether it was re-embedded, and
         the update summary."""
         doc = self.document(doc_id)
-        if doc.status == "excluded":
+        if doc.status == DocumentStatus.EXCLUDED:
             raise NotFoundError(f"{doc.name} is excluded from the index: include it again")
         summary = self.refresh(on_progress=on_progress, recheck=[doc.path])
         changed = doc.path in summary.added or doc.path in summary.updated
@@ -257,7 +257,7 @@ class Service:
         """Undo an exclusion and index the file at once. Returns the document as the library
         now lists it (None when the file is no longer on disk) and the update summary."""
         doc = self.document(doc_id)
-        if doc.status != "excluded" or not self.index.include(doc.path):
+        if doc.status != DocumentStatus.EXCLUDED or not self.index.include(doc.path):
             raise NotFoundError(f"{doc.name} is not excluded from the index")
         summary = self.refresh(on_progress=on_progress)
         return self._find(doc_id), summary
@@ -275,7 +275,7 @@ class Service:
         cached = self._examples
         if cached is not None and cached[0] == generation:
             return cached[1][:n]
-        docs = sorted((d for d in self.documents() if d.status == "indexed" and d.chunks),
+        docs = sorted((d for d in self.documents() if d.status == DocumentStatus.INDEXED and d.chunks),
                       key=lambda d: d.indexed_at, reverse=True)
         out: list[str] = []
         for doc in docs[:n]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag.cli.options import common, data_options, settings_of, write
 from rag.settings import Settings
+from rag.types import Fusion
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.what == "retrieval":
         result = runs.run_beir(Path(args.beir), settings, limit=args.limit,
-                                     fusion=args.fusion, split=args.split)
+                                     fusion=Fusion(args.fusion), split=args.split)
     else:
         run = runs.run_squad_absent if args.absent else runs.run_squad
         result = run(Path(args.squad), settings, limit=args.limit, engine=settings.engine,
@@ -100,7 +101,7 @@ def add_parsers(sub) -> None:
     sp.add_argument("--beir", default="../shared/eval/beir_scifact", help="BEIR dataset folder")
     sp.add_argument("--squad", default="../shared/eval/squad2/dev-v2.0.json", help="SQuAD file")
     sp.add_argument("--split", default="test", help="BEIR qrels split (test, train)")
-    sp.add_argument("--fusion", default="convex", choices=["convex", "rrf"])
+    sp.add_argument("--fusion", default=Fusion.CONVEX.value, choices=[f.value for f in Fusion])
     sp.add_argument("--limit", type=int, help="only the first N queries/questions")
     sp.add_argument("--articles", default="all", choices=["all", "even", "odd"],
                     help="SQuAD articles asked (odd: those the answerability model never saw)")

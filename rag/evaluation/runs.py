@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from rag.settings import Settings
+from rag.types import Fusion
 
 EVAL_HOME = Path("data/eval")
 
@@ -72,7 +73,7 @@ def recall_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
     return len(set(ranked[:k]) & set(rel)) / len(rel) if rel else 0.0
 
 
-def doc_ranking(idx, query: str, n_docs: int, fusion: str) -> list[str]:
+def doc_ranking(idx, query: str, n_docs: int, fusion: Fusion) -> list[str]:
     """Documents ranked by their best chunk."""
     hits = idx.search(query, k=n_docs * 3, fusion=fusion)
     out: list[str] = []
@@ -84,7 +85,7 @@ def doc_ranking(idx, query: str, n_docs: int, fusion: str) -> list[str]:
 
 
 def run_beir(folder: Path, settings: Settings, limit: int | None = None,
-             fusion: str = "convex", split: str = "test", distractors: int | None = None
+             fusion: Fusion = Fusion.CONVEX, split: str = "test", distractors: int | None = None
              ) -> dict:
     """BEIR metrics over the first ``limit`` queries (all by default). With ``distractors``
     the corpus is cut down to the documents relevant to those queries plus that many others
@@ -109,7 +110,7 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
         nd.append(ndcg_at(ranked, qrels[qid], 10))
         rc.append(recall_at(ranked, qrels[qid], 100))
     t_q = time.perf_counter() - t1
-    return {"dataset": name, "split": split, "queries": len(qids), "fusion": fusion,
+    return {"dataset": name, "split": split, "queries": len(qids), "fusion": str(fusion),
             "documents": len(corpus),
             "dense_weight": settings.dense_weight, "ndcg@10": round(statistics.mean(nd), 4),
             "recall@100": round(statistics.mean(rc), 4), "chunks": summary.chunks,

@@ -9,6 +9,7 @@ from fastapi import Path as FPath
 from fastapi.responses import FileResponse, Response
 
 from rag.errors import NotFoundError
+from rag.types import DocumentStatus
 from ui.api.errors import errors
 from ui.api_models import (AnswerOut, DeleteOut, DocumentOut, IncludeOut, ReindexOut,
                            StatusOut, UploadOut)
@@ -89,7 +90,7 @@ def router(service: Service) -> APIRouter:
                    "PDF at a page)", response_class=FileResponse, responses=errors(404))
     def original(doc_id: str) -> FileResponse:
         doc = service.document(doc_id)
-        if doc.status != "indexed" or not Path(doc.path).is_file():
+        if doc.status != DocumentStatus.INDEXED or not Path(doc.path).is_file():
             raise NotFoundError(f"{doc.name} is not an indexed document")
         return original_response(doc)
 
@@ -101,7 +102,7 @@ def router(service: Service) -> APIRouter:
                    start: int = Query(0, ge=0, le=MAX_OFFSET),
                    end: int = Query(0, ge=0, le=MAX_OFFSET)) -> Response:
         doc = service.document(doc_id)
-        if doc.status != "indexed" or doc.type != "pdf" or not Path(doc.path).is_file():
+        if doc.status != DocumentStatus.INDEXED or doc.type != "pdf" or not Path(doc.path).is_file():
             raise NotFoundError(f"{doc.name} is not an indexed PDF")
         span = service.index.page_text(doc.path, page)[max(start, 0):max(end, 0)]
         st = Path(doc.path).stat()
@@ -117,7 +118,7 @@ def router(service: Service) -> APIRouter:
             None, ge=1, le=20, description="How many sentences (default 8, or one per "
                                             "top-level section of a long document).")) -> dict:
         doc = service.document(doc_id)
-        if doc.status != "indexed":
+        if doc.status != DocumentStatus.INDEXED:
             raise NotFoundError(f"{doc.name} is not an indexed document ({doc.status})")
         return service.summarise([doc.id], sentences).to_dict()
 
