@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Floors of the data flow, lowest first. A module may import its own floor and the ones below.
 FLOORS = [
-    ("rag.errors", "rag.types", "rag.store_url", "rag.lexical", "rag.sentences", "rag.history"),
+    ("rag.errors", "rag.types", "rag.store_url", "rag.lexical", "rag.sentences", "rag.history",
+     "rag.per_process"),
     ("rag.settings",),
     ("rag.ingest", "rag.embedding", "rag.store"),
     ("rag.indexing", "rag.retrieval"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -26,6 +25,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from rag.errors import DocchatError
+from rag.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 DOCS = Path(__file__).resolve().parent / "models"
@@ -54,9 +54,6 @@ class SpanReader:
     added, run by torch or, with DOCCHAT_EMBED_BACKEND=onnx / onnx-int8, by ONNX Runtime
     (the same model exported once, rag.answering.reader_onnx: no torch in the process). Both
     read the same tokens (the model's own ``tokenizers`` tokenizer)."""
-
-    _instances: dict[tuple, "SpanReader"] = {}
-    _lock = threading.Lock()
 
     def __init__(self, weights: Path = WEIGHTS, meta: Path = META, backend: str = "torch",
                  threads: int = 0, onnx_dir: str = "") -> None:
@@ -97,12 +94,12 @@ class SpanReader:
         backend = "torch" if settings is None else backend_of(settings)
         threads = settings.embed_threads if settings is not None else 0
         onnx_dir = settings.embed_onnx_dir if settings is not None else ""
-        key = (backend, threads, onnx_dir)
-        with cls._lock:
-            if key not in cls._instances:
-                log.info("loading the reader (%s, %s)", WEIGHTS.name, backend)
-                cls._instances[key] = cls(backend=backend, threads=threads, onnx_dir=onnx_dir)
-            return cls._instances[key]
+
+        def make() -> SpanReader:
+            log.info("loading the reader (%s, %s)", WEIGHTS.name, backend)
+            return cls(backend=backend, threads=threads, onnx_dir=onnx_dir)
+
+        return _READERS.get((backend, threads, onnx_dir), make)
 
     def warm_up(self) -> None:
         """Loading happened in ``__init__``; one tiny pass makes the first question fast."""
@@ -248,6 +245,9 @@ def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
                 module.weight += scale * (state[f"{name}.b"].float() @ a.float())
     return (model, (state["qa.weight"].float(), state["qa.bias"].float()),
             (state["cls.weight"].float(), state["cls.bias"].float()))
+
+
+_READERS: PerProcess[tuple, SpanReader] = PerProcess("span readers")
 
 
 def backend_of(settings) -> str:

@@ -20,10 +20,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.errors import DocchatError
+from rag.per_process import PerProcess
 from rag.settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()
 #: Seconds background encoding (indexing) waits after a foreground encode (a question) ends,
 #: so that the two or three encodes of one question run back to back.
 FOREGROUND_GRACE = 0.3
@@ -67,14 +67,10 @@ def embedder_for(settings: Settings):
     key = (settings.embed_url, settings.embed_model, settings.embed_api_key,
            settings.embed_batch, settings.embed_timeout, settings.embed_retries,
            settings.embed_backoff)
-    with _lock:
-        inst = _remote.get(key)
-        if inst is None:
-            inst = _remote[key] = RemoteEmbedder(settings)
-        return inst
+    return _REMOTE.get(key, lambda: RemoteEmbedder(settings))
 
 
-_remote: dict[tuple, object] = {}
+_REMOTE: PerProcess[tuple, object] = PerProcess("embedding server clients")
 
 
 def model_id(settings: Settings) -> str:
@@ -155,8 +151,6 @@ class Embedder:
     ``onnx_dir``; ``threads`` per encode, 0: one per core), or 'auto' (``resolve_backend``;
     when the ONNX export then fails, torch, with a warning). ``name`` is the model id the
     index records (``model_id``)."""
-
-    _instances: dict[tuple, "Embedder"] = {}
 
     def __init__(self, name: str, batch_size: int = 32, backend: str = "auto",
                  threads: int = 0, onnx_dir: str = "") -> None:
@@ -257,11 +251,7 @@ class Embedder:
     def shared(cls, name: str, batch_size: int = 32, backend: str = "auto", threads: int = 0,
                onnx_dir: str = "") -> "Embedder":
         key = (name, backend, threads, onnx_dir) if backend != "torch" else (name, backend)
-        with _lock:
-            inst = cls._instances.get(key)
-            if inst is None:
-                inst = cls._instances[key] = cls(name, batch_size, backend, threads, onnx_dir)
-            return inst
+        return _EMBEDDERS.get(key, lambda: cls(name, batch_size, backend, threads, onnx_dir))
 
     def encode(self, texts: Sequence[str], progress: bool = False,
                on_batch: Callable[[int, int], None] | None = None,
@@ -320,6 +310,9 @@ class Embedder:
                 if pause <= 0:
                     return
                 self._turn.wait(pause)
+
+
+_EMBEDDERS: PerProcess[tuple, Embedder] = PerProcess("local embedders")
 
 
 def _need_onnxruntime(backend: str) -> None:

@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
+from rag.per_process import PerProcess
 from rag.engines.prompt import build_messages, drop_think, stop_loops
 from rag.errors import EngineError
 from rag.settings import Settings
@@ -50,6 +51,9 @@ def packaged_model() -> Path:
                       "or set DOCCHAT_LLAMACPP_MODEL to a GGUF file")
 
 
+_ENGINES: PerProcess[Path, "LlamaCppEngine"] = PerProcess("GGUF engines")
+
+
 def model_path(settings: Settings) -> Path:
     path = Path(settings.llamacpp_model).expanduser() if settings.llamacpp_model \
         else packaged_model()
@@ -76,8 +80,6 @@ def _load(path: Path) -> Any:
 class LlamaCppEngine:
     name = "llamacpp"
 
-    _instances: ClassVar[dict[Path, "LlamaCppEngine"]] = {}
-    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, settings: Settings, path: Path | None = None) -> None:
         self.settings = settings
@@ -89,13 +91,9 @@ class LlamaCppEngine:
     def shared(cls, settings: Settings) -> "LlamaCppEngine":
         """One engine (one loaded model) per GGUF path for the whole process."""
         path = model_path(settings)
-        with cls._instances_lock:
-            engine = cls._instances.get(path)
-            if engine is None:
-                engine = cls._instances[path] = cls(settings, path)
-            else:
-                engine.settings = settings  # max_tokens etc. may change; the model does not
-            return engine
+        engine = _ENGINES.get(path, lambda: cls(settings, path))
+        engine.settings = settings  # max_tokens etc. may change; the model does not
+        return engine
 
     def draft(self, question: str, evidence: Evidence,
               history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:

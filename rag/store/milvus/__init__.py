@@ -8,18 +8,17 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from rag.per_process import PerProcess
 from rag.settings import Settings
 from rag.store import sqlbooks
 from rag.store.milvus import books
 from rag.store_url import StoreURL
 
-_clients: dict[tuple, object] = {}
-_clients_lock = threading.Lock()
+_CLIENTS: PerProcess[tuple, object] = PerProcess("Milvus clients")
 
 
 class MilvusStore:
@@ -45,12 +44,13 @@ class MilvusStore:
         from rag.store.milvus.collection import connect
 
         key = (self.url.uri, self.settings.milvus_token, self.settings.milvus_user)
-        with _clients_lock:
-            if key not in _clients:
-                if self.url.lite:
-                    Path(self.url.path).parent.mkdir(parents=True, exist_ok=True)
-                _clients[key] = connect(self.url, self.settings)
-            return _clients[key]
+
+        def make():
+            if self.url.lite:
+                Path(self.url.path).parent.mkdir(parents=True, exist_ok=True)
+            return connect(self.url, self.settings)
+
+        return _CLIENTS.get(key, make)
 
     def generation(self) -> int:
         if not self.books_path.exists():
@@ -90,12 +90,11 @@ class MilvusStore:
 def release(url: StoreURL) -> None:
     """Close this process's client of ``url`` (and stop a milvus-lite server, freeing its
     database for another process)."""
-    with _clients_lock:
-        for key in [k for k in _clients if k[0] == url.uri]:
-            try:
-                _clients.pop(key).close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass
+    for client in _CLIENTS.remove(lambda key: key[0] == url.uri):
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
     if url.lite:
         from milvus_lite.server_manager import server_manager_instance
 

@@ -1,0 +1,44 @@
+"""rag/per_process.py: a model or client is made once per process and key, even when two
+threads ask for it at once; a failed make leaves nothing behind."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rag.per_process import PerProcess
+
+
+def test_two_threads_asking_at_once_get_the_one_object_made_once():
+    made = []
+
+    def make():
+        time.sleep(0.05)  # a model loading
+        made.append(1)
+        return object()
+
+    shared: PerProcess[str, object] = PerProcess("test")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(shared.get("k", make)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len({id(g) for g in got}) == 1
+    assert shared.get("other", object) is not got[0] and len(shared) == 2
+
+
+def test_a_failed_make_stores_nothing_and_remove_hands_back_what_it_forgets():
+    shared: PerProcess[tuple, str] = PerProcess("test")
+
+    def broken():
+        raise OSError("model file missing")
+
+    with pytest.raises(OSError):
+        shared.get(("a", 1), broken)
+    assert shared.get(("a", 1), lambda: "loaded") == "loaded"
+    shared.get(("b", 1), lambda: "other")
+    assert shared.remove(lambda key: key[0] == "a") == ["loaded"]
+    assert shared.get(("a", 1), lambda: "again") == "again" and len(shared) == 2
