@@ -76,7 +76,7 @@ class SpanReader:
             try:
                 self.heads: Heads = OnnxHeads(ensure(Path(weights), Path(meta), onnx_dir),
                                               threads)
-            except DocchatError as e:
+            except Exception as e:  # noqa: BLE001 - auto runs on torch whatever failed
                 if backend != "auto":
                     raise
                 log.warning("the reader cannot run on ONNX (%s): running it on torch", e)

@@ -199,7 +199,7 @@ class Embedder:
                 if self.backend != "torch":
                     try:
                         model = self._load_onnx()
-                    except DocchatError as e:
+                    except Exception as e:  # noqa: BLE001 - auto runs on torch whatever failed
                         if not self.auto:
                             raise
                         log.warning("the ONNX model cannot be used (%s): running on torch", e)

@@ -312,3 +312,23 @@ def test_the_alignment_token_vectors_come_from_the_onnx_model_too(onnx_fp32):
     for (w1, v1), (w2, v2) in zip(torch_tokens(texts), onnx_tokens(texts)):
         assert w1 == w2 and v1.shape == v2.shape
         assert (v1 * v2).sum(axis=1).min() > 0.9999
+
+
+def test_auto_runs_on_torch_when_the_onnx_files_cannot_be_made(tmp_path, caplog):
+    """The default backend must never stop docchat: an export that fails (here its cache
+    folder cannot be made) leaves the embedder and the reader on torch, with a warning;
+    asking for onnx by name still fails, so a user who chose it learns why."""
+    from rag.answering.span_reader import SpanReader
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cache = str(blocker / "cache")
+    emb = Embedder(DEFAULT_MODEL, backend="auto", onnx_dir=cache)
+    vecs = emb.encode(["hello", "a second text"])
+    assert emb.backend == "torch" and vecs.shape == (2, 384)
+    assert "running on torch" in caplog.text
+    reader = SpanReader(backend="auto", onnx_dir=cache)
+    assert reader.backend == "torch"
+    assert reader.read("Who rebuilt it?", ["Ivan Petrov rebuilt it in 2027."])[0].span
+    with pytest.raises(OSError):
+        Embedder(DEFAULT_MODEL, backend="onnx", onnx_dir=cache).encode(["x"])
