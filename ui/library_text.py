@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from rag.types import Document, Skipped, Status, UpdateSummary
+from rag.types import Document, DocumentStatus, Skipped, Status, UpdateSummary
 from ui.render import name_html, text_html
 
 
@@ -55,7 +55,7 @@ def reindex_note(doc: Document | None, changed: bool,
     if doc is None:
         return "The file is no longer on disk: it was removed from the index."
     name = f"**{text_html(doc.name)}**"
-    if doc.status != "indexed":
+    if doc.status != DocumentStatus.INDEXED:
         return f"Read {name} again: still not indexed: {text_html(doc.reason)}"
     if changed:
         return (f"Re-indexed {name}: its content had changed; {summary.embedded} chunks "
@@ -71,7 +71,7 @@ def library_choices(docs: list[Document], name_filter: str = "") -> list[tuple[s
 def scope_choices(docs: list[Document], folders: Sequence[str]) -> list[tuple[str, str]]:
     """The "Search in" picker: each folder that holds indexed documents (an indexed folder,
     the uploads), as a group of all its documents, then each indexed document by name."""
-    indexed = [d for d in docs if d.status == "indexed"]
+    indexed = [d for d in docs if d.status == DocumentStatus.INDEXED]
     out = []
     for folder in folders:
         root = os.path.realpath(folder)

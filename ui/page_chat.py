@@ -13,7 +13,7 @@ from rag.settings import Settings  # noqa: F401  sets HF_HUB_OFFLINE and GRADIO_
 import gradio as gr  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
-from rag.types import Answer, Stage  # noqa: E402
+from rag.types import Answer, DocumentStatus, Stage  # noqa: E402
 from ui.background import Background  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.page_context import THUMBS, Page, session_of, user_of  # noqa: E402
@@ -107,7 +107,7 @@ class Chat:
             return None
         want = m.group(1).strip().strip("\"'“”").lower()
         for d in self.service.documents():
-            if d.status == "indexed" and want in (d.name.lower(), Path(d.name).stem.lower()):
+            if d.status == DocumentStatus.INDEXED and want in (d.name.lower(), Path(d.name).stem.lower()):
                 return d.id
         return None
 
