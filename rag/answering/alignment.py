@@ -38,7 +38,12 @@ def surface(text: str) -> list[str]:
 
 class TokenVectors:
     """Contextual word vectors of texts from the embedding model itself (sentence-transformers'
-    token output; word pieces averaged per word), kept by text. One per embedder."""
+    token output; word pieces averaged per word), kept by text. One per embedder.
+
+    ``pooled`` gives sentence vectors from the same pass: the model's sentence vector is the
+    mean of its token vectors, unit length (what rag.embedding's mean pooling computes), so
+    the evidence's sentence vectors (rag.answering.evidence) and the alignment's word vectors
+    of the retrieved sentences come from one encode instead of two."""
 
     def __init__(self, model_call: Callable[[], ContextManager]) -> None:
         self._model_call = model_call  # a context giving the model for one call at a time
@@ -46,34 +51,48 @@ class TokenVectors:
         self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
-        done: dict[str, tuple[list[str], np.ndarray]] = {}
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            with self._model_call() as model:  # its tokenizer is not thread-safe
-                tok = model.tokenizer(missing, truncation=True,
-                                      max_length=model.max_seq_length,
-                                      return_offsets_mapping=True)
-                embs = model.encode(missing, output_value="token_embeddings",
-                                    batch_size=32, show_progress_bar=False)
-            for i, (text, emb) in enumerate(zip(missing, embs)):
-                emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb)
-                spans: dict[int, list[int]] = {}
-                for j, w in enumerate(tok.word_ids(i)):
-                    if w is not None and j < len(emb):
-                        spans.setdefault(w, []).append(j)
-                offs = tok["offset_mapping"][i]
-                ws = [text[offs[js[0]][0]:offs[js[-1]][1]].lower() for js in spans.values()]
-                vecs = np.stack([emb[js].mean(axis=0) for js in spans.values()]) \
-                    if spans else np.zeros((0, emb.shape[1]), dtype=np.float32)
-                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-                done[text] = (ws, vecs.astype(np.float32))
-            with self._lock:
-                self._cache.update(done)
-                while len(self._cache) > _TOKEN_CACHE:
-                    self._cache.popitem(last=False)
+        done = self._encode(missing)[0] if missing else {}
         with self._lock:
             return [done[t] if t in done else self._cache[t] for t in texts]
+
+    def pooled(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit sentence vectors of ``texts`` (one row each), keeping their word vectors."""
+        unique = list(dict.fromkeys(texts))
+        _, vecs = self._encode(unique)
+        row = {t: i for i, t in enumerate(unique)}
+        return vecs[[row[t] for t in texts]]
+
+    def _encode(self, texts: list[str]) -> tuple[dict, np.ndarray]:
+        """Encode ``texts`` once: their (words, word vectors), cached, and their sentence
+        vectors (mean of the token vectors, unit length)."""
+        with self._model_call() as model:  # its tokenizer is not thread-safe
+            tok = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length,
+                                  return_offsets_mapping=True)
+            embs = model.encode(texts, output_value="token_embeddings", batch_size=32,
+                                show_progress_bar=False)
+        done: dict[str, tuple[list[str], np.ndarray]] = {}
+        sentence = []
+        for i, (text, emb) in enumerate(zip(texts, embs)):
+            emb = np.asarray(emb.float().cpu().numpy() if hasattr(emb, "cpu") else emb)
+            mean = emb.mean(axis=0) if len(emb) else np.zeros(emb.shape[1], np.float32)
+            sentence.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+            spans: dict[int, list[int]] = {}
+            for j, w in enumerate(tok.word_ids(i)):
+                if w is not None and j < len(emb):
+                    spans.setdefault(w, []).append(j)
+            offs = tok["offset_mapping"][i]
+            ws = [text[offs[js[0]][0]:offs[js[-1]][1]].lower() for js in spans.values()]
+            vecs = np.stack([emb[js].mean(axis=0) for js in spans.values()]) \
+                if spans else np.zeros((0, emb.shape[1]), dtype=np.float32)
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+            done[text] = (ws, vecs.astype(np.float32))
+        with self._lock:
+            self._cache.update(done)
+            while len(self._cache) > _TOKEN_CACHE:
+                self._cache.popitem(last=False)
+        return done, np.asarray(sentence, dtype=np.float32).reshape(len(texts), -1)
 
 
 def _static_tokens(vectors: Vectors) -> Tokens:
@@ -91,10 +110,16 @@ def _static_tokens(vectors: Vectors) -> Tokens:
 def tokens_for(vectors: Vectors) -> Tokens:
     """Contextual token vectors from the model behind ``vectors`` (a rag.answering.evidence
     SentenceVectors), kept on its embedder; word-by-word vectors when it has no model."""
-    embedder = getattr(vectors, "embedder", None)
+    memo = token_memo(getattr(vectors, "embedder", None))
+    return memo if memo is not None else _static_tokens(vectors)
+
+
+def token_memo(embedder) -> TokenVectors | None:
+    """The embedder's TokenVectors (kept on it), or None when it has no model of its own
+    here (a remote embedder, a test's function)."""
     foreground = getattr(embedder, "foreground", None)  # rag.embedding.local.Embedder's model copy
-    if foreground is None:  # a remote embedder, or a test's function: no model here
-        return _static_tokens(vectors)
+    if foreground is None:
+        return None
     memo = getattr(embedder, "token_vectors", None)
     if memo is None:
         memo = TokenVectors(foreground)

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.answering.alignment import token_memo
 from rag.lexical import words
 from rag.sentences import sentence_spans
 from rag.types import Hit
@@ -65,8 +66,10 @@ class SentenceVectors:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            vecs = self.embedder.encode(missing)
+        if missing:  # with a local model, one pass gives the alignment's word vectors too
+            tokens = token_memo(self.embedder)
+            vecs = tokens.pooled(missing) if tokens is not None else \
+                self.embedder.encode(missing)
             with self._lock:
                 for t, v in zip(missing, vecs):
                     self._cache[t] = v

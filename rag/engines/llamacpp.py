@@ -6,6 +6,8 @@ context is not thread-safe.
 """
 from __future__ import annotations
 
+import atexit
+
 import importlib.metadata
 import importlib.util
 import logging
@@ -54,6 +56,18 @@ def packaged_model() -> Path:
 _ENGINES: PerProcess[Path, "LlamaCppEngine"] = PerProcess("GGUF engines")
 
 
+@atexit.register
+def _close_all() -> None:
+    """Free the loaded models while llama_cpp still works: left to the interpreter's
+    teardown, a model's __del__ runs after llama_cpp's functions are gone and prints a
+    traceback ("Exception ignored ... free_model") as the process exits."""
+    for engine in _ENGINES.remove(lambda path: True):
+        try:
+            engine._llm.close()
+        except Exception:  # noqa: BLE001 - the process is ending; nothing to report to
+            pass
+
+
 def model_path(settings: Settings) -> Path:
     path = Path(settings.llamacpp_model).expanduser() if settings.llamacpp_model \
         else packaged_model()
@@ -79,7 +93,6 @@ def _load(path: Path) -> Any:
 
 class LlamaCppEngine:
     name = "llamacpp"
-
 
     def __init__(self, settings: Settings, path: Path | None = None) -> None:
         self.settings = settings
