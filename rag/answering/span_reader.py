@@ -229,7 +229,9 @@ def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
     import torch
     from safetensors.torch import load_file
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the terminal
     try:
         state = load_file(str(weights))
     except (OSError, ValueError) as e:
