@@ -77,11 +77,12 @@ test-fast: setup test-setup
 screenshots: setup test-setup browser
 	DOCCHAT_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/test_browser.py
 
-bench: setup test-setup
+bench: setup test-setup browser
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_embed.py
 	$(BIN)/python benchmarks/bench_encoder.py
 	$(BIN)/python benchmarks/bench_ask.py
+	$(BIN)/python benchmarks/bench_page.py
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_concurrency.py
 	$(BIN)/python benchmarks/bench_ocr.py
