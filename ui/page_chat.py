@@ -17,6 +17,7 @@ from rag.types import Answer, DocumentStatus, Stage  # noqa: E402
 from ui.background import Background  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.page_context import THUMBS, Page, session_of, user_of  # noqa: E402
+from ui.page_conversation import FINAL  # noqa: E402
 from ui.render import (answer_html, draft_html, error_html, sources_html,  # noqa: E402
                        stopped_html, text_html)
 
@@ -182,15 +183,28 @@ class Chat:
                                    thumbs=self.thumbs_before(msgs[:last], user, conv))
 
     def thumbs_before(self, msgs, user: str, conv) -> list[str | None]:
-        """The chat's thumbs for ``msgs`` (the answers kept when the last one is asked
+        """The chat's thumbs for ``msgs`` (the messages kept when the last question is asked
         again) from their stored ratings, and none for the answer being made: the thumb the
-        replaced answer was given (its rating went with it) must not stay on the new one."""
-        answers = sum(m["role"] == "assistant" for m in msgs)
-        older = bool(msgs) and msgs[0]["role"] == "assistant"  # "N older turns" (SHOWN_TURNS)
-        turns = self.service.conversations.turns(user, conv) if conv else []
-        shown = turns[len(turns) - (answers - older):] if answers - older > 0 else []
-        rated = [THUMBS.get(t.feedback.rating) if t.feedback else None for t in shown]
-        return [None] * (answers - len(rated)) + rated + [None]
+        replaced answer was given (its rating went with it) must not stay on the new one.
+        Only finished answers have a stored turn (an error, a stopped draft or the "older
+        turns" line has none); the shown answers are the conversation's newest turns."""
+        assistant = [m for m in msgs if m.get("role") == "assistant"]
+        final = [str(m.get("content")).startswith(FINAL) for m in assistant]
+        try:
+            turns = self.service.conversations.turns(user, conv) if conv else []
+        except DocchatError:  # deleted meanwhile: Regenerate starts a new conversation
+            turns = []
+        shown = turns[max(0, len(turns) - sum(final)):]
+        rated = iter([THUMBS.get(t.feedback.rating) if t.feedback else None for t in shown])
+        lead = sum(final) - len(shown)  # finished answers with no stored turn (none, normally)
+        thumbs = []
+        for is_final in final:
+            if is_final and lead > 0:
+                lead -= 1
+                thumbs.append(None)
+            else:
+                thumbs.append(next(rated, None) if is_final else None)
+        return thumbs + [None]
 
     def on_stopped(self, msgs, request: gr.Request):
         self.page.runs.stop(session_of(request), STOP_WAIT_S)  # its updates end before this one

@@ -22,7 +22,10 @@ Tokens = Callable[[Sequence[str]], list[tuple[list[str], np.ndarray]]]
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 #: A question word whose best contextual match in a text is below this cosine is unaligned.
 ALIGN_COSINE = 0.5
-_TOKEN_CACHE = 20000  # texts whose token vectors are kept (per embedder)
+#: Texts whose word vectors are kept (per embedder): every retrieved sentence goes in (the
+#: evidence's pass fills it), about 40 KB each, so a few thousand, not the sentence vectors'
+#: 20,000 (1.5 KB each).
+_TOKEN_CACHE = 4000
 
 QUESTION_WORDS = frozenset((
     "what which who whom whose when where why how many much did does do done doing were was "

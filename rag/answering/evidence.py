@@ -68,8 +68,8 @@ class SentenceVectors:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:  # with a local model, one pass gives the alignment's word vectors too
             tokens = token_memo(self.embedder)
-            vecs = tokens.pooled(missing) if tokens is not None else \
-                self.embedder.encode(missing)
+            pooled = tokens is not None and getattr(self.embedder, "mean_pooled", False)
+            vecs = tokens.pooled(missing) if pooled else self.embedder.encode(missing)
             with self._lock:
                 for t, v in zip(missing, vecs):
                     self._cache[t] = v

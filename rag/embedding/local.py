@@ -34,6 +34,7 @@ FOREGROUND_GRACE = 0.3
 BACKEND_SUFFIX = {"auto": "", "torch": "", "onnx": "", "onnx-int8": "@onnx-int8"}
 
 
+@lru_cache(maxsize=16)
 def resolve_backend(backend: str, name: str) -> str:
     """What 'auto' (the default) runs: ONNX fp32 when onnxruntime is installed and the model
     is one it runs (a transformer with mean pooling: the packaged MiniLM is), else torch. The
@@ -159,12 +160,18 @@ class Embedder:
                                f"{', '.join(BACKEND_SUFFIX)}")
         self.auto = backend == "auto"
         backend = resolve_backend(backend, name)
+        if backend != "torch":
+            try:
+                _need_onnxruntime(backend)
+            except DocchatError as e:  # installed, but it does not import (a broken wheel)
+                if not self.auto:
+                    raise
+                log.warning("onnxruntime cannot be used (%s): running on torch", e)
+                backend = "torch"
         if backend == "torch":
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # the model loads in a blink; no bar for it
-        else:
-            _need_onnxruntime(backend)
         self.name = name + BACKEND_SUFFIX[backend]
         self.backend = backend
         self.batch_size = batch_size
@@ -178,6 +185,7 @@ class Embedder:
         self._foreground = 0  # foreground calls running or waiting
         self._foreground_end = 0.0
         self._dim = 0
+        self._mean_pooled: bool | None = None
 
     @property
     def dim(self) -> int:
@@ -220,6 +228,21 @@ class Embedder:
         variant = "int8" if self.backend == "onnx-int8" else "fp32"
         path = ensure(self._path, variant, cache_root(self.onnx_dir))
         return OnnxModel(path, self._path, self.threads)
+
+    @property
+    def mean_pooled(self) -> bool:
+        """Whether the model's sentence vector is the mean of its token vectors, unit length
+        (a transformer with mean pooling, as the packaged MiniLM): then a sentence's vector
+        can be taken from its token vectors (rag.answering.alignment.TokenVectors.pooled)."""
+        if self._mean_pooled is None:
+            from rag.embedding.onnx_model import check_pooling
+
+            try:
+                check_pooling(self._path)
+                self._mean_pooled = True
+            except (DocchatError, OSError, ValueError):
+                self._mean_pooled = False
+        return self._mean_pooled
 
     @property
     def model(self):
@@ -318,7 +341,14 @@ _EMBEDDERS: PerProcess[tuple, Embedder] = PerProcess("local embedders")
 def _need_onnxruntime(backend: str) -> None:
     try:
         import onnxruntime  # noqa: F401 - loaded now rather than at the first encode
-    except ImportError:
+    except ImportError as e:
+        from importlib.util import find_spec
+
+        if find_spec("onnxruntime") is not None:
+            raise DocchatError(f"DOCCHAT_EMBED_BACKEND={backend}: onnxruntime is installed "
+                               f"but does not load ({e}); reinstall it (pip install "
+                               "--force-reinstall onnxruntime==1.30.0) or "
+                               "DOCCHAT_EMBED_BACKEND=torch") from None
         raise DocchatError(f"DOCCHAT_EMBED_BACKEND={backend} needs onnxruntime, which is not "
                            "installed: pip install onnxruntime==1.30.0 (make setup does), or "
                            "DOCCHAT_EMBED_BACKEND=torch") from None

@@ -62,10 +62,14 @@ def _close_all() -> None:
     teardown, a model's __del__ runs after llama_cpp's functions are gone and prints a
     traceback ("Exception ignored ... free_model") as the process exits."""
     for engine in _ENGINES.remove(lambda path: True):
+        if not engine._lock.acquire(timeout=2):  # a generation still runs: leave it be
+            continue
         try:
             engine._llm.close()
         except Exception:  # noqa: BLE001 - the process is ending; nothing to report to
             pass
+        finally:
+            engine._lock.release()
 
 
 def model_path(settings: Settings) -> Path:

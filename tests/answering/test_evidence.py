@@ -48,3 +48,23 @@ def test_an_embedder_without_a_local_model_is_asked_directly():
     got = SentenceVectors(remote)(["a", "b", "a"])
     assert remote.calls == [["a", "b"]] and got.shape == (3, 3) and (got[0] == got[2]).all()
     assert token_memo(remote) is None
+
+
+def test_a_model_pooled_otherwise_gets_its_own_sentence_vectors(tmp_path):
+    """Taking a sentence's vector from its token vectors is right only for mean pooling: a
+    CLS-pooled local model (DOCCHAT_EMBED_MODEL=/path) keeps the vectors it gives itself."""
+    import json
+    import shutil
+
+    from rag.embedding.local import model_dir
+
+    other = tmp_path / "cls-pooled"
+    shutil.copytree(model_dir(DEFAULT_MODEL), other)
+    cfg = other / "1_Pooling" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "pooling_mode_mean_tokens": False,
+                               "pooling_mode_cls_token": True}))
+    embedder = Embedder(str(other), backend="auto")  # auto: torch runs this one
+    assert embedder.backend == "torch" and not embedder.mean_pooled
+    got = SentenceVectors(embedder)(TEXTS[:2])
+    assert np.abs(got - embedder.encode(TEXTS[:2])).max() < 1e-5
+    assert Embedder(DEFAULT_MODEL, backend="onnx").mean_pooled

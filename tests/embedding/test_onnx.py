@@ -332,3 +332,23 @@ def test_auto_runs_on_torch_when_the_onnx_files_cannot_be_made(tmp_path, caplog)
     assert reader.read("Who rebuilt it?", ["Ivan Petrov rebuilt it in 2027."])[0].span
     with pytest.raises(OSError):
         Embedder(DEFAULT_MODEL, backend="onnx", onnx_dir=cache).encode(["x"])
+
+
+def test_an_onnxruntime_that_does_not_load_leaves_auto_on_torch_and_names_itself(
+        tmp_path, docs):
+    """onnxruntime installed but broken (a missing shared library): the default indexes on
+    torch with a warning; asking for onnx by name is one line saying it does not load (not
+    that it is missing)."""
+    fake = tmp_path / "site" / "onnxruntime"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise ImportError("libonnxruntime.so.1: cannot open shared object file")\n')
+    env = clean_env(PYTHONPATH=str(tmp_path / "site"))
+    ok = docchat("index", docs, "--index", tmp_path / "index", "--json", env=env, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["chunks"] > 0
+    bad = docchat("index", docs, "--index", tmp_path / "index2",
+                  env={**env, "DOCCHAT_EMBED_BACKEND": "onnx"}, cwd=ROOT)
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 1 and len(lines) == 1, bad.stderr
+    assert "does not load" in lines[0] and "cannot open shared object" in lines[0]
