@@ -54,11 +54,13 @@ class TokenVectors:
         self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        with self._lock:  # what is cached now is taken now: encoding the rest may evict it
+            have = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for t in have:
+                self._cache.move_to_end(t)  # least recently used goes first
+        missing = [t for t in dict.fromkeys(texts) if t not in have]
         done = self._encode(missing)[0] if missing else {}
-        with self._lock:
-            return [done[t] if t in done else self._cache[t] for t in texts]
+        return [done[t] if t in done else have[t] for t in texts]
 
     def pooled(self, texts: Sequence[str]) -> np.ndarray:
         """Unit sentence vectors of ``texts`` (one row each), keeping their word vectors."""

@@ -68,3 +68,17 @@ def test_a_model_pooled_otherwise_gets_its_own_sentence_vectors(tmp_path):
     got = SentenceVectors(embedder)(TEXTS[:2])
     assert np.abs(got - embedder.encode(TEXTS[:2])).max() < 1e-5
     assert Embedder(DEFAULT_MODEL, backend="onnx").mean_pooled
+
+
+def test_word_vectors_cached_before_a_call_survive_the_eviction_it_causes(monkeypatch):
+    """A question whose retrieved sentences are partly cached: encoding the others evicts
+    the oldest entries, which may be the very ones this call needs (found by a 1,900-question
+    calibration run: KeyError). Every call returns all its texts' vectors."""
+    from rag.answering import alignment
+
+    monkeypatch.setattr(alignment, "_TOKEN_CACHE", 3)
+    memo = token_memo(Embedder(DEFAULT_MODEL, backend="onnx"))
+    memo(TEXTS[:2])  # cached: the two oldest entries
+    got = memo([TEXTS[0], TEXTS[1], TEXTS[3], "A fourth text.", "A fifth one."])
+    assert [w[:2] for w, _ in got[:2]] == [["the", "attack"], ["gunmen", "opened"]]
+    assert len(memo._cache) <= 3
