@@ -1,13 +1,15 @@
 """Latency of `ask` with the extractive engine on the seed index, model warm. Printed only.
 
     .venv/bin/python benchmarks/bench_ask.py [--repeat 5] [--backends auto,torch] [--index DIR]
+        [--checker 0.26,0]
 
 ``--index`` asks an existing index (e.g. the SciFact one `make eval` leaves in
 data/eval/beir_scifact/index) the questions in ``--questions`` (one per line) instead of the seed's.
 
 With several backends (DOCCHAT_EMBED_BACKEND values: the embedder and the span reader run
 there) the same index is asked through each, round by round in turn, so the ratios hold on a
-shared, noisy machine. Also prints the span reader's own time for the top 1 and the top 5
+shared, noisy machine; ``--checker`` does the same for answer checker thresholds (0: off, the
+answerability check instead), each backend with each. Also prints the span reader's own time for the top 1 and the top 5
 passages (its cost per passage read).
 """
 from __future__ import annotations
@@ -41,8 +43,12 @@ def main() -> None:
                     help="comma-separated DOCCHAT_EMBED_BACKEND values, asked in turn")
     ap.add_argument("--index", help="an existing index to ask (default: the seed, built here)")
     ap.add_argument("--questions", help="a file of questions, one per line (with --index)")
+    ap.add_argument("--checker", default="",
+                    help="comma-separated DOCCHAT_CHECKER_THRESHOLD values (default: the setting)")
     args = ap.parse_args()
-    backends = args.backends.split(",")
+    checks = [float(c) for c in args.checker.split(",")] if args.checker else [None]
+    variants = [(b, c) for b in args.backends.split(",") for c in checks]
+    backends = [f"{b}" if c is None else f"{b}, checker {c:g}" for b, c in variants]
     questions = QUESTIONS
     if args.questions:
         questions = [q.strip() for q in Path(args.questions).read_text().splitlines()
@@ -52,12 +58,14 @@ def main() -> None:
             tmp = args.index
         else:
             built = Index.open(tmp, Settings.from_env(index_dir=tmp,
-                                                      embed_backend=backends[0]), create=True)
+                                                      embed_backend=variants[0][0]), create=True)
             built.update([ROOT / "seeds"])
         print(f"index: {tmp}, {Index.open(tmp, Settings.from_env(index_dir=tmp)).status().chunks:,}"
               f" chunks; {len(questions)} questions, {args.repeat} rounds")
-        idx = {b: Index.open(tmp, Settings.from_env(index_dir=tmp, embed_backend=b))
-               for b in backends}
+        idx = {}
+        for name, (b, c) in zip(backends, variants):
+            s = Settings.from_env(index_dir=tmp, embed_backend=b)
+            idx[name] = Index.open(tmp, s if c is None else s.replace(checker_threshold=c))
         warm, cold = {}, {b: [] for b in backends}
         for b in backends:
             t = time.perf_counter()

@@ -59,9 +59,7 @@ def collect(args) -> None:
     from rag.answering.citations import verify
     from rag.answering.evidence import build_evidence
     from rag.engines.extractive import ExtractiveEngine
-    from rag.evaluation.runs import eval_index, load_squad
     from rag.settings import Settings
-    from paraphrase_set import SEED_FILE, paraphrase_index
 
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -89,28 +87,14 @@ def collect(args) -> None:
                 "answerability": pa, "drafted": float(bool(verified)),
                 "answer": " ".join(v.text for v in verified)}
 
-    dev = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
-    paragraphs, _ = load_squad(SHARED / "squad2" / "dev-v2.0.json")
-    idx, _ = eval_index("squad2", paragraphs.items(), settings)
-    rows = [(i, q) for i in CAL_DEV for p in dev[i]["paragraphs"] for q in p["qas"]]
-    if args.limit:
-        rows = random.Random(0).sample(rows, args.limit)
-    sq = json.loads((SHARED / "train" / "squad11-train.json").read_text(encoding="utf-8"))["data"]
-    rnd = random.Random(1)
-    off = [q["question"] for a in rnd.sample(sq, 60) for p in a["paragraphs"][:1]
-           for q in p["qas"][:5]][:300]
+    items = [(key, q, index, {**meta, "golds": golds})
+             for key, q, golds, index, meta in calibration_items(settings, args.limit,
+                                                                  OUT / "paraphrase")]
     out = OUT / f"signals-{tag}.jsonl"
     done = set()
     if out.exists():
         done = {json.loads(line)["key"] for line in out.read_text().splitlines()}
-    pidx, prows = paraphrase_index(OUT / "paraphrase", settings)
     t0 = time.perf_counter()
-    items = [(f"cal:{q['id']}", q["question"], idx,
-              {"kind": "cal", "article": a, "imp": q["is_impossible"],
-               "golds": [x["text"] for x in q["answers"]]}) for a, q in rows]
-    items += [(f"off:{n}", q, idx, {"kind": "off"}) for n, q in enumerate(off)]
-    items += [(f"para:{n}", r["question"], pidx,
-               {"kind": "para", "seed": r["file"] == SEED_FILE}) for n, r in enumerate(prows)]
     with out.open("a", encoding="utf-8") as f:
         for n, (key, q, index, meta) in enumerate(items):
             if key in done:
@@ -121,6 +105,39 @@ def collect(args) -> None:
                 f.flush()
                 print(f"{n}/{len(items)} {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"collected {len(items)} in {time.perf_counter() - t0:.0f} s -> {out}")
+
+
+def calibration_items(settings, limit: int, folder: Path) -> list[tuple]:
+    """(key, question, gold answers, index, facts) for every calibration question (SQuAD 2.0
+    dev articles CAL_DEV, asked of the whole dev file's index; ``limit``: a seeded sample),
+    300 off-topic questions (SQuAD 1.1 train, not in that index), the paraphrase set
+    (tests/data/paraphrase_questions.jsonl, its own index under ``folder``) and the seed
+    questions the tests expect answered (tests/data/seed_answered.jsonl, counted with the
+    paraphrase set's seed questions: none may abstain)."""
+    from rag.evaluation.runs import eval_index, load_squad
+    from paraphrase_set import SEED_FILE, paraphrase_index
+
+    dev = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
+    paragraphs, _ = load_squad(SHARED / "squad2" / "dev-v2.0.json")
+    idx, _ = eval_index("squad2", paragraphs.items(), settings)
+    rows = [(i, q) for i in CAL_DEV for p in dev[i]["paragraphs"] for q in p["qas"]]
+    if limit:
+        rows = random.Random(0).sample(rows, limit)
+    sq = json.loads((SHARED / "train" / "squad11-train.json").read_text(encoding="utf-8"))["data"]
+    rnd = random.Random(1)
+    off = [q["question"] for a in rnd.sample(sq, 60) for p in a["paragraphs"][:1]
+           for q in p["qas"][:5]][:300]
+    pidx, prows = paraphrase_index(folder, settings)
+    items = [(f"cal:{q['id']}", q["question"], [x["text"] for x in q["answers"]], idx,
+              {"kind": "cal", "article": a, "imp": q["is_impossible"]}) for a, q in rows]
+    items += [(f"off:{n}", q, [], idx, {"kind": "off"}) for n, q in enumerate(off)]
+    items += [(f"para:{n}", r["question"], [], pidx,
+               {"kind": "para", "seed": r["file"] == SEED_FILE}) for n, r in enumerate(prows)]
+    seed = [json.loads(x) for x in (ROOT / "tests/data/seed_answered.jsonl").read_text(
+        encoding="utf-8").splitlines() if x.strip()]  # the tests' answered seed questions
+    items += [(f"seedtest:{n}", r["question"], [r["gold"]], pidx, {"kind": "para", "seed": True})
+              for n, r in enumerate(seed)]
+    return items
 
 
 def design(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:

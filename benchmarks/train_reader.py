@@ -58,7 +58,11 @@ STAGE1_POSITIVES = 36000  # the recorded stage 1 run's --positives; stage 2 take
 
 
 def out_dir(stage: int) -> Path:
-    return OUT if stage == 1 else ROOT / "build" / "reader-hard"
+    """Stage 1: the reader; 2: stage 2 (perturbed twins); 3: the answer checker
+    (train_checker.py); 4: the support checker (train_support.py); 5: the checker's second
+    round (train_checker.py --round 2)."""
+    return {1: OUT, 2: ROOT / "build" / "reader-hard", 3: ROOT / "build" / "checker",
+            4: ROOT / "build" / "support", 5: ROOT / "build" / "checker-2"}[stage]
 BASE = "all-MiniLM-L6-v2"
 RANK, SCALE = 16, 2.0
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
@@ -220,7 +224,8 @@ def featurize(tok, rows: list[dict]) -> list[dict]:
                 continue
             nq = seq.index(1)
             chosen[o] = {"ids": enc["input_ids"][w], "tt": enc["token_type_ids"][w],
-                         "ctx0": nq, "s": si, "e": ei, "y": 0.0 if r["s"] < 0 else 1.0}
+                         "ctx0": nq, "s": si, "e": ei,
+                         "y": r.get("y", 0.0 if r["s"] < 0 else 1.0)}  # y: a pair label
         feats += [chosen[o] for o in sorted(chosen)]
     return feats
 
@@ -340,10 +345,10 @@ def train(args) -> None:
     steps = min(len(batches), args.max_steps)  # the first max_steps batches of the plan
     torch.manual_seed(0)
     model = build(torch)
-    if args.stage == 2:  # continue from stage 1's weights
+    if args.stage >= 2:  # continue from stage 1's weights
         from safetensors.torch import load_file
 
-        start = load_file(str(OUT / "reader.safetensors"))
+        start = load_file(str(getattr(args, "start", None) or OUT / "reader.safetensors"))
         missing = model.load_state_dict(
             {(k if k.startswith(("qa.", "cls.")) else "enc." + k): v.float()
              for k, v in start.items()}, strict=False)

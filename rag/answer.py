@@ -6,6 +6,9 @@ import time
 from dataclasses import replace
 from typing import Iterator, Sequence
 
+from rag.answering.answer_check import candidates, check, decide, \
+    enabled as checker_enabled
+from rag.answering import entailment
 from rag.answering.answerability import judge
 from rag.answering.citations import number_sources, render_markers, verify
 from rag.engines import Engine, get_engine
@@ -91,6 +94,17 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                            Abstention.NOT_IN_PASSAGES, best)
             return
         ev = replace(ev, readings=readings)
+    confidence = max((r.probability for r in ev.readings), default=None)
+    if checker_enabled(settings) and hits:  # which sentence answers? one batched pass
+        checks = check(settings, ev, candidates(ev))
+        p = decide(ev, checks)  # the checker's, the reader's and retrieval's view in one
+        if p < settings.checker_threshold:
+            yield _abstain(q, hits, eng.name, score, t0,
+                           f"no sentence of the passages answers it (checker {p:.2f})",
+                           Abstention.NOT_IN_PASSAGES, p)
+            return
+        ev = replace(ev, checks=checks)
+        confidence = p
     pieces = []
     for piece in eng.draft(q, ev, history):
         pieces.append(piece)
@@ -101,8 +115,9 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                            Abstention.ENGINE_FOUND_NONE)
         return
     yield Stage("Checking each sentence against its passage…")
-    verified = verify(ev, draft, settings.support_threshold)
-    if settings.answerable_threshold > 0:  # does the drafted answer fit the question?
+    verified = verify(ev, draft, settings.support_threshold, entailment.scorer(settings))
+    if settings.answerable_threshold > 0 and not ev.checks:  # does the draft fit the
+        # question? (the answer checker, when it ran, has decided that: it replaces this)
         p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,
                   score).probability
         if p < settings.answerable_threshold:
@@ -114,15 +129,22 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     answer = Answer(question=q, answer=render_markers(sentences), abstained=False,
                     sentences=tuple(sentences), sources=tuple(sources), engine=eng.name,
                     evidence=round(score, 4), seconds=round(time.perf_counter() - t0, 4),
-                    confidence=max((r.probability for r in ev.readings), default=None))
+                    confidence=confidence)
     yield answer
 
 
 def answer_spans(ev: Evidence, verified) -> dict[int, tuple[int, int, int, str]]:
-    """Per verified sentence (by position): the reader's answer span (page offsets and text)
-    when it lies inside that sentence's cited span, else nothing."""
+    """Per verified sentence (by position): the answer span (page offsets and text) inside
+    that sentence's cited span: the answer checker's in the sentence it chose, else the span
+    reader's; else nothing."""
     out = {}
-    for k, v in enumerate(verified):
+    top = ev.checks[0] if ev.checks and ev.checks[0].span else None  # the checker's span in
+    for k, v in enumerate(verified):  # the opening sentence comes first
+        if top is not None:
+            n = ev.sentences[top.sentence].passage + 1
+            if any(m == n and a <= top.start and top.end <= b for m, (a, b) in v.spans):
+                out[k] = (n, top.start, top.end, top.span)
+                continue
         for n, (a, b) in v.spans:
             if not ev.readings or not 0 < n <= len(ev.readings):
                 continue

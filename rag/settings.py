@@ -142,6 +142,18 @@ class Settings:
         "when none holds an answer with at least this probability, the answer abstains; it "
         "also picks and marks the answer. 0 turns the reader off, and so does a remote embedding server (no local model then). "
         "Chosen on calibration articles: rag/answering/models/reader.json.")
+    checker_threshold: float = _f(
+        0.245, "The answer checker (rag.answering.answer_check) reads the question with each "
+        "candidate answer sentence and the likeliest opens the answer; when the decision "
+        "over its probability, the span reader's and the retrieval's closeness falls below "
+        "this, the answer abstains. It replaces the answerability check; 0 turns it off. "
+        "Chosen on calibration data: rag/answering/models/checker.json.")
+    entailment_threshold: float = _f(
+        0.5, "An answer sentence that is not verbatim in its passage (an LLM engine's) is "
+        "supported when the support checker (rag.answering.entailment, trained on "
+        "entailment pairs) finds it entailed by the passage's closest sentence with at least "
+        "this probability, after the number, quote, negation and glue vetoes; 0 turns it "
+        "off (cosine + word overlap decide, support_threshold).")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")
@@ -347,6 +359,8 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "abstain_threshold": _between(0.0, 1.0),
     "answerable_threshold": _between(0.0, 1.0),
     "reader_threshold": _between(0.0, 1.0),
+    "checker_threshold": _between(0.0, 1.0),
+    "entailment_threshold": _between(0.0, 0.999),
     "paraphrase_dense": _between(0.0, 1.01),
     "support_threshold": _between(0.0, 1.0),
     "max_question_chars": _between(1, 1_000_000),

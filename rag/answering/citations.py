@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.answering.entailment import Scorer
 from rag.answering.evidence import Evidence, PassageSentence, numbers_present, overlap
 from rag.lexical import words
 from rag.sentences import sentence_spans
@@ -124,9 +125,13 @@ def draft_sentences(draft: str, passages: int | None = None, quoted: Sequence[st
     return drop_repeats(parsed)
 
 
-def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | None]]:
+def support(ev: Evidence, claim: str, entail: Scorer | None = None
+            ) -> list[tuple[float, PassageSentence | None]]:
     """For each passage: how well it supports ``claim`` on its own (0..1) and the sentence
-    the support rests on (never a structural line)."""
+    the support rests on (never a structural line). A claim that is not verbatim and passes
+    the vetoes is scored by ``entail`` (the support checker, rag.answering.entailment: its
+    closest sentence, and that sentence with the next one, as premises) when given, else by
+    cosine + word overlap."""
     hits = ev.hits
     norm = " ".join(claim.split()).lower()
     quotes = [q.lower() for q in _QUOTE.findall(claim)]
@@ -134,6 +139,7 @@ def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | Non
     vocab = [set(words(h.text)) for h in hits]
     claim_vec = ev.encode([claim])[0]
     out: list[tuple[float, PassageSentence | None]] = []
+    pending: list[tuple[int, list[str]]] = []  # (position in out, premises) for ``entail``
     for i, h in enumerate(hits):
         text = " ".join(h.text.split()).lower()
         own = [j for j in ev.of_passage(i) if not ev.sentences[j].structural]
@@ -145,7 +151,8 @@ def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | Non
             out.append((1.0, exact))
             continue
         sims = ev.vectors[own] @ claim_vec
-        best = ev.sentences[own[int(np.argmax(sims))]]
+        at = int(np.argmax(sims))
+        best = ev.sentences[own[at]]
         clause = next((ev.sentences[j] for j in own
                        if norm.rstrip(".!?") in ev.sentences[j].text.lower()), None)
         if clause is not None:  # a verbatim clause of one of its (non-structural) sentences
@@ -154,8 +161,18 @@ def support(ev: Evidence, claim: str) -> list[tuple[float, PassageSentence | Non
         if _glued(cw, vocab, i) or _negation_differs(claim, best.text):
             out.append((0.0, best))
             continue
+        if entail is not None:
+            pair = own[at:at + 2]
+            joined = " ".join(ev.sentences[j].text for j in pair)
+            pending.append((len(out), [best.text] + ([joined] if len(pair) > 1 else [])))
+            out.append((0.0, best))
+            continue
         score = 0.5 * float(np.max(sims)) + 0.5 * overlap(claim, h.text)
         out.append((score, best))
+    if pending:  # one batched pass for every passage's premises
+        scores = iter(entail(claim, [p for _, ps in pending for p in ps]))
+        for i, ps in pending:
+            out[i] = (max(next(scores) for _ in ps), out[i][1])
     return out
 
 
@@ -189,13 +206,15 @@ def _negation_differs(claim: str, sentence: str) -> bool:
     return bool(_NEGATION.search(claim)) != bool(_NEGATION.search(sentence))
 
 
-def verify(ev: Evidence, draft: str, threshold: float) -> list[Verified]:
-    """Verify every sentence of ``draft`` against the evidence's passages. Repeated sentences
-    are dropped, and so is a last sentence the draft cut off mid-way."""
+def verify(ev: Evidence, draft: str, threshold: float, entail: Scorer | None = None
+           ) -> list[Verified]:
+    """Verify every sentence of ``draft`` against the evidence's passages (``entail``: the
+    support checker, see ``support``). Repeated sentences are dropped, and so is a last
+    sentence the draft cut off mid-way."""
     out: list[Verified] = []
     quoted = [s.text for s in ev.sentences if "[" in s.text]
     for d in draft_sentences(draft, len(ev.hits), quoted):
-        scores = support(ev, d.text)
+        scores = support(ev, d.text, entail)
         valid = [n for n in d.cited if 1 <= n <= len(ev.hits) and scores[n - 1][0] >= threshold]
         if not valid:  # uncited, or every citation failed: find the passage that supports it
             best = int(np.argmax([s for s, _ in scores])) if scores else -1

@@ -108,6 +108,9 @@ class Evidence:
     #: The span reader's Reading of each hit (same order), when the reader ran: engines and
     #: the answer path use them to pick and mark the answer.
     readings: tuple = ()
+    #: The answer checker's Check of its candidate sentences, most likely first, when it ran
+    #: (rag.answering.answer_check): the first one opens an extractive answer.
+    checks: tuple = ()
 
     @property
     def best(self) -> float:

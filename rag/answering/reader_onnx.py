@@ -5,9 +5,11 @@ heads on top (rag.answering.span_reader.merged_model): token ids, attention mask
 types in; start/end scores per token and the no-answer logit out. The export goes through
 torch's TorchScript exporter, layer by layer as the embedding model's export does
 (rag.embedding.onnx_export.bert_forward), into ``<cache>/reader-<key>/`` beside the embedding
-model's exports (DOCCHAT_EMBED_ONNX_DIR, else the venv). The key hashes the reader's files
-(weights and record, by content), the packaged model's export key and READER_EXPORT_VERSION:
-a retrained reader exports anew. Written to a temporary folder and renamed into place.
+model's exports (DOCCHAT_EMBED_ONNX_DIR, else the venv). The key hashes the reader's weights
+(by content), the parts of its record that shape the graph (GRAPH_KEYS: not its calibration),
+the packaged model's export key and READER_EXPORT_VERSION: a retrained reader exports anew,
+a recalibrated one does not. The answer checker (rag.answering.answer_check), trained in the
+reader's shape, is exported the same way. Written to a temporary folder and renamed into place.
 
     python -m rag.answering.reader_onnx    (make onnx)
 """
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 #: Bump when the export below changes what the file contains.
 READER_EXPORT_VERSION = 1
 FILE = "reader.onnx"
+#: What of the record shapes the exported graph (the rest is calibration and provenance).
+GRAPH_KEYS = ("base", "lora_rank", "lora_scale", "targets")
 
 
 def export_folder(weights: Path, meta: Path, root: Path) -> Path:
@@ -38,7 +42,8 @@ def export_folder(weights: Path, meta: Path, root: Path) -> Path:
     info = json.loads(meta.read_text(encoding="utf-8"))
     h = hashlib.sha256(f"reader v{READER_EXPORT_VERSION}".encode())
     h.update(weights.read_bytes())
-    h.update(meta.read_bytes())
+    graph = {k: info.get(k) for k in GRAPH_KEYS}  # not its calibration or record: no re-export
+    h.update(json.dumps(graph, sort_keys=True).encode())
     h.update(export_key(model_dir(info["base"])).encode())
     return root / f"reader-{h.hexdigest()[:20]}"
 
@@ -131,15 +136,18 @@ class OnnxHeads:
 
 
 def main() -> int:
-    from rag.answering.span_reader import META, WEIGHTS
+    from rag.answering.span_reader import DOCS
     from rag.settings import Settings
 
-    try:
-        print(ensure(WEIGHTS, META, Settings.from_env().embed_onnx_dir))
-    except DocchatError as exc:  # one line (make setup goes on: torch needs no export)
-        print(f"docchat: ONNX export of the reader skipped: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    rc = 0
+    for name in ("reader", "checker"):  # the span reader and the answer checker
+        try:
+            print(ensure(DOCS / f"{name}.safetensors", DOCS / f"{name}.json",
+                         Settings.from_env().embed_onnx_dir))
+        except DocchatError as exc:  # one line (make setup goes on: torch needs no export)
+            print(f"docchat: ONNX export of the {name} skipped: {exc}", file=sys.stderr)
+            rc = 1
+    return rc
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ class SpanReader:
         base = model_dir(info["base"])
         self.info = info
         self.max_tokens = int(info.get("max_len", MAX_TOKENS))
-        self.windows = PairWindows(base / "tokenizer.json", self.max_tokens)
+        self.windows = PairWindows(base / "tokenizer.json", self.max_tokens,
+                                   int(info.get("stride", STRIDE)))
         self.backend = "torch" if backend == "torch" else "onnx"  # 'auto': onnx, torch if it fails
         if self.backend == "onnx":
             from rag.answering.reader_onnx import OnnxHeads, ensure
@@ -89,17 +90,20 @@ class SpanReader:
                                                *info.get("platt", (1.0, 0.0))[1:])
 
     @classmethod
-    def shared(cls, settings=None) -> "SpanReader":
-        """The process's reader for ``settings``' backend (torch when none is given)."""
+    def shared(cls, settings=None, name: str = "reader") -> "SpanReader":
+        """The process's model ``name`` (rag/answering/models/<name>.safetensors and .json:
+        the reader, or the answer checker trained in the same shape) for ``settings``'
+        backend (torch when none is given)."""
         backend = "torch" if settings is None else backend_of(settings)
         threads = settings.embed_threads if settings is not None else 0
         onnx_dir = settings.embed_onnx_dir if settings is not None else ""
 
         def make() -> SpanReader:
-            log.info("loading the reader (%s, %s)", WEIGHTS.name, backend)
-            return cls(backend=backend, threads=threads, onnx_dir=onnx_dir)
+            log.info("loading the %s (%s)", name, backend)
+            return cls(DOCS / f"{name}.safetensors", DOCS / f"{name}.json", backend=backend,
+                       threads=threads, onnx_dir=onnx_dir)
 
-        return _READERS.get((backend, threads, onnx_dir), make)
+        return _READERS.get((name, backend, threads, onnx_dir), make)
 
     def warm_up(self) -> None:
         """Loading happened in ``__init__``; one tiny pass makes the first question fast."""
@@ -156,7 +160,8 @@ class PairWindows:
     passage pairs truncated ``only_second``, a long passage in windows overlapping by
     STRIDE tokens, the question cut after its 64th token. Safe to share between threads."""
 
-    def __init__(self, tokenizer_json: Path, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(self, tokenizer_json: Path, max_tokens: int = MAX_TOKENS,
+                 stride: int = STRIDE) -> None:
         from tokenizers import Tokenizer
 
         self._questions = Tokenizer.from_file(str(tokenizer_json))
@@ -164,7 +169,7 @@ class PairWindows:
         self._questions.no_padding()
         self._pairs = Tokenizer.from_file(str(tokenizer_json))
         self._pairs.no_padding()
-        self._pairs.enable_truncation(max_length=max_tokens, stride=STRIDE,
+        self._pairs.enable_truncation(max_length=max_tokens, stride=safe_stride(max_tokens, stride),
                                       strategy="only_second")
         pad = self._pairs.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else int(pad)
@@ -192,6 +197,16 @@ class PairWindows:
             context[r, :k] = [s == 1 for s in w.sequence_ids]
         return Windows(ids, mask, types, context, [i for i, _ in rows],
                        [w.offsets for _, w in rows])
+
+
+def safe_stride(max_tokens: int, stride: int) -> int:
+    """The overlap of a long passage's windows: ``stride`` when a passage window of an input
+    with a question of the most tokens is longer than it, else half that window (the
+    tokenizer refuses, with a panic, a stride as long as the window: a model trained on
+    short inputs, such as the answer checker's 160 tokens, would crash on a long question
+    with a long sentence)."""
+    room = max_tokens - MAX_QUESTION_TOKENS - 3  # [CLS] question [SEP] passage [SEP]
+    return stride if room > stride else max(1, room // 2)
 
 
 class Heads(Protocol):

@@ -28,9 +28,10 @@ class ExtractiveEngine:
         """Each sentence as soon as its place in the answer is known: the best one the moment
         it is found, the others (in reading order) once the search for them is over."""
         sents = evidence.sentences
-        if evidence.readings:  # the span reader ran: its best span picks the first sentence,
-            s = self.settings  # the other parts of a list answer join as before
-            first = evidence.reading_sentences(s.reader_threshold, s.reader_keep, 1)
+        if evidence.readings:  # the answer checker's (else the span reader's) best sentence
+            s = self.settings  # opens; the other parts of a list answer join as before
+            first = [evidence.checks[0].sentence] if evidence.checks else \
+                evidence.reading_sentences(s.reader_threshold, s.reader_keep, 1)
             rest = [i for i in pick(evidence, s.extractive_keep, s.max_answer_sentences)
                     if i not in first][:s.max_answer_sentences - len(first)]
             picks = iter(first + rest)

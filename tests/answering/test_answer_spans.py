@@ -43,8 +43,9 @@ def test_the_sentence_that_answers_comes_first(seed_index):
     assert not a.abstained and "133" in a.sentences[0].answer.text
 
 
-@pytest.mark.xfail(reason="issue 18's example, not met: the reader marks 'gunmen' (the "
-                   "venue sentence) above the sentence naming the Islamic State", strict=True)
+@pytest.mark.xfail(reason="issue 18's example, not met: the answer checker puts Putin's "
+                   "attribution of the attack 'to this group' (0.43) above the sentence naming "
+                   "the Islamic State (0.26; it marks 'Russian authorities' there)", strict=True)
 def test_who_carried_out_the_attack_opens_with_the_islamic_state(seed_index):
     who = ask(seed_index, "Who carried out the attack?")
     assert not who.abstained and "Islamic State" in who.sentences[0].text, who.answer
@@ -59,8 +60,9 @@ def test_a_question_at_the_maximum_length_is_answered_or_abstains(seed_index):
 
 
 @pytest.mark.xfail(reason="not met: with a number left in the passage ('eleven suspects') the "
-                   "reader's probability (0.10) stays above the threshold the paraphrase set "
-                   "allows (0.05)", strict=True)
+                   "answer checker's decision is 0.30, above its 0.245 (the checker alone, "
+                   "before the decision took the reader and retrieval in, abstained here)",
+                   strict=True)
 def test_an_answer_removed_from_the_documents_abstains(tmp_path):
     from rag import Settings
     from rag.index import Index

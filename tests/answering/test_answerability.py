@@ -31,14 +31,11 @@ ABSENT_FROM_SEED = [
     "How long were the attackers sentenced to in prison?",
     "Who owns the Crocus City Hall?",
 ]
-#: Questions the seed article does answer, and a word each answer must hold.
-ANSWERED_BY_SEED = [
-    ("How many people died?", "133"),
-    ("Which group were the attackers affiliated with?", "Islamic State"),
-    ("Where were the gunmen trying to flee to?", "Ukraine"),
-    ("What did Putin declare after the attack?", "national day of mourning"),
-    ("Which earlier attacks in Russia are mentioned?", "Beslan"),
-]
+#: Questions the seed article does answer, and a word each answer must hold (also a
+#: calibration constraint: a threshold that turns one away is refused, e.g.
+#: benchmarks/calibrate_checker.py).
+ANSWERED_BY_SEED = [(r["question"], r["gold"]) for r in map(json.loads, (
+    ROOT / "tests/data/seed_answered.jsonl").read_text(encoding="utf-8").splitlines())]
 
 
 def hit(text: str, n: int = 0, dense: float = 0.6, sparse: float = 5.0) -> Hit:
@@ -210,7 +207,8 @@ STRICT = 0.345
 @pytest.mark.slow
 @pytest.mark.parametrize("threshold, at_least", [(None, 4), (STRICT, 4)])
 def test_on_topic_questions_whose_answer_is_absent_abstain(seed_index, threshold, at_least):
-    settings = seed_index.settings.replace(answerable_threshold=threshold)
+    # the answerability check runs when the answer checker is off (it replaces it)
+    settings = seed_index.settings.replace(answerable_threshold=threshold, checker_threshold=0.0)
     answers = {q: ask(seed_index, q, settings=settings) for q in ABSENT_FROM_SEED}
     for a in answers.values():
         assert a.answer == CANNOT_ANSWER or not a.abstained
@@ -224,7 +222,7 @@ def test_on_topic_questions_whose_answer_is_absent_abstain(seed_index, threshold
 
 @pytest.mark.slow
 def test_hook_abstains_below_the_threshold_and_says_why(seed_index):
-    strict = seed_index.settings.replace(answerable_threshold=0.999)
+    strict = seed_index.settings.replace(answerable_threshold=0.999, checker_threshold=0.0)
     a = ask(seed_index, "How many people died?", settings=strict)
     assert a.abstained and a.answer == CANNOT_ANSWER
     assert a.abstention is Abstention.DOES_NOT_FIT and a.notes[0].startswith("the answer does not fit the question")
@@ -344,9 +342,10 @@ def squad_article_indexes(tmp_path_factory):
 def test_unanswerable_squad_question_abstains_and_its_sibling_is_answered(
         squad_article_indexes, article, unanswerable, answerable, gold):
     idx = squad_article_indexes[article]
-    no = ask(idx, unanswerable)
+    off = idx.settings.replace(checker_threshold=0.0)  # the answerability check's own test
+    no = ask(idx, unanswerable, settings=off)
     assert no.abstained and no.answer == CANNOT_ANSWER, no.answer
     assert no.abstention is Abstention.DOES_NOT_FIT, no.notes
-    yes = ask(idx, answerable)
+    yes = ask(idx, answerable, settings=off)
     assert not yes.abstained, yes.notes
     assert normalise(gold) in normalise(yes.answer)

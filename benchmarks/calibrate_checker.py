@@ -1,0 +1,305 @@
+"""Calibrate and record the answer checker (benchmarks/train_checker.py), on calibration data
+only (SQuAD 2.0 dev articles 2, 6, 10, 14, the paraphrase set, off-topic questions).
+
+    python benchmarks/calibrate_checker.py platt     # p from margin + no-answer; install
+    python benchmarks/calibrate_checker.py auc       # sentence-level AUC, reader vs checker
+    python benchmarks/calibrate_checker.py collect   # the product's steps, per question
+    python benchmarks/calibrate_checker.py fit       # the threshold (4-fold CV by article)
+
+1. ``platt``: p = sigmoid(w0 * margin + w1 * no_answer + w2), fit (log loss) on calibration
+   sentence pairs made as in training: each answerable question with its answer's sentence
+   (1) and with the sentence of its paragraph closest to it that lacks the answer (0); each
+   unanswerable question with the sentence closest to it (0). Writes the weights and the
+   record to rag/answering/models/checker.{safetensors,json}.
+2. ``collect`` runs retrieval over the whole dev file's index, the evidence, the span reader,
+   the checker over its candidates, the extractive draft that follows and the answerability
+   model on it, for the calibration questions, 300 off-topic questions and the paraphrase set,
+   and records per question: the checker's best probability, whether the sentence it puts
+   first holds a gold answer (and whether the reader's would), the answerability probability.
+3. ``fit`` chooses the threshold by the product's rule (the most unanswerable abstained with at
+   most --max-answerable of the answerable, at most 5% of the paraphrase set and none of its
+   seed questions), with and without the answerability check after it, by 4-fold
+   cross-validation by article, then on all four; ``--write`` records it in checker.json.
+The held-out figures come from ``docchat eval qa --articles odd`` afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibrate_decision import calibration_items, choose  # noqa: E402
+from train_checker import OUT, closest, sentences  # noqa: E402
+from train_reader import CAL_DEV, ROOT, SHARED  # noqa: E402
+from train_reader_record import fit_logistic  # noqa: E402
+
+MODELS = ROOT / "rag" / "answering" / "models"
+SIGNALS = OUT / "signals.jsonl"
+
+
+def sentence_pairs() -> tuple[list, list, list]:
+    """The calibration articles' own paragraphs as (question, sentence) pairs: answerable
+    questions with their answer's sentence, with the sentence of their paragraph closest to
+    them that lacks the answer, and unanswerable questions with the sentence closest to them."""
+    dev = json.loads((SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
+    pos, lacking, unans = [], [], []
+    for i in CAL_DEV:
+        for p in dev[i]["paragraphs"]:
+            c = p["context"]
+            sents = [c[a:b] for a, b in sentences(c)]
+            for q in p["qas"]:
+                golds = [x["text"].lower() for x in q["answers"]]
+                has = [s for s in sents if any(g in s.lower() for g in golds)]
+                near = closest(q["question"], [s for s in sents if s not in has])
+                if q["is_impossible"]:
+                    unans += [(q["question"], near)] if near else []
+                else:
+                    pos += [(q["question"], has[0])] if has else []
+                    lacking += [(q["question"], near)] if near else []
+    return pos, lacking, unans
+
+
+def platt(args) -> None:
+    from rag.answering.span_reader import SpanReader
+
+    pos, lacking, unans = sentence_pairs()
+    pairs = [(q, s, 1.0) for q, s in pos] + [(q, s, 0.0) for q, s in lacking + unans]
+    info = json.loads((OUT / "train.json").read_text())
+    meta = OUT / "reader.json"
+    meta.write_text(json.dumps(info))
+    reader = SpanReader(OUT / "reader.safetensors", meta, backend="auto")
+    t0 = time.perf_counter()
+    feats = []
+    for q, s, _ in pairs:
+        r = reader.read(q, [s])[0]
+        feats.append((r.margin, r.no_answer))
+    x, y = np.array(feats), np.array([p[2] for p in pairs])
+    w = fit_logistic(x, y)
+    p = 1 / (1 + np.exp(-(x @ np.array(w[:2]) + w[2])))
+    auc = float(np.mean([a > b for a in p[y == 1] for b in p[y == 0]]))
+    info.update({
+        "data": "SQuAD 1.1 train questions neither reader stage saw (after the first 45,000 "
+                "of benchmarks/train_reader.py's order), each with its answer's sentence; "
+                "negatives: the sentence of its paragraph and of another paragraph of its "
+                "article sharing the most words with it but not the answer, the answer's "
+                "sentence under a perturbed question (reader_negatives.py); SQuAD 2.0 train's "
+                "348 real unanswerables (x2, against their paragraph's closest sentence) and "
+                "dev articles 0, 4, 8, 12; started from the recorded stage 1 reader; "
+                "calibration on dev articles 2, 6, 10, 14; odd dev articles held out",
+        "calibration": {"weights": w, "features": ["margin", "no_answer_logit", "bias"],
+                        "fit_on": f"{len(pairs)} calibration sentence pairs "
+                                  f"({int(y.sum())} answer sentences)",
+                        "auc_in_sample": round(auc, 4)}})
+    MODELS.mkdir(exist_ok=True)
+    shutil.copyfile(OUT / "reader.safetensors", MODELS / "checker.safetensors")
+    (MODELS / "checker.json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"{len(pairs)} pairs in {time.perf_counter() - t0:.0f} s; weights {w}; AUC {auc:.3f}")
+
+
+def auc(args) -> None:
+    """How well each model (rag/answering/models/<name>) tells the answer's sentence from
+    the sentence of its paragraph closest to the question without the answer, and from the
+    sentence closest to an unanswerable question, on the calibration articles' own
+    paragraphs (no retrieval): the probability's AUC for each pair of classes."""
+    from rag.answering.span_reader import SpanReader
+
+    pos, lacking, unans = sentence_pairs()
+
+    def area(a, b) -> float:
+        return float(np.mean(np.array(a)[:, None] > np.array(b)[None, :]))
+
+    for name in args.models.split(","):
+        model = SpanReader(MODELS / f"{name}.safetensors", MODELS / f"{name}.json",
+                           backend="auto")
+        p, lk, un = ([model.read(q, [s])[0].probability for q, s in rows]
+                     for rows in (pos, lacking, unans))
+        print(f"{name}: answer sentence ({len(p)}) vs closest sentence without the answer "
+              f"({len(lk)}): AUC {area(p, lk):.3f}; vs closest sentence to an unanswerable "
+              f"question ({len(un)}): AUC {area(p, un):.3f}")
+
+
+def collect(args) -> None:
+    from rag.answering import answer_check
+    from rag.answering.answerability import judge
+    from rag.answering.citations import verify
+    from rag.answering.evidence import build_evidence
+    from rag.answering.span_reader import SpanReader
+    from rag.engines.extractive import ExtractiveEngine
+    from rag.settings import Settings
+
+    os.chdir(ROOT)
+    settings = Settings.from_env().replace(abstain_threshold=0.0, checker_threshold=1e-9)
+    eng = ExtractiveEngine(settings)
+    reader = SpanReader.shared(settings)
+
+    def signals(question: str, golds: list[str], index) -> dict:
+        hits = index.search(question, settings.top_k)
+        ev = build_evidence(index.embedder(), question, hits)
+        if not hits:
+            return {"evidence": 0.0, "dense": 0.0, "reader": 0.0, "checker": 0.0,
+                    "answerability": 0.0, "drafted": 0.0}
+        ev = replace(ev, readings=tuple(reader.read(question, [h.text for h in hits])))
+        low = [g.lower() for g in golds]
+        gold = lambda j: any(g in ev.sentences[j].text.lower() for g in low)  # noqa: E731
+        first_reader = ev.reading_sentences(settings.reader_threshold, settings.reader_keep, 1)
+        checks = answer_check.check(settings, ev, answer_check.candidates(ev))
+        ev = replace(ev, checks=checks)
+        draft = "".join(eng.draft(question, ev)).strip()
+        verified = verify(ev, draft, settings.support_threshold) if draft else []
+        pa = judge(ev.encode, question, [(v.text, v.cited, v.supported) for v in verified],
+                   hits, ev.best).probability if verified else 0.0
+        return {"evidence": ev.best, "dense": max(h.dense for h in hits),
+                "reader": max(r.probability for r in ev.readings),
+                "checker": checks[0].probability if checks else 0.0,
+                "answerability": pa, "drafted": float(bool(verified)),
+                "gold_first_checker": bool(checks) and gold(checks[0].sentence),
+                "gold_first_reader": bool(first_reader) and gold(first_reader[0]),
+                "gold_any_candidate": any(gold(c.sentence) for c in checks),
+                "candidates": [{"checker": c.probability, "gold": gold(c.sentence),
+                                "reader": ev.readings[ev.sentences[c.sentence].passage]
+                                .probability, "rank": float(ev.ranking[c.sentence]),
+                                "reader_first": bool(first_reader)
+                                and c.sentence == first_reader[0]} for c in checks],
+                "answer": " ".join(v.text for v in verified)[:300]}
+
+    items = calibration_items(settings, args.limit, OUT / "paraphrase")
+    done = set()
+    if SIGNALS.exists():
+        done = {json.loads(line)["key"] for line in SIGNALS.read_text().splitlines()}
+    t0 = time.perf_counter()
+    with SIGNALS.open("a", encoding="utf-8") as f:
+        for n, (key, q, golds, index, meta) in enumerate(items):
+            if key in done:
+                continue
+            f.write(json.dumps({"key": key, "q": q, **meta, **signals(q, golds, index)}) + "\n")
+            if n % 100 == 0:
+                f.flush()
+                print(f"{n}/{len(items)} {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"collected {len(items)} in {time.perf_counter() - t0:.0f} s -> {SIGNALS}")
+
+
+def features(rows: list[dict], names: Sequence[str]) -> np.ndarray:
+    """The decision's inputs, as the product computes them (rag.answering.answer_check.decide):
+    probabilities as logits, the dense cosine as it is."""
+    from rag.answering.answer_check import logit
+
+    return np.array([[logit(r[n]) if n in ("checker", "reader", "answerability") else r[n]
+                      for n in names] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+
+
+def fit(args) -> None:
+    """Each decision (a logistic model over some of the signals; "answerability" runs the
+    hand-made check) by 4-fold CV by article under the rule, then the chosen one on all."""
+    from rag.settings import Settings
+
+    s = Settings()
+    rows = [json.loads(line) for line in SIGNALS.read_text().splitlines()]
+    cal = [r for r in rows if r["kind"] == "cal"]
+    para = [r for r in rows if r["kind"] == "para"]
+    off = [r for r in rows if r["kind"] == "off"]
+    imp = np.array([r["imp"] for r in cal])
+    ans, y = ~imp, (~imp).astype(float)
+    art = np.array([r["article"] for r in cal])
+    seed = np.array([r["seed"] for r in para])
+
+    def gate(rs):  # abstained before the decision: the evidence gate, or the reader
+        return np.array([(r["evidence"] < s.abstain_threshold and r["dense"] < s.paraphrase_dense)
+                         or r["reader"] < s.reader_threshold for r in rs])
+
+    gc, gp, go = gate(cal), gate(para), gate(off)
+
+    def scored(w, rs, names, g):
+        return np.where(g, -1.0, 1 / (1 + np.exp(-(features(rs, names) @ np.array(w[:-1])
+                                                   + w[-1]))))
+
+    print(f"{len(cal)} calibration ({int(imp.sum())} unanswerable), {len(off)} off-topic, "
+          f"{len(para)} paraphrase set and tests' seed questions ({int(seed.sum())} seed)")
+    print("first sentence holds the gold (answerable calibration questions): checker "
+          f"{np.mean([r['gold_first_checker'] for r, a in zip(cal, ans) if a]):.3f}, reader "
+          f"{np.mean([r['gold_first_reader'] for r, a in zip(cal, ans) if a]):.3f}, any "
+          f"candidate {np.mean([r['gold_any_candidate'] for r, a in zip(cal, ans) if a]):.3f}")
+    before = gc | np.array([not r["drafted"] or r["answerability"] < s.answerable_threshold
+                            for r in cal])
+    bp = gp | np.array([not r["drafted"] or r["answerability"] < s.answerable_threshold
+                        for r in para])
+    print(f"before (reader + answerability, no checker): answerable {np.mean(before[ans]):.3f}, "
+          f"unanswerable {np.mean(before[imp]):.3f}, paraphrase set {np.mean(bp):.3f} "
+          f"(seed {int(np.sum(bp & seed))})")
+    pool = ("checker", "reader", "dense", "evidence", "answerability")
+    results = []
+    for k in (1, 2, 3):
+        for names in itertools.combinations(pool, k):
+            aa, ua = [], []
+            for a in CAL_DEV:
+                tr = art != a
+                m = tr & ~gc
+                w = fit_logistic(features([r for r, x in zip(cal, m) if x], names), y[m])
+                pc, pp = scored(w, cal, names, gc), scored(w, para, names, gp)
+                t = choose(pc[tr], imp[tr], pp, seed, args.max_answerable)
+                if t is None:
+                    break
+                aa += list(pc[~tr & ans] < t)
+                ua += list(pc[~tr & imp] < t)
+            else:
+                results.append((float(np.mean(ua)), float(np.mean(aa)), names))
+    results.sort(key=lambda r: -r[0])
+    print("cross-validated (unanswerable abstained, answerable abstained, features):")
+    for u, a, names in results:
+        print(f"  {u:.3f} {a:.3f} {' + '.join(names)}")
+    names = tuple(args.features.split(","))
+    u, a = next((u, a) for u, a, n in results if n == names)
+    w = fit_logistic(features([r for r, g in zip(cal, gc) if not g], names), y[~gc])
+    pc, pp, po = scored(w, cal, names, gc), scored(w, para, names, gp), scored(w, off, names, go)
+    t = choose(pc, imp, pp, seed, args.max_answerable)
+    out = {"features": list(names), "weights": w, "threshold": t,
+           "cross_validated": {"answerable_abstained": round(a, 4),
+                               "unanswerable_abstained": round(u, 4)},
+           "at_threshold_on_calibration": {
+               "answerable_abstained": round(float(np.mean(pc[ans] < t)), 4),
+               "unanswerable_abstained": round(float(np.mean(pc[imp] < t)), 4),
+               "offtopic_abstained": round(float(np.mean(po < t)), 4),
+               "paraphrase_abstained": round(float(np.mean(pp < t)), 4)},
+           "rule": f"the most unanswerable calibration questions (SQuAD 2.0 dev articles "
+                   f"{', '.join(map(str, CAL_DEV))}, through retrieval) abstained with at most "
+                   f"{args.max_answerable:.0%} of the answerable, at most 5% of the paraphrase "
+                   f"set with the tests' seed questions and none of their seed questions; "
+                   f"features by 4-fold cross-validation by article"}
+    print(json.dumps(out, indent=1))
+    if args.write:
+        meta = MODELS / "checker.json"
+        info = json.loads(meta.read_text())
+        info["decision"] = out
+        info.pop("threshold", None)
+        meta.write_text(json.dumps(info, indent=1) + "\n")
+        print("recorded in", meta)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("platt")
+    a = sub.add_parser("auc")
+    a.add_argument("--models", default="reader,checker")
+    c = sub.add_parser("collect")
+    c.add_argument("--limit", type=int, default=0)
+    f = sub.add_parser("fit")
+    f.add_argument("--max-answerable", type=float, default=0.08)
+    f.add_argument("--features", default="checker,reader,dense",
+                   help="the decision recorded (see the cross-validated list it prints)")
+    f.add_argument("--write", action="store_true", help="record it in checker.json")
+    args = ap.parse_args()
+    {"platt": platt, "auc": auc, "collect": collect, "fit": fit}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
