@@ -10,7 +10,7 @@ Same architecture as the reader (the packaged MiniLM, LoRA rank 16 on every line
 its no-answer head read as "entailed"), started from the recorded stage 1 reader, trained on
 the 34,000 Wikipedia entailment pairs of ../shared/eval/train/nli (*_train.tsv: entailment =
 1; neutral and contradiction = 0), the hypothesis in the question's place. Held out: the
-5,901 pairs of *_val.tsv (``measure``).
+4,978 pairs of *_val.tsv (the README counts 5,901; these are the rows the files hold) (``measure``).
 
     PYTHONPATH=. nice .venv/bin/python benchmarks/train_support.py train    # resumable
     PYTHONPATH=. .venv/bin/python benchmarks/train_support.py measure [--install]

@@ -7,7 +7,7 @@ where it used a cosine + word-overlap score this model now decides: the reader's
 packaged MiniLM with trained low-rank updates, run by rag.answering.span_reader.SpanReader
 on torch or ONNX Runtime) trained on 34,000 Wikipedia entailment pairs
 (benchmarks/train_support.py) with the answer sentence in the question's place. On the
-5,901 held-out pairs it accepts 10.8% of sentences the premise does not entail against the
+4,978 held-out pairs it accepts 10.8% of sentences the premise does not entail against the
 rule's 33.6% (docs/quality.md). Verbatim sentences (the extractive engine's) never reach it.
 """
 from __future__ import annotations
