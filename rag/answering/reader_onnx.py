@@ -140,7 +140,7 @@ def main() -> int:
     from rag.settings import Settings
 
     rc = 0
-    for name in ("reader", "checker"):  # the span reader and the answer checker
+    for name in ("reader", "checker", "support"):  # the span reader and the two checkers
         try:
             print(ensure(DOCS / f"{name}.safetensors", DOCS / f"{name}.json",
                          Settings.from_env().embed_onnx_dir))
