@@ -160,7 +160,7 @@ def collect(args) -> None:
                    hits, ev.best).probability if verified else 0.0
         return {"evidence": ev.best, "dense": max(h.dense for h in hits),
                 "reader": max(r.probability for r in ev.readings),
-                "checker": checks[0].probability if checks else 0.0,
+                "checker": answer_check.best(checks),  # what the decision reads
                 "answerability": pa, "drafted": float(bool(verified)),
                 "gold_first_checker": bool(checks) and gold(checks[0].sentence),
                 "gold_first_reader": bool(first_reader) and gold(first_reader[0]),
@@ -257,7 +257,10 @@ def fit(args) -> None:
     for u, a, names in results:
         print(f"  {u:.3f} {a:.3f} {' + '.join(names)}")
     names = tuple(args.features.split(","))
-    u, a = next((u, a) for u, a, n in results if n == names)
+    found = [(u, a) for u, a, n in results if n == names]
+    if not found:
+        raise SystemExit(f"{' + '.join(names)}: no threshold meets the rule in every fold")
+    u, a = found[0]
     w = fit_logistic(features([r for r, g in zip(cal, gc) if not g], names), y[~gc])
     pc, pp, po = scored(w, cal, names, gc), scored(w, para, names, gp), scored(w, off, names, go)
     t = choose(pc, imp, pp, seed, args.max_answerable)

@@ -164,10 +164,13 @@ def main() -> None:
     x = sub.add_parser("export", help="the latest checkpoint as the weights (a partial run)")
     x.add_argument("--batch", type=int, default=32)
     x.add_argument("--lr", type=float, default=3e-4)
+    x.add_argument("--round", type=int, choices=(1, 2), default=1)
     args = ap.parse_args()
     # train_reader's loop (stage 3 = this folder), on this data and input length, from the
     # recorded stage 1 reader (rag/answering/models)
-    tr.MAX_LEN = MAX_LEN
+    from rag.answering.span_reader import safe_stride
+
+    tr.MAX_LEN, tr.STRIDE = MAX_LEN, safe_stride(MAX_LEN, tr.STRIDE)  # recorded as read
     if args.round == 1:
         tr.examples_hard = lambda positives, skip: examples(positives)
         args.stage = 3
@@ -182,7 +185,7 @@ def main() -> None:
         tr.train(args)
         print(f"{time.perf_counter() - t0:.0f} s")
     else:
-        args.positives, args.threads, args.stage = 0, 2, 3
+        args.positives, args.threads, args.stage = 0, 2, 3 if args.round == 1 else 5
         tr.export(args)
 
 

@@ -116,8 +116,9 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
         return
     yield Stage("Checking each sentence against its passage…")
     verified = verify(ev, draft, settings.support_threshold, entailment.scorer(settings))
-    if settings.answerable_threshold > 0 and not ev.checks:  # does the draft fit the
-        # question? (the answer checker, when it ran, has decided that: it replaces this)
+    if settings.answerable_threshold > 0 and (not ev.checks or eng.name != "extractive"):
+        # does the draft fit the question? For the extractive engine the answer checker has
+        # decided that (it replaces this); an LLM's own draft is still judged
         p = judge(ev.encode, q, [(v.text, v.cited, v.supported) for v in verified], hits,
                   score).probability
         if p < settings.answerable_threshold:

@@ -89,8 +89,8 @@ class Index:
 
     def warm_up(self) -> None:
         """Load what a question needs before the first one comes: the embedding model's
-        question copy and, when they are on, the span reader and the answer checker (a
-        server calls this at start)."""
+        question copy and, when they are on, the span reader, the answer checker and (for an
+        LLM engine) the support checker (a server calls this at start)."""
         self.embedder().warm_up()
         from rag.answering import answer_check
         from rag.answering.span_reader import SpanReader, enabled
@@ -99,6 +99,10 @@ class Index:
             SpanReader.shared(self.settings).warm_up()
         if answer_check.enabled(self.settings):
             SpanReader.shared(self.settings, answer_check.NAME).warm_up()
+        from rag.answering import entailment
+
+        if self.settings.engine != "extractive" and entailment.enabled(self.settings):
+            SpanReader.shared(self.settings, entailment.NAME).warm_up()  # an LLM's sentences
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: Fusion = Fusion.CONVEX, documents: Sequence[str] | None = None) -> list[Hit]:

@@ -144,16 +144,18 @@ class Settings:
         "Chosen on calibration articles: rag/answering/models/reader.json.")
     checker_threshold: float = _f(
         0.245, "The answer checker (rag.answering.answer_check) reads the question with each "
-        "candidate answer sentence and the likeliest opens the answer; when the decision "
+        "candidate answer sentence; the best (its probability with the reader's and the "
+        "evidence score) opens the answer; when the decision "
         "over its probability, the span reader's and the retrieval's closeness falls below "
         "this, the answer abstains. It replaces the answerability check; 0 turns it off. "
         "Chosen on calibration data: rag/answering/models/checker.json.")
     entailment_threshold: float = _f(
         0.5, "An answer sentence that is not verbatim in its passage (an LLM engine's) is "
         "supported when the support checker (rag.answering.entailment, trained on "
-        "entailment pairs) finds it entailed by the passage's closest sentence with at least "
-        "this probability, after the number, quote, negation and glue vetoes; 0 turns it "
-        "off (cosine + word overlap decide, support_threshold).")
+        "entailment pairs) finds it entailed by the passage's closest sentence (or that "
+        "sentence with the next) with at least this probability, after the number, quote, "
+        "negation and glue vetoes; 0 turns it off, and a sentence longer than the 64 tokens "
+        "it reads is left to the rule (cosine + word overlap, support_threshold).")
     support_threshold: float = _f(
         0.65, "A sentence is supported by a passage when its support score reaches this "
         "(1% of same-topic wrong passages pass: docs/citations.md).")

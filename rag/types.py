@@ -134,8 +134,9 @@ class Answer:
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
     abstention: Abstention | None = None  # why, when ``abstained``
-    #: The span reader's probability that the best passage holds the answer (None: the
-    #: reader did not run: it is off, or the question stopped before it).
+    #: The answer checker's decision, p that the passages answer the question (with the
+    #: checker off, the span reader's p that the best passage holds the answer; None: neither
+    #: ran: they are off, or the question stopped before them).
     confidence: float | None = None
     #: The documents (paths) the question was limited to; () when it searched them all.
     scope: tuple[str, ...] = ()

@@ -119,10 +119,10 @@ class AnswerOut(BaseModel):
     notes: list[str]
     abstention: Optional[str] = Field(None, description="Why it abstained: no_evidence, "
                                       "engine_found_none, does_not_fit or not_in_passages.")
-    confidence: Optional[float] = Field(None, description="The answer checker's probability "
-                                        "that the best candidate sentence answers the question "
-                                        "(with the checker off, the span reader's that the "
-                                        "best passage holds the answer; null: neither ran).")
+    confidence: Optional[float] = Field(None, description="The answer checker's decision: "
+                                        "p that the passages answer the question (with the "
+                                        "checker off, the span reader's p that the best "
+                                        "passage holds the answer; null: neither ran).")
     scope: list[str] = Field(default_factory=list, description="The documents (paths) the "
                              "question was limited to; empty: all of them.")
 

@@ -8,9 +8,10 @@ the sentences that fool a passage-level reader, those sharing the most words wit
 question but not its answer (same paragraph, another paragraph of the article), the
 answer's sentence under a question perturbed to ask something it does not say, and SQuAD
 2.0's real unanswerables. rag.answer reads a handful of candidate sentences in one batched
-pass: the one most likely to answer opens the answer (its span marked) and when none is
-likely enough the answer abstains: one decision (``decide``) over the checker's probability,
-the reader's and the retrieval's closeness, calibrated together.
+pass: the best of them (the checker's probability with the reader's and the evidence score)
+opens the answer, its span marked, and the answer abstains when one decision (``decide``) over the checker's
+best probability, the reader's and the retrieval's closeness, calibrated together, says
+the passages do not answer.
 """
 from __future__ import annotations
 
@@ -44,16 +45,30 @@ class Check:
 
     sentence: int  # index into Evidence.sentences
     probability: float
-    score: float  # what orders the candidates (``ORDER``)
+    score: float  # what orders the candidates (``READER``, ``EVIDENCE``)
     start: int
     end: int
     span: str
 
 
 def enabled(settings) -> bool:
-    """Runs when its threshold is above 0, the embeddings are computed here (no model is
-    loaded with a remote embedding server) and its weights are installed."""
-    return settings.checker_threshold > 0 and not settings.embed_url and WEIGHTS.exists()
+    """Runs when its threshold is above 0, the span reader runs (the decision takes the
+    reader's probability in, and its candidates come from the reader's spans; neither runs
+    with a remote embedding server, which means no local model) and its weights and a record
+    with the decision are installed."""
+    from rag.answering.span_reader import enabled as reader_enabled
+
+    return settings.checker_threshold > 0 and reader_enabled(settings) and installed()
+
+
+@lru_cache(maxsize=1)
+def installed() -> bool:
+    """Weights, and a record holding the calibrated decision (``calibrate_checker.py fit
+    --write``): without them docchat answers as before the checker, never fails."""
+    try:
+        return WEIGHTS.is_file() and "decision" in json.loads(META.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def candidates(ev: Evidence) -> list[int]:
@@ -77,8 +92,9 @@ def candidates(ev: Evidence) -> list[int]:
 
 
 def check(settings, ev: Evidence, sentences: Sequence[int]) -> tuple[Check, ...]:
-    """The checker's reading of each sentence (one batched pass), the likeliest opening
-    sentence first (``READER``). Each sentence is read as it stands on the page (its exact
+    """The checker's reading of each sentence (one batched pass), best first by ``score``
+    (its probability, READER x its passage's reader probability, EVIDENCE x its evidence
+    score). Each sentence is read as it stands on the page (its exact
     span of the passage), so a marked span maps back to page offsets."""
     if not sentences:
         return ()

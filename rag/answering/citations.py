@@ -161,18 +161,22 @@ def support(ev: Evidence, claim: str, entail: Scorer | None = None
         if _glued(cw, vocab, i) or _negation_differs(claim, best.text):
             out.append((0.0, best))
             continue
-        if entail is not None:
-            pair = own[at:at + 2]
-            joined = " ".join(ev.sentences[j].text for j in pair)
-            pending.append((len(out), [best.text] + ([joined] if len(pair) > 1 else [])))
-            out.append((0.0, best))
-            continue
         score = 0.5 * float(np.max(sims)) + 0.5 * overlap(claim, h.text)
         out.append((score, best))
-    if pending:  # one batched pass for every passage's premises
-        scores = iter(entail(claim, [p for _, ps in pending for p in ps]))
-        for i, ps in pending:
-            out[i] = (max(next(scores) for _ in ps), out[i][1])
+        if entail is not None:  # premises: the closest sentence, and it with the next one
+            premises = [best]
+            nxt = own[at] + 1  # the very next sentence of the passage, not past a heading
+            if at + 1 < len(own) and own[at + 1] == nxt:
+                after = ev.sentences[nxt]
+                premises.append(PassageSentence(best.passage, best.start, after.end,
+                                                f"{best.text} {after.text}"))
+            pending.append((len(out) - 1, premises))
+    if pending:  # one batched pass for every passage's premises (else the rule's scores)
+        scores = entail(claim, [p.text for _, ps in pending for p in ps])
+        if scores is not None:
+            it = iter(scores)
+            for i, ps in pending:  # the premise that scores best, so its span is highlighted
+                out[i] = max(((next(it), p) for p in ps), key=lambda x: x[0])
     return out
 
 

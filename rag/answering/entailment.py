@@ -12,24 +12,34 @@ rule's 33.6% (docs/quality.md). Verbatim sentences (the extractive engine's) nev
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Sequence
 
 from rag.answering.span_reader import DOCS, SpanReader
 
 NAME = "support"
 WEIGHTS, META = DOCS / f"{NAME}.safetensors", DOCS / f"{NAME}.json"
-#: (claim, premises) -> one support score per premise, on the verification rule's scale.
-Scorer = Callable[[str, Sequence[str]], list[float]]
+#: (claim, premises) -> one support score per premise, on the verification rule's scale, or
+#: None when the model cannot judge the claim (longer than the 64 tokens it reads): the rule
+#: decides then.
+Scorer = Callable[[str, Sequence[str]], "list[float] | None"]
 
 
 def enabled(settings) -> bool:
     """Runs when its threshold is above 0, the embeddings are computed here (no local model
     with a remote embedding server) and its weights are installed."""
-    return settings.entailment_threshold > 0 and not settings.embed_url and WEIGHTS.exists()
+    return settings.entailment_threshold > 0 and not settings.embed_url and installed()
+
+
+@lru_cache(maxsize=1)
+def installed() -> bool:
+    """Weights and their record: without them verification uses the rule, never fails."""
+    return WEIGHTS.is_file() and META.is_file()
 
 
 def scorer(settings) -> Scorer | None:
-    """A scorer for citation verification, or None when the model is off. Its probability p
+    """A scorer for citation verification, or None when the model is off. A claim longer
+    than the 64 tokens the model reads is left to the rule (it would judge only its start). Its probability p
     is put on the verification rule's scale, piecewise linearly: p at the entailment threshold
     scores exactly the support threshold (verification keeps one threshold), p = 1 scores
     0.99 (1.0 is kept for verbatim sentences)."""
@@ -39,6 +49,8 @@ def scorer(settings) -> Scorer | None:
 
     def score(claim: str, premises: Sequence[str]) -> list[float]:
         model = SpanReader.shared(settings, NAME)
+        if model.windows.question(claim) != claim:  # it would read only the claim's start
+            return None
         return [bar * p / t if p <= t else bar + (0.99 - bar) * (p - t) / (1 - t)
                 for p in (r.probability for r in model.read(claim, list(premises)))]
 

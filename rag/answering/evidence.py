@@ -64,22 +64,22 @@ class SentenceVectors:
         self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        with self._lock:  # what is cached now is taken now: storing the rest may evict it
+            have = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for t in have:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in have]
         if missing:  # with a local model, one pass gives the alignment's word vectors too
             tokens = token_memo(self.embedder)
             pooled = tokens is not None and getattr(self.embedder, "mean_pooled", False)
             vecs = tokens.pooled(missing) if pooled else self.embedder.encode(missing)
             with self._lock:
                 for t, v in zip(missing, vecs):
-                    self._cache[t] = v
+                    self._cache[t] = have[t] = v
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
-        with self._lock:
-            for t in texts:
-                self._cache.move_to_end(t)
-            return np.stack([self._cache[t] for t in texts]) if texts else \
-                np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([have[t] for t in texts]) if texts else \
+            np.zeros((0, self.embedder.dim), dtype=np.float32)
 
 
 def vectors_for(embedder) -> SentenceVectors:

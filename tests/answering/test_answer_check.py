@@ -61,11 +61,70 @@ def test_the_checker_reads_the_same_on_onnx_as_on_torch():
 
 
 @pytest.mark.slow
-def test_the_opening_sentence_is_the_checkers_and_its_span_is_marked_verbatim(seed_index):
-    a = ask(seed_index, "Who claimed responsibility for the attack?")
-    assert not a.abstained and a.sentences[0].answer is not None
+@pytest.mark.parametrize("question", ["Who claimed responsibility for the attack?",
+                                      "Which earlier attacks in Russia are mentioned?",
+                                      "Where were the gunmen trying to flee to?"])
+def test_the_opening_sentence_is_the_checkers_and_its_span_is_marked_verbatim(seed_index,
+                                                                               question):
+    from dataclasses import replace
+
+    from rag.answering.evidence import build_evidence
+
+    s = seed_index.settings
+    hits = seed_index.search(question, s.top_k)
+    ev = build_evidence(seed_index.embedder(), question, hits)
+    ev = replace(ev, readings=tuple(SpanReader.shared(s).read(question, [h.text for h in hits])))
+    checks = answer_check.check(s, ev, answer_check.candidates(ev))
+    a = ask(seed_index, question)
+    assert not a.abstained, a.notes
+    top = checks[0]  # the checker's choice opens the answer, and its span is the one marked
+    assert a.sentences[0].text == ev.sentences[top.sentence].text
+    assert a.sentences[0].answer is not None and a.sentences[0].answer.text == top.span
     spans_are_verbatim(a)
-    assert a.confidence is not None and a.confidence >= seed_index.settings.checker_threshold
+    assert a.confidence == pytest.approx(answer_check.decide(ev, checks), abs=1e-6)
+
+
+def test_the_checker_needs_the_reader_and_a_recorded_decision(tmp_path, monkeypatch):
+    """Its decision reads the reader's probability (with the reader off it would read 0 and
+    answer nearly everything): no reader, no checker. A record without the decision (a
+    fresh ``platt`` before ``fit --write``) turns it off instead of failing every question."""
+    assert not answer_check.enabled(Settings(reader_threshold=0.0))
+    meta = tmp_path / "checker.json"
+    meta.write_text(json.dumps({"base": "all-MiniLM-L6-v2"}))
+    monkeypatch.setattr(answer_check, "META", meta)
+    answer_check.installed.cache_clear()
+    try:
+        assert not answer_check.enabled(Settings())
+    finally:
+        answer_check.installed.cache_clear()
+
+
+def test_a_short_input_gets_an_overlap_the_tokenizer_accepts():
+    from rag.answering.span_reader import MAX_QUESTION_TOKENS, STRIDE, safe_stride
+
+    assert safe_stride(256, STRIDE) == STRIDE  # the reader as trained
+    for length in (96, 128, 160):
+        room = length - MAX_QUESTION_TOKENS - 3
+        assert 0 < safe_stride(length, STRIDE) < room
+
+
+def test_recalibrating_a_model_does_not_export_it_again(tmp_path):
+    """The ONNX cache key hashes the weights and what shapes the graph, not the calibration."""
+    from rag.answering.reader_onnx import export_folder
+
+    weights = tmp_path / "m.safetensors"
+    weights.write_bytes(b"weights")
+    info = json.loads(answer_check.META.read_text(encoding="utf-8"))
+    meta = tmp_path / "m.json"
+    meta.write_text(json.dumps(info))
+    first = export_folder(weights, meta, tmp_path)
+    meta.write_text(json.dumps({**info, "decision": {"threshold": 0.5}, "note": "x"}))
+    assert export_folder(weights, meta, tmp_path) == first
+    meta.write_text(json.dumps({**info, "lora_scale": 4.0}))
+    assert export_folder(weights, meta, tmp_path) != first
+    weights.write_bytes(b"retrained")
+    meta.write_text(json.dumps(info))
+    assert export_folder(weights, meta, tmp_path) != first
 
 
 @pytest.mark.slow

@@ -79,3 +79,29 @@ def test_vetoes_still_hold_and_verbatim_sentences_never_reach_the_model(embedder
     claim = SAYS[0]
     score, sentence = support(build_evidence(embedder, claim, [hit]), claim, entail)[0]
     assert calls == [claim] and score == 0.99 and "Islamic State" in sentence.text
+
+
+@pytest.mark.slow
+def test_a_claim_longer_than_the_model_reads_is_left_to_the_rule(embedder):
+    """The model reads 64 tokens of the claim; past that it would judge only the start, so
+    the rule decides (a swapped name at the end must not pass on the model's word)."""
+    entail = entailment.scorer(Settings.from_env())
+    long = ("Within hours of the attack on the Moscow concert hall in the evening, which "
+            "killed 145 people and injured more than 500 others after a group of armed gunmen "
+            "opened fire on the waiting audience in the main auditorium and then set the "
+            "whole building on fire before fleeing the scene in a car, responsibility for the "
+            "attack was claimed by the Islamic State group.")
+    assert entail(long, [PASSAGE]) is None
+    hit = Hit(1, "hall.txt", 1, 0, len(PASSAGE), PASSAGE, 1.0)
+    ev = build_evidence(embedder, long, [hit])
+    assert support(ev, long, entail) == support(ev, long, None)
+
+
+@pytest.mark.slow
+def test_the_highlight_covers_the_two_sentences_that_support_a_merged_claim(embedder):
+    hit = Hit(1, "hall.txt", 1, 0, len(PASSAGE), PASSAGE, 1.0)
+    claim = "Gunmen set the hall on fire, and the Islamic State soon claimed the attack."
+    entail = entailment.scorer(Settings.from_env())
+    score, sentence = support(build_evidence(embedder, claim, [hit]), claim, entail)[0]
+    # whichever premise scored best is the span shown: a whole sentence or two in a row
+    assert PASSAGE[sentence.start:sentence.end].split() == sentence.text.split()
