@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from typing import Iterator, Sequence
 
-from rag.answering.answer_check import candidates, check, decide, \
+from rag.answering.answer_check import candidates, check, decide, reads_whole, \
     enabled as checker_enabled
 from rag.answering import entailment
 from rag.answering.answerability import judge
@@ -95,7 +95,8 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
             return
         ev = replace(ev, readings=readings)
     confidence = max((r.probability for r in ev.readings), default=None)
-    if checker_enabled(settings) and hits:  # which sentence answers? one batched pass
+    if checker_enabled(settings) and hits and reads_whole(settings, q):  # which sentence
+        # answers, and does any? one batched pass
         checks = check(settings, ev, candidates(ev))
         p = decide(ev, checks)  # the checker's, the reader's and retrieval's view in one
         if p < settings.checker_threshold:

@@ -71,6 +71,14 @@ def installed() -> bool:
         return False
 
 
+def reads_whole(settings, question: str) -> bool:
+    """Whether the checker reads all of ``question``: it reads 64 tokens, and past that it
+    would judge the question by its start (a 2,000-character question repeating itself
+    abstained). A longer question is left to the checks that ran before it (the span reader,
+    then the answerability check), as the support checker leaves a long claim to the rule."""
+    return SpanReader.shared(settings, NAME).windows.question(question) == question
+
+
 def candidates(ev: Evidence) -> list[int]:
     """Evidence sentences worth checking, at most CANDIDATES, none structural: the sentence
     holding each passage's best reader span (best reading first), then the sentences the

@@ -160,3 +160,18 @@ def test_on_topic_questions_the_seed_does_not_answer_abstain(seed_index):
     # with the answerability check instead, 4 of 6
     assert len(abstained) >= 5, [(q, a.confidence) for q, a in answers.items()]
     assert sum(a.abstention is Abstention.NOT_IN_PASSAGES for a in answers.values()) >= 3
+
+
+@pytest.mark.slow
+def test_a_question_longer_than_the_checker_reads_is_left_to_the_earlier_checks(seed_index):
+    """The checker reads 64 tokens of the question; a maximum-length question that repeats
+    itself abstained on what its start looked like (a browser test caught it). Past 64
+    tokens the checker does not run: the reader and the answerability check decide, as
+    before it, and the answer is the one the short question gets."""
+    s = seed_index.settings
+    long = ("How many people died in the attack? " * 60)[:s.max_question_chars]
+    assert answer_check.reads_whole(s, "How many people died in the attack?")
+    assert not answer_check.reads_whole(s, long)
+    a = ask(seed_index, long)
+    assert not a.abstained and "133" in a.answer, a.notes
+    spans_are_verbatim(a)
