@@ -42,3 +42,25 @@ def test_a_failed_make_stores_nothing_and_remove_hands_back_what_it_forgets():
     shared.get(("b", 1), lambda: "other")
     assert shared.remove(lambda key: key[0] == "a") == ["loaded"]
     assert shared.get(("a", 1), lambda: "again") == "again" and len(shared) == 2
+
+
+def test_making_one_key_does_not_hold_up_another():
+    """A slow first make (an ONNX export) must not block a thread that wants a different
+    key: the registry's lock is not held while making."""
+    shared: PerProcess[str, object] = PerProcess("test")
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(5)
+        return "exported"
+
+    t = threading.Thread(target=lambda: shared.get("checker", slow))
+    t.start()
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    assert shared.get("embedder", lambda: "loaded") == "loaded"
+    assert time.perf_counter() - t0 < 1.0  # before the fix: waited for the release
+    release.set()
+    t.join(5)
+    assert shared.get("checker", object) == "exported"

@@ -50,13 +50,13 @@ def export_folder(weights: Path, meta: Path, root: Path) -> Path:
 
 def ensure(weights: Path, meta: Path, onnx_dir: str = "") -> Path:
     """The reader's ONNX file, exported first when it is not in the cache yet."""
+    from rag.answering.span_reader import unreadable
     from rag.embedding.onnx_export import cache_root
 
     try:
         folder = export_folder(weights, meta, cache_root(onnx_dir))
     except (OSError, ValueError) as e:
-        raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
-                           "python benchmarks/train_reader.py train") from e
+        raise DocchatError(unreadable(weights, e)) from e
     if not (folder / FILE).is_file():
         build(weights, meta, folder)
     return folder / FILE

@@ -49,6 +49,18 @@ class Reading:
     no_answer: float = 0.0  # the no-answer head's logit (positive: an answer is there)
 
 
+TRAINED_BY = {"reader": "train_reader.py", "checker": "train_checker.py",
+              "support": "train_support.py"}
+
+
+def unreadable(weights: Path, error: Exception) -> str:
+    """The one line for a model of this shape (reader, answer checker, support checker) whose
+    files cannot be read, naming the script that rebuilds that model."""
+    script = TRAINED_BY.get(weights.stem, "train_reader.py")
+    return (f"the model {weights.name} cannot be read ({error}); rebuild it: "
+            f"python benchmarks/{script} train")
+
+
 class SpanReader:
     """One per process and backend (``shared()``): the packaged MiniLM with the trained updates
     added, run by torch or, with DOCCHAT_EMBED_BACKEND=onnx / onnx-int8, by ONNX Runtime
@@ -63,8 +75,7 @@ class SpanReader:
             info = json.loads(Path(meta).read_text(encoding="utf-8"))
             Path(weights).stat()
         except (OSError, ValueError) as e:
-            raise DocchatError(f"the reader {Path(weights).name} cannot be read ({e}); rebuild "
-                               "it: python benchmarks/train_reader.py train") from e
+            raise DocchatError(unreadable(Path(weights), e)) from e
         base = model_dir(info["base"])
         self.info = info
         self.max_tokens = int(info.get("max_len", MAX_TOKENS))
@@ -250,8 +261,7 @@ def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
     try:
         state = load_file(str(weights))
     except (OSError, ValueError) as e:
-        raise DocchatError(f"the reader {weights.name} cannot be read ({e}); rebuild it: "
-                           "python benchmarks/train_reader.py train") from e
+        raise DocchatError(unreadable(weights, e)) from e
     extra = {"attn_implementation": "eager"} if eager else {}  # eager: one graph to export
     model = AutoModel.from_pretrained(str(base), local_files_only=True, **extra).eval()
     scale = float(info["lora_scale"])

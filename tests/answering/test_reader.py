@@ -45,6 +45,13 @@ def test_a_missing_reader_file_is_one_clear_reason(tmp_path):
         SpanReader(tmp_path / "reader.safetensors", tmp_path / "reader.json")
 
 
+@pytest.mark.parametrize("name,script", [("checker", "train_checker"),
+                                         ("support", "train_support")])
+def test_a_missing_checker_file_names_the_script_that_rebuilds_it(tmp_path, name, script):
+    with pytest.raises(DocchatError, match=f"{name}.safetensors cannot be read.*{script}"):
+        SpanReader(tmp_path / f"{name}.safetensors", tmp_path / f"{name}.json")
+
+
 @pytest.mark.slow
 def test_the_answer_removed_from_a_passage_is_noticed():
     reader = SpanReader.shared()
