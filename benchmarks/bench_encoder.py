@@ -76,7 +76,8 @@ def flops(config: dict, padded_tokens: int, attention_units: int) -> float:
 def worker(backend: str, n: int, batch: int, threads: int, out: Path) -> dict:
     from bench_embed import texts
 
-    from rag.embedding.local import Embedder, model_dir
+    from rag.embedding.local import Embedder
+    from rag.embedding.model_files import model_dir
     from rag.settings import DEFAULT_MODEL
 
     items = texts(n)
@@ -180,7 +181,7 @@ def int8_study(threads: int) -> list[dict]:
     from bench_embed import SCIFACT
 
     from rag.embedding import onnx_export
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
     from rag.embedding.onnx_model import OnnxModel
     from rag.settings import DEFAULT_MODEL, Settings
 

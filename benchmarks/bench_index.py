@@ -93,7 +93,7 @@ def worker_raw(docs: str) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from rag.ingest.chunking import chunk_pages
-    from rag.embedding.local import model_dir, token_offsets
+    from rag.embedding.model_files import model_dir, token_offsets
     from rag.ingest.files import discover
     from rag.ingest.loaders import load
     from rag.settings import Settings

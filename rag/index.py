@@ -159,7 +159,7 @@ class Index:
                              shas=frozenset(indexed[p] for p in chosen))
 
     def _check_model(self, snap: Reader) -> None:
-        from rag.embedding.local import model_id
+        from rag.embedding.model_files import model_id
 
         want = model_id(self.settings)
         if snap.manifest.model != want:

@@ -37,7 +37,7 @@ class _Plan:
 
 
 def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> Manifest:
-    from rag.embedding.local import model_id
+    from rag.embedding.model_files import model_id
 
     return Manifest(format=FORMAT_VERSION, model=model_id(settings), dim=dim,
                     chunker=ChunkerSettings(CHUNKER_VERSION, settings.chunk_tokens,
@@ -222,7 +222,7 @@ def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple
                                                                                 list[Chunk]]]:
     if not loaded:
         return {}
-    from rag.embedding.local import token_offsets, tokenizer_name
+    from rag.embedding.model_files import token_offsets, tokenizer_name
 
     offsets = token_offsets(tokenizer_name(settings))
     return {sha: (pages, chunk_pages(pages, offsets, settings.chunk_tokens,

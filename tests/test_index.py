@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import clean_env, docchat, make_pdf
 
-from rag.embedding.local import model_dir
+from rag.embedding.model_files import model_dir
 from rag.index import Index
 from rag.settings import DEFAULT_MODEL, Settings
 

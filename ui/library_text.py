@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.types import Document, DocumentStatus, Skipped, Status, UpdateSummary
-from ui.render import name_html, text_html
+from ui.escape import name_html, text_html
 
 
 def status_md(status: Status, docs: Path) -> str:

@@ -164,7 +164,11 @@ class Fetched(BaseModel):
 
 # ---- the server ----
 
-def _index_getter(source: Any) -> Callable[[], tuple["Index", Any]]:
+#: Gives the index and the admission's turn (a context manager a question is computed in).
+Getter = Callable[[], tuple["Index", Any]]
+
+
+def _index_getter(source: Any) -> Getter:
     """``source``: an Index, a ui.service.Service, or a function returning one of them
     (called for each request, so a renewed index is picked up). Gives the index, and the
     service's admission (its bound on questions computed at once) or a no-op."""
@@ -191,12 +195,22 @@ def _tool_errors(fn):
 
 
 def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
-    """The MCP server over the index ``index_or_service_getter`` gives (see _index_getter)."""
+    """The MCP server over the index ``index_or_service_getter`` gives (see _index_getter):
+    the tools below, registered in this order (the order tools/list gives)."""
     get_index = _index_getter(index_or_service_getter)
     server = MCPServer("docchat", title="docchat", version="0.1.0",
                        instructions=INSTRUCTIONS, log_level="WARNING")
     tool = functools.partial(server.tool, annotations=READ_ONLY, structured_output=True)
+    for add in (_add_search, _add_ask, _add_summarise, _add_list_documents, _add_fetch):
+        add(tool, get_index, settings)
+    return server
 
+
+# ---- the tools: each registers one with ``tool`` (server.tool with the shared options). The
+# tool's name is its function's, its description the docstring, its schemas the signature.
+
+
+def _add_search(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="Search the documents")
     @_tool_errors
     def search(query: Annotated[str, Field(min_length=1, max_length=settings.max_question_chars,
@@ -214,6 +228,8 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
             name=_name(h.path), page=h.page, page_label=h.label, start=h.start, end=h.end,
             text=h.text, score=h.score) for h in hits])
 
+
+def _add_ask(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="Ask the documents")
     @_tool_errors
     def ask(question: Annotated[str, Field(
@@ -229,6 +245,8 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
         with turn():
             return _answer_out(answer_question(index, question, documents=documents))
 
+
+def _add_summarise(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="Summarise documents")
     @_tool_errors
     def summarise(documents: Annotated[list[str], Field(
@@ -247,20 +265,23 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
         with turn():
             return _answer_out(summary_of(index, documents, sentences))
 
-    def _answer_out(answer) -> AnswerOut:
-        d = answer.to_dict()
-        return AnswerOut(
-            question=d["question"], answer=d["answer"], abstained=d["abstained"],
-            abstention=d["abstention"], notes=d["notes"], engine=d["engine"],
-            confidence=d["confidence"], scope=d["scope"],
-            sentences=[SentenceOut(**s) for s in d["sentences"]],
-            sources=[SourceOut(n=s["n"], document_id=document_id(s["path"]), path=s["path"],
-                               name=_name(s["path"]), page=s["page"], page_label=s["label"],
-                               start=s["start"], end=s["end"], text=s["text"],
-                               score=s["score"],
-                               highlights=[tuple(h) for h in s["highlights"]])
-                     for s in d["sources"]])
 
+def _answer_out(answer) -> AnswerOut:
+    d = answer.to_dict()
+    return AnswerOut(
+        question=d["question"], answer=d["answer"], abstained=d["abstained"],
+        abstention=d["abstention"], notes=d["notes"], engine=d["engine"],
+        confidence=d["confidence"], scope=d["scope"],
+        sentences=[SentenceOut(**s) for s in d["sentences"]],
+        sources=[SourceOut(n=s["n"], document_id=document_id(s["path"]), path=s["path"],
+                           name=_name(s["path"]), page=s["page"], page_label=s["label"],
+                           start=s["start"], end=s["end"], text=s["text"],
+                           score=s["score"],
+                           highlights=[tuple(h) for h in s["highlights"]])
+                 for s in d["sources"]])
+
+
+def _add_list_documents(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="List the documents")
     @_tool_errors
     def list_documents() -> Library:
@@ -270,6 +291,8 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
                                                   if k in DocumentInfo.model_fields})
                                   for d in get_index()[0].documents()])
 
+
+def _add_fetch(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="Read a document or passage")
     @_tool_errors
     def fetch(id: Annotated[str, Field(
@@ -278,30 +301,30 @@ def build_server(index_or_service_getter: Any, settings: Settings) -> MCPServer:
                         "document_id), or a passage id chunk:<n> (a search result's id).")]
               ) -> Fetched:
         """The full text of an indexed document, page by page; or one passage."""
-        index = get_index()[0]
-        key = id.strip()
-        passage = CHUNK_ID.fullmatch(key)
-        if passage:
-            found = index.snapshot().chunks([int(passage.group(1))])
-            if not found:
-                raise NotFoundError(f"no passage with id {key!r} in the index (passage ids "
-                                    "come from search results)")
-            c = found[0]
-            return Fetched(id=key, kind="passage", document_id=document_id(c.path),
-                           path=c.path, name=_name(c.path), text=c.text, pages=[],
-                           page=c.page, page_label=c.label, start=c.start, end=c.end)
-        doc = next((d for d in index.documents() if d.id == key), None)
-        if doc is None:
-            raise NotFoundError(f"no document with id {key!r} (ids come from list_documents, "
-                                "or chunk:<n> for a passage)")
-        if doc.status != DocumentStatus.INDEXED:
-            raise NotFoundError(f"{doc.name} is not indexed ({doc.status}: {doc.reason})")
-        pages = [PageText(page=n, text=index.page_text(doc.path, n))
-                 for n in range(1, doc.pages + 1)]
-        return Fetched(id=key, kind="document", document_id=doc.id, path=doc.path,
-                       name=doc.name, text="\n\n".join(p.text for p in pages), pages=pages)
+        return _fetch(get_index()[0], id.strip())
 
-    return server
+
+def _fetch(index: "Index", key: str) -> Fetched:
+    passage = CHUNK_ID.fullmatch(key)
+    if passage:
+        found = index.snapshot().chunks([int(passage.group(1))])
+        if not found:
+            raise NotFoundError(f"no passage with id {key!r} in the index (passage ids "
+                                "come from search results)")
+        c = found[0]
+        return Fetched(id=key, kind="passage", document_id=document_id(c.path),
+                       path=c.path, name=_name(c.path), text=c.text, pages=[],
+                       page=c.page, page_label=c.label, start=c.start, end=c.end)
+    doc = next((d for d in index.documents() if d.id == key), None)
+    if doc is None:
+        raise NotFoundError(f"no document with id {key!r} (ids come from list_documents, "
+                            "or chunk:<n> for a passage)")
+    if doc.status != DocumentStatus.INDEXED:
+        raise NotFoundError(f"{doc.name} is not indexed ({doc.status}: {doc.reason})")
+    pages = [PageText(page=n, text=index.page_text(doc.path, n))
+             for n in range(1, doc.pages + 1)]
+    return Fetched(id=key, kind="document", document_id=doc.id, path=doc.path,
+                   name=doc.name, text="\n\n".join(p.text for p in pages), pages=pages)
 
 
 def _name(path: str) -> str:

@@ -15,11 +15,12 @@ import gradio as gr  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
 from rag.types import Answer, DocumentStatus, Stage  # noqa: E402
 from ui.background import Background  # noqa: E402
+from ui.escape import text_html  # noqa: E402
 from ui.gradio_inputs import Endpoint  # noqa: E402
 from ui.page_context import THUMBS, Page, session_of, user_of  # noqa: E402
 from ui.page_conversation import FINAL  # noqa: E402
-from ui.render import (answer_html, draft_html, error_html, sources_html,  # noqa: E402
-                       stopped_html, text_html)
+from ui.render_chat import answer_html, draft_html, error_html, stopped_html  # noqa: E402
+from ui.render_sources import sources_html  # noqa: E402
 
 #: How long Stop waits for the answer it stops to send its last update (see ui/stopping.py).
 STOP_WAIT_S = 2.0

@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 
 from rag.conversations import export_json, export_markdown, export_name  # noqa: E402
 from rag.errors import DocchatError  # noqa: E402
-from ui.render import text_html  # noqa: E402
+from ui.escape import text_html  # noqa: E402
 from ui.service import Service  # noqa: E402
 
 #: A thumb down's reasons, as the panel offers them (label, stored value).

@@ -9,10 +9,12 @@ import gradio as gr  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
 from rag.types import Turn  # noqa: E402
+from ui.escape import text_html  # noqa: E402
 from ui.library_text import skipped_md, status_md  # noqa: E402
 from ui.page_context import THUMBS, Page, user_of  # noqa: E402
 from ui.page_library import Library  # noqa: E402
-from ui.render import answer_html, older_html, sources_html, text_html  # noqa: E402
+from ui.render_chat import answer_html, older_html  # noqa: E402
+from ui.render_sources import sources_html  # noqa: E402
 
 #: Turns of a stored conversation the page shows when it is opened (the latest ones).
 SHOWN_TURNS = 50

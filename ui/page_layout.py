@@ -13,7 +13,7 @@ import gradio as gr  # noqa: E402
 from rag import ENGINES, SUPPORTED  # noqa: E402
 from ui import page_conversation  # noqa: E402
 from ui.library_text import skipped_md, status_md  # noqa: E402
-from ui.render import sources_html  # noqa: E402
+from ui.render_sources import sources_html  # noqa: E402
 from ui.service import Service  # noqa: E402
 
 #: Minimum width of the Ask and Stop buttons beside the question box.

@@ -12,10 +12,11 @@ import gradio as gr  # noqa: E402
 
 from rag.errors import DocchatError  # noqa: E402
 from rag.types import DocumentStatus  # noqa: E402
+from ui.escape import text_html  # noqa: E402
 from ui.library_text import (library_choices, reindex_note, scope_choices,  # noqa: E402
                              status_md, summary_md)
 from ui.page_context import Page, progress_cb  # noqa: E402
-from ui.render import library_html, text_html  # noqa: E402
+from ui.render_library import library_html  # noqa: E402
 
 
 class Library:

@@ -36,7 +36,7 @@ GRAPH_KEYS = ("base", "lora_rank", "lora_scale", "targets")
 
 
 def export_folder(weights: Path, meta: Path, root: Path) -> Path:
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
     from rag.embedding.onnx_export import export_key
 
     info = json.loads(meta.read_text(encoding="utf-8"))
@@ -83,7 +83,7 @@ def export(weights: Path, meta: Path, dest: Path) -> None:
         raise DocchatError("exporting the reader to ONNX needs torch (make setup installs "
                            "it); or run it with DOCCHAT_EMBED_BACKEND=torch") from e
     from rag.answering.span_reader import merged_model
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
     from rag.embedding.onnx_export import OPSET, bert_forward
 
     info = json.loads(meta.read_text(encoding="utf-8"))

@@ -69,7 +69,7 @@ class SpanReader:
 
     def __init__(self, weights: Path = WEIGHTS, meta: Path = META, backend: str = "torch",
                  threads: int = 0, onnx_dir: str = "") -> None:
-        from rag.embedding.local import model_dir
+        from rag.embedding.model_files import model_dir
 
         try:
             info = json.loads(Path(meta).read_text(encoding="utf-8"))
@@ -282,7 +282,7 @@ def backend_of(settings) -> str:
     (fp32 always: the int8 recipe is the embedder's, checked for its vectors, not for the
     reader's spans); 'auto' as the embedder resolves it, falling back to torch when the
     export fails."""
-    from rag.embedding.local import resolve_backend
+    from rag.embedding.model_files import resolve_backend
 
     backend = settings.embed_backend
     resolved = resolve_backend(backend, settings.embed_model)

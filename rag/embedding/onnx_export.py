@@ -243,7 +243,7 @@ def _version(package: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
     from rag.settings import Settings
 
     try:

@@ -56,7 +56,7 @@ def test_a_model_pooled_otherwise_gets_its_own_sentence_vectors(tmp_path):
     import json
     import shutil
 
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
 
     other = tmp_path / "cls-pooled"
     shutil.copytree(model_dir(DEFAULT_MODEL), other)

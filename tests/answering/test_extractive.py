@@ -11,7 +11,8 @@ from conftest import SHARED_EVAL, need_shared
 
 from rag.answer import answer_stream
 from rag.ingest.chunking import chunk_pages
-from rag.embedding.local import Embedder, token_offsets
+from rag.embedding.local import Embedder
+from rag.embedding.model_files import token_offsets
 from rag.engines.extractive import ExtractiveEngine
 from rag.evaluation.runs import load_squad
 from rag.answering.evidence import build_evidence, passage_sentences

@@ -110,7 +110,7 @@ def test_the_readers_windows_are_the_tokens_it_was_trained_on():
     from transformers import AutoTokenizer
 
     from rag.answering.span_reader import MAX_QUESTION_TOKENS, STRIDE, PairWindows
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
 
     base = model_dir("all-MiniLM-L6-v2")
     hf = AutoTokenizer.from_pretrained(str(base), local_files_only=True)

@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT, SHARED_EVAL, clean_env, docchat
 
 from rag.embedding import onnx_export
-from rag.embedding.local import Embedder, model_dir
+from rag.embedding.local import Embedder
+from rag.embedding.model_files import model_dir
 from rag.errors import DocchatError, IndexMismatchError, SettingsError
 from rag.index import Index
 from rag.settings import DEFAULT_MODEL, Settings
@@ -218,7 +219,7 @@ def test_torch_runs_without_onnxruntime_and_onnx_says_in_one_line_that_it_is_mis
 def test_the_backend_setting_is_validated_and_auto_runs_onnx_where_it_can(tmp_path):
     import shutil
 
-    from rag.embedding.local import resolve_backend
+    from rag.embedding.model_files import resolve_backend
 
     assert Settings().embed_backend == "auto"
     assert resolve_backend("auto", DEFAULT_MODEL) == "onnx"  # onnxruntime is installed here

@@ -18,7 +18,8 @@ from embed_server import embed_server, free_port
 
 from rag.answer import ask
 from rag.embedding.remote import RemoteEmbedder
-from rag.embedding.local import Embedder, model_id, tokenizer_name
+from rag.embedding.local import Embedder
+from rag.embedding.model_files import model_id, tokenizer_name
 from rag.errors import EmbeddingError, SettingsError
 from rag.index import Index
 from rag.settings import DEFAULT_MODEL, Settings

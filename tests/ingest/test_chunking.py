@@ -11,7 +11,7 @@ from conftest import ROOT, SHARED_EVAL, need_shared
 from tokenizers import Tokenizer
 
 from rag.ingest.chunking import chunk_page
-from rag.embedding.local import model_dir, token_offsets
+from rag.embedding.model_files import model_dir, token_offsets
 from rag.ingest.loaders import load
 from rag.sentences import sentence_spans
 from rag.settings import DEFAULT_MODEL, Settings

@@ -133,7 +133,7 @@ def test_a_question_on_the_scanned_page_is_answered_citing_it(tmp_path):
 def test_the_source_panel_and_the_terminal_say_ocr_text():
     from rag.render_text import render_answer
     from rag.types import Answer, Sentence, Source
-    from ui.render import sources_html
+    from ui.render_sources import sources_html
 
     text = "Her daughter Colette kept the logbook."
     src = Source(n=1, path="/docs/harbour.pdf", page=2, start=0, end=len(text), text=text,

@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import SHARED_EVAL, need_shared
 
 from rag.ingest.chunking import chunk_pages, index_text
-from rag.embedding.local import token_offsets
+from rag.embedding.model_files import token_offsets
 from rag.answering.evidence import passage_sentences
 from rag.ingest.loaders import load
 from rag.sentences import sentence_spans

@@ -199,7 +199,7 @@ def test_add_change_delete_rename_and_duplicate_keep_search_in_step(tmp_path, st
 
 
 def test_model_or_chunker_change_rebuilds_the_index(tmp_path, store_url):
-    from rag.embedding.local import model_dir
+    from rag.embedding.model_files import model_dir
     from rag.settings import DEFAULT_MODEL
 
     docs = write_docs(tmp_path / "docs")

@@ -219,7 +219,7 @@ def test_the_page_rates_the_stored_turn_of_the_answer_that_was_clicked(tmp_path)
     from types import SimpleNamespace
 
     from ui.page_conversation import rated_turn
-    from ui.render import answer_html, draft_html, error_html
+    from ui.render_chat import answer_html, draft_html, error_html
 
     store = Conversations(tmp_path)
     a1, a2 = answer("One?", "First."), answer("Two?", "Second.")
@@ -246,8 +246,9 @@ def test_regenerate_keeps_each_stored_rating_on_its_own_answer(tmp_path):
     not slide onto it; a conversation deleted meanwhile gives no thumbs, not an error."""
     from types import SimpleNamespace
 
+    from ui.escape import text_html
     from ui.page_chat import Chat
-    from ui.render import answer_html, error_html, older_html, text_html
+    from ui.render_chat import answer_html, error_html, older_html
 
     store = Conversations(tmp_path / FILE)
     a1 = answer("How many died?", "145 people died.")
