@@ -5,6 +5,7 @@ only (SQuAD 2.0 dev articles 2, 6, 10, 14, the paraphrase set, off-topic questio
     python benchmarks/calibrate_checker.py auc       # sentence-level AUC, reader vs checker
     python benchmarks/calibrate_checker.py collect   # the product's steps, per question
     python benchmarks/calibrate_checker.py fit       # the threshold (4-fold CV by article)
+    python benchmarks/calibrate_checker.py designs   # candidate choices compared (collected)
 
 1. ``platt``: p = sigmoid(w0 * margin + w1 * no_answer + w2), fit (log loss) on calibration
    sentence pairs made as in training: each answerable question with its answer's sentence
@@ -38,13 +39,17 @@ from typing import Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibrate_decision import calibration_items, choose  # noqa: E402
+from calibrate_decision import calibration_items, choose, cross_validate  # noqa: E402
+from calibrate_decision import scored as shared_scored  # noqa: E402
 from train_checker import OUT, closest, sentences  # noqa: E402
 from train_reader import CAL_DEV, ROOT, SHARED  # noqa: E402
 from train_reader_record import fit_logistic  # noqa: E402
 
 MODELS = ROOT / "rag" / "answering" / "models"
 SIGNALS = OUT / "signals.jsonl"
+#: ``collect`` also reads this many sentences best by evidence beyond the product's
+#: candidates, to compare candidate choices offline (``candidates`` subcommand)
+WIDE = 12
 
 
 def sentence_pairs() -> tuple[list, list, list]:
@@ -152,7 +157,17 @@ def collect(args) -> None:
         low = [g.lower() for g in golds]
         gold = lambda j: any(g in ev.sentences[j].text.lower() for g in low)  # noqa: E731
         first_reader = ev.reading_sentences(settings.reader_threshold, settings.reader_keep, 1)
-        checks = answer_check.check(settings, ev, answer_check.candidates(ev))
+        chosen = answer_check.candidates(ev)
+        by_reader = []  # the sentence of each passage's best span, best reading first
+        for i in sorted(range(len(ev.readings)), key=lambda i: -ev.readings[i].probability):
+            j = ev.sentence_at(i, hits[i].start + ev.readings[i].start)
+            if j is not None and not ev.sentences[j].structural and j not in by_reader:
+                by_reader.append(j)
+        by_ev = [j for j in sorted(range(len(ev.sentences)), key=lambda j: -float(ev.ranking[j]))
+                 if not ev.sentences[j].structural][:WIDE]
+        wide = answer_check.check(settings, ev, chosen + [j for j in by_ev + by_reader
+                                                          if j not in chosen])
+        checks = tuple(c for c in wide if c.sentence in chosen)  # what the product reads
         ev = replace(ev, checks=checks)
         draft = "".join(eng.draft(question, ev)).strip()
         verified = verify(ev, draft, settings.support_threshold) if draft else []
@@ -170,6 +185,15 @@ def collect(args) -> None:
                                 .probability, "rank": float(ev.ranking[c.sentence]),
                                 "reader_first": bool(first_reader)
                                 and c.sentence == first_reader[0]} for c in checks],
+                # every sentence read: the product's candidates and the WIDE best by evidence
+                "wide": [{"checker": c.probability, "gold": gold(c.sentence),
+                          "evidence": round(float(ev.ranking[c.sentence]), 4),
+                          "ev_rank": by_ev.index(c.sentence) if c.sentence in by_ev else -1,
+                          "reader_rank": by_reader.index(c.sentence)
+                          if c.sentence in by_reader else -1,
+                          "passage": ev.sentences[c.sentence].passage,
+                          "passage_reader": ev.readings[ev.sentences[c.sentence].passage]
+                          .probability} for c in wide],
                 "answer": " ".join(v.text for v in verified)[:300]}
 
     items = calibration_items(settings, args.limit, OUT / "paraphrase")
@@ -197,30 +221,54 @@ def features(rows: list[dict], names: Sequence[str]) -> np.ndarray:
                       for n in names] for r in rows], dtype=np.float64).reshape(len(rows), -1)
 
 
+def ranked(cal, para, pool, gc, gp, max_ans) -> list[tuple[float, float, tuple[str, ...]]]:
+    """(unanswerable, answerable abstained, features) by 4-fold CV for every decision over
+    1-3 signals of ``pool`` that meets the rule in every fold, most unanswerable first."""
+    results = []
+    for k in (1, 2, 3):
+        for names in itertools.combinations(pool, k):
+            found = cross_validate(cal, para, names, gc, gp, max_ans, features)
+            if found is not None:
+                results.append((*found, names))
+    return sorted(results, key=lambda r: -r[0])
+
+
+def as_product(r: dict) -> dict:
+    """A collected row as the product reads it now: the checker's best over its candidates
+    (the CANDIDATES best sentences by evidence, among the ``wide`` reads) and whether the
+    opening one (checker p + EVIDENCE x evidence) holds the gold."""
+    from rag.answering.answer_check import CANDIDATES, EVIDENCE
+
+    picked = [c for c in r.get("wide", []) if 0 <= c["ev_rank"] < CANDIDATES]
+    top = max(picked, key=lambda c: c["checker"] + EVIDENCE * c["evidence"], default=None)
+    return {**r, "checker": max((c["checker"] for c in picked), default=0.0),
+            "gold_first_checker": bool(top and top["gold"]),
+            "gold_any_candidate": any(c["gold"] for c in picked)}
+
+
 def fit(args) -> None:
-    """Each decision (a logistic model over some of the signals; "answerability" runs the
-    hand-made check) by 4-fold CV by article under the rule, then the chosen one on all."""
+    """Each decision (a logistic model over some of the signals the product has after its
+    one model pass) by 4-fold CV by article under the rule, then the chosen one (the rule's
+    best unless ``--features``) on all."""
     from rag.settings import Settings
 
     s = Settings()
-    rows = [json.loads(line) for line in SIGNALS.read_text().splitlines()]
+    rows = [as_product(json.loads(line)) for line in SIGNALS.read_text().splitlines()]
     cal = [r for r in rows if r["kind"] == "cal"]
     para = [r for r in rows if r["kind"] == "para"]
     off = [r for r in rows if r["kind"] == "off"]
     imp = np.array([r["imp"] for r in cal])
     ans, y = ~imp, (~imp).astype(float)
-    art = np.array([r["article"] for r in cal])
     seed = np.array([r["seed"] for r in para])
 
-    def gate(rs):  # abstained before the decision: the evidence gate, or the reader
-        return np.array([(r["evidence"] < s.abstain_threshold and r["dense"] < s.paraphrase_dense)
-                         or r["reader"] < s.reader_threshold for r in rs])
+    def gate(rs):  # abstained before the decision: the evidence gate
+        return np.array([r["evidence"] < s.abstain_threshold and r["dense"] < s.paraphrase_dense
+                         for r in rs], dtype=bool)
 
     gc, gp, go = gate(cal), gate(para), gate(off)
 
     def scored(w, rs, names, g):
-        return np.where(g, -1.0, 1 / (1 + np.exp(-(features(rs, names) @ np.array(w[:-1])
-                                                   + w[-1]))))
+        return shared_scored(w, rs, names, g, features)
 
     print(f"{len(cal)} calibration ({int(imp.sum())} unanswerable), {len(off)} off-topic, "
           f"{len(para)} paraphrase set and tests' seed questions ({int(seed.sum())} seed)")
@@ -228,35 +276,13 @@ def fit(args) -> None:
           f"{np.mean([r['gold_first_checker'] for r, a in zip(cal, ans) if a]):.3f}, reader "
           f"{np.mean([r['gold_first_reader'] for r, a in zip(cal, ans) if a]):.3f}, any "
           f"candidate {np.mean([r['gold_any_candidate'] for r, a in zip(cal, ans) if a]):.3f}")
-    before = gc | np.array([not r["drafted"] or r["answerability"] < s.answerable_threshold
-                            for r in cal])
-    bp = gp | np.array([not r["drafted"] or r["answerability"] < s.answerable_threshold
-                        for r in para])
-    print(f"before (reader + answerability, no checker): answerable {np.mean(before[ans]):.3f}, "
-          f"unanswerable {np.mean(before[imp]):.3f}, paraphrase set {np.mean(bp):.3f} "
-          f"(seed {int(np.sum(bp & seed))})")
-    pool = ("checker", "reader", "dense", "evidence", "answerability")
-    results = []
-    for k in (1, 2, 3):
-        for names in itertools.combinations(pool, k):
-            aa, ua = [], []
-            for a in CAL_DEV:
-                tr = art != a
-                m = tr & ~gc
-                w = fit_logistic(features([r for r, x in zip(cal, m) if x], names), y[m])
-                pc, pp = scored(w, cal, names, gc), scored(w, para, names, gp)
-                t = choose(pc[tr], imp[tr], pp, seed, args.max_answerable)
-                if t is None:
-                    break
-                aa += list(pc[~tr & ans] < t)
-                ua += list(pc[~tr & imp] < t)
-            else:
-                results.append((float(np.mean(ua)), float(np.mean(aa)), names))
-    results.sort(key=lambda r: -r[0])
+    # the reader and the answerability check each cost a model pass the product no longer
+    # makes (issue 18 item 4): ``designs`` compares with them
+    results = ranked(cal, para, ("checker", "dense", "evidence"), gc, gp, args.max_answerable)
     print("cross-validated (unanswerable abstained, answerable abstained, features):")
     for u, a, names in results:
         print(f"  {u:.3f} {a:.3f} {' + '.join(names)}")
-    names = tuple(args.features.split(","))
+    names = tuple(args.features.split(",")) if args.features else results[0][2]
     found = [(u, a) for u, a, n in results if n == names]
     if not found:
         raise SystemExit(f"{' + '.join(names)}: no threshold meets the rule in every fold")
@@ -272,6 +298,7 @@ def fit(args) -> None:
                "unanswerable_abstained": round(float(np.mean(pc[imp] < t)), 4),
                "offtopic_abstained": round(float(np.mean(po < t)), 4),
                "paraphrase_abstained": round(float(np.mean(pp < t)), 4)},
+           "candidates": "the 6 best sentences by evidence (no span reader pass)",
            "rule": f"the most unanswerable calibration questions (SQuAD 2.0 dev articles "
                    f"{', '.join(map(str, CAL_DEV))}, through retrieval) abstained with at most "
                    f"{args.max_answerable:.0%} of the answerable, at most 5% of the paraphrase "
@@ -287,6 +314,71 @@ def fit(args) -> None:
         print("recorded in", meta)
 
 
+def reader_candidates(wide: list[dict]) -> list[dict]:
+    """Session 10's candidates among a question's ``wide`` reads (collected with the span
+    reader on): each passage's reader sentence, best reading first, then 3 by evidence, at
+    most 8."""
+    out = sorted((c for c in wide if c["reader_rank"] >= 0), key=lambda c: c["reader_rank"])
+    extra = 0
+    for c in sorted((c for c in wide if c["ev_rank"] >= 0), key=lambda c: c["ev_rank"]):
+        if extra >= 3 or len(out) >= 8:
+            break
+        if c not in out:
+            out.append(c)
+            extra += 1
+    return out[:8]
+
+
+def designs(args) -> None:
+    """Candidate choices compared on the collected signals, calibration articles only: which
+    sentences the checker reads (the product's: the reader's sentence of each passage and 3
+    by evidence; or the N best by evidence with no reader pass at all), how the opening one
+    is ordered, and the decision each allows (4-fold CV by article under the rule)."""
+    from rag.settings import Settings
+
+    s = Settings()
+    rows = [json.loads(line) for line in SIGNALS.read_text().splitlines()]
+    if not all("wide" in r for r in rows if r.get("candidates")):
+        raise SystemExit(f"{SIGNALS} has no wide reads: run collect again")
+
+    def evidence_gate(rs):
+        return np.array([r["evidence"] < s.abstain_threshold and r["dense"] < s.paraphrase_dense
+                         for r in rs], dtype=bool)
+
+    def reader_gate(rs):
+        return evidence_gate(rs) | np.array([r["reader"] < s.reader_threshold for r in rs],
+                                            dtype=bool)
+
+    choices = [("session 10: the reader's sentences + 3 by evidence", True, reader_candidates)]
+    choices += [(f"the {n} best by evidence, no reader", False,
+                 lambda w, n=n: [c for c in w if 0 <= c["ev_rank"] < n])
+                for n in args.tops]
+    for name, reader, pick in choices:
+        picked = [dict(r, checker=max((c["checker"] for c in pick(r.get("wide", []))),
+                                      default=0.0), picked=pick(r.get("wide", [])))
+                  for r in rows]
+        cal = [r for r in picked if r["kind"] == "cal"]
+        para = [r for r in picked if r["kind"] == "para"]
+        ans = [r for r in cal if not r["imp"]]
+        print(f"{name}: {np.mean([len(r['picked']) for r in cal]):.1f} sentences read; gold "
+              f"in one of them {np.mean([any(c['gold'] for c in r['picked']) for r in ans]):.3f}")
+        for e in (0.0, 0.25, 0.5, 1.0):
+            for rw in ((0.0, 0.5) if reader else (0.0,)):
+                def first(r):
+                    p = r["picked"]
+                    return bool(p) and max(p, key=lambda c: c["checker"] + e * c["evidence"]
+                                           + rw * c["passage_reader"])["gold"]
+                print(f"  opening sentence holds the gold, order checker + {e} evidence"
+                      f"{f' + {rw} reader' if reader else ''}: "
+                      f"{np.mean([first(r) for r in ans]):.3f}")
+        gate = reader_gate if reader else evidence_gate
+        gc, gp = gate(cal), gate(para)
+        pool = ("checker", "dense", "evidence") + (("reader",) if reader else ())
+        results = ranked(cal, para, pool, gc, gp, args.max_answerable)
+        for u, a, names in results[:5]:
+            print(f"  CV: unanswerable {u:.3f}, answerable {a:.3f}: {' + '.join(names)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -297,11 +389,15 @@ def main() -> None:
     c.add_argument("--limit", type=int, default=0)
     f = sub.add_parser("fit")
     f.add_argument("--max-answerable", type=float, default=0.08)
-    f.add_argument("--features", default="checker,reader,dense",
-                   help="the decision recorded (see the cross-validated list it prints)")
+    f.add_argument("--features", default="",
+                   help="the decision recorded, comma-separated (default: the rule's best of "
+                   "the cross-validated list it prints)")
     f.add_argument("--write", action="store_true", help="record it in checker.json")
+    d = sub.add_parser("designs")
+    d.add_argument("--max-answerable", type=float, default=0.08)
+    d.add_argument("--tops", type=int, nargs="*", default=[3, 4, 5, 6, 8, 12])
     args = ap.parse_args()
-    {"platt": platt, "auc": auc, "collect": collect, "fit": fit}[args.cmd](args)
+    {"platt": platt, "auc": auc, "collect": collect, "fit": fit, "designs": designs}[args.cmd](args)
 
 
 if __name__ == "__main__":

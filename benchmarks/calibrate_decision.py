@@ -179,8 +179,35 @@ def choose(p_cal, imp, p_para, seed, max_ans: float) -> float | None:
     return None if best is None else best[0]
 
 
-def scored(w, rows, names, gate) -> np.ndarray:
-    return np.where(gate, -1.0, probability(w, design(rows, names)))
+def scored(w, rows, names, gate, features=None) -> np.ndarray:
+    x = (features or design)(rows, names)
+    return np.where(gate, -1.0, probability(w, x))
+
+
+def cross_validate(cal: list[dict], para: list[dict], names: tuple[str, ...], gc: np.ndarray,
+                   gp: np.ndarray, max_ans: float, features=None) -> tuple[float, float] | None:
+    """(unanswerable abstained, answerable abstained) of the logistic decision over ``names``
+    by 4-fold cross-validation by article: fitted (on the questions past the gate ``gc``) and
+    thresholded by the rule (``choose``) on three calibration articles, measured on the
+    fourth; None when a fold has no threshold meeting the rule. ``features(rows, names)``
+    makes the inputs (default ``design``)."""
+    features = features or design
+    imp = np.array([bool(r["imp"]) for r in cal])
+    y = (~imp).astype(float)
+    art = np.array([r["article"] for r in cal])
+    seed = np.array([bool(r["seed"]) for r in para])
+    ans_ab, un_ab = [], []
+    for a in CAL_DEV:
+        tr = art != a
+        m = tr & ~gc
+        w = fit_logistic(features([r for r, x in zip(cal, m) if x], names), y[m])
+        pc, pp = scored(w, cal, names, gc, features), scored(w, para, names, gp, features)
+        t = choose(pc[tr], imp[tr], pp, seed, max_ans)
+        if t is None:
+            return None
+        ans_ab += list(pc[~tr & ~imp] < t)
+        un_ab += list(pc[~tr & imp] < t)
+    return float(np.mean(un_ab)), float(np.mean(ans_ab))
 
 
 def fit(args) -> None:
@@ -191,7 +218,6 @@ def fit(args) -> None:
     off = [r for r in rows if r["kind"] == "off"]
     y = np.array([0.0 if r["imp"] else 1.0 for r in cal])
     imp = y == 0
-    art = np.array([r["article"] for r in cal])
     seed = np.array([r["seed"] for r in para])
     gc, gp, go = gated(cal), gated(para), gated(off)
     print(f"{len(cal)} calibration ({int(imp.sum())} unanswerable), {len(off)} off-topic, "
@@ -209,22 +235,9 @@ def fit(args) -> None:
     sets = [s for k in range(1, 5) for s in itertools.combinations(pool, k)]
     results = []
     for names in sets:
-        # 4-fold by article: fit and threshold on three articles, measure on the fourth
-        ans_ab, un_ab = [], []
-        for a in CAL_DEV:
-            tr = art != a
-            fit_rows = tr & ~gc
-            w = fit_logistic(design([r for r, m in zip(cal, fit_rows) if m], names),
-                             y[fit_rows])
-            pc, pp = scored(w, cal, names, gc), scored(w, para, names, gp)
-            t = choose(pc[tr], imp[tr], pp, seed, args.max_answerable)
-            if t is None:
-                break
-            te = ~tr
-            ans_ab += list(pc[te & ~imp] < t)
-            un_ab += list(pc[te & imp] < t)
-        else:
-            results.append((float(np.mean(un_ab)), float(np.mean(ans_ab)), names))
+        found = cross_validate(cal, para, names, gc, gp, args.max_answerable)
+        if found is not None:
+            results.append((*found, names))
     results.sort(key=lambda r: -r[0])
     print("cross-validated (unanswerable abstained, answerable abstained, features):")
     for r in results[:15]:

@@ -85,7 +85,21 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
     if score < settings.abstain_threshold and not close:
         yield _abstain(q, hits, eng.name, score, t0, "below the evidence threshold", Abstention.NO_EVIDENCE)
         return
-    if reader_enabled(settings) and hits:  # one batched pass over every retrieved passage
+    confidence = None
+    if checker_enabled(settings) and hits and reads_whole(settings, q):
+        # which sentence answers, and does any? one batched pass over the best sentences by
+        # evidence: the only model pass after retrieval
+        checks = check(settings, ev, candidates(ev))
+        p = decide(ev, checks)  # the checker's and retrieval's view in one
+        if p < settings.checker_threshold:
+            yield _abstain(q, hits, eng.name, score, t0,
+                           f"no sentence of the passages answers it (checker {p:.2f})",
+                           Abstention.NOT_IN_PASSAGES, p)
+            return
+        ev = replace(ev, checks=checks)
+        confidence = p
+    elif reader_enabled(settings) and hits:  # the checker cannot run (off, not installed, a
+        # question longer than it reads): the span reader over every retrieved passage
         readings = tuple(SpanReader.shared(settings).read(q, [h.text for h in hits]))
         best = max(r.probability for r in readings)
         if best < settings.reader_threshold:
@@ -94,18 +108,7 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
                            Abstention.NOT_IN_PASSAGES, best)
             return
         ev = replace(ev, readings=readings)
-    confidence = max((r.probability for r in ev.readings), default=None)
-    if checker_enabled(settings) and hits and reads_whole(settings, q):  # which sentence
-        # answers, and does any? one batched pass
-        checks = check(settings, ev, candidates(ev))
-        p = decide(ev, checks)  # the checker's, the reader's and retrieval's view in one
-        if p < settings.checker_threshold:
-            yield _abstain(q, hits, eng.name, score, t0,
-                           f"no sentence of the passages answers it (checker {p:.2f})",
-                           Abstention.NOT_IN_PASSAGES, p)
-            return
-        ev = replace(ev, checks=checks)
-        confidence = p
+        confidence = best
     pieces = []
     for piece in eng.draft(q, ev, history):
         pieces.append(piece)
@@ -137,16 +140,17 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
 
 def answer_spans(ev: Evidence, verified) -> dict[int, tuple[int, int, int, str]]:
     """Per verified sentence (by position): the answer span (page offsets and text) inside
-    that sentence's cited span: the answer checker's in the sentence it chose, else the span
-    reader's; else nothing."""
+    that sentence's cited span: the answer checker's (the opening sentence's first, then any
+    other candidate it read), else the span reader's; else nothing."""
     out = {}
-    top = ev.checks[0] if ev.checks and ev.checks[0].span else None  # the checker's span in
-    for k, v in enumerate(verified):  # the opening sentence comes first
-        if top is not None:
-            n = ev.sentences[top.sentence].passage + 1
-            if any(m == n and a <= top.start and top.end <= b for m, (a, b) in v.spans):
-                out[k] = (n, top.start, top.end, top.span)
-                continue
+    for k, v in enumerate(verified):
+        for c in ev.checks:
+            n = ev.sentences[c.sentence].passage + 1
+            if c.span and any(m == n and a <= c.start and c.end <= b for m, (a, b) in v.spans):
+                out[k] = (n, c.start, c.end, c.span)
+                break
+        if k in out:
+            continue
         for n, (a, b) in v.spans:
             if not ev.readings or not 0 < n <= len(ev.readings):
                 continue

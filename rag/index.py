@@ -89,16 +89,17 @@ class Index:
 
     def warm_up(self) -> None:
         """Load what a question needs before the first one comes: the embedding model's
-        question copy and, when they are on, the span reader, the answer checker and (for an
-        LLM engine) the support checker (a server calls this at start)."""
+        question copy, the answer checker (else, when it is off, the span reader; the reader
+        then loads only for a question longer than the checker reads) and, for an LLM
+        engine, the support checker (a server calls this at start)."""
         self.embedder().warm_up()
         from rag.answering import answer_check
         from rag.answering.span_reader import SpanReader, enabled
 
-        if enabled(self.settings):
-            SpanReader.shared(self.settings).warm_up()
         if answer_check.enabled(self.settings):
             SpanReader.shared(self.settings, answer_check.NAME).warm_up()
+        elif enabled(self.settings):
+            SpanReader.shared(self.settings).warm_up()
         from rag.answering import entailment
 
         if self.settings.engine != "extractive" and entailment.enabled(self.settings):

@@ -138,17 +138,20 @@ class Settings:
         "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
         "paraphrase set: rag/answering/models/answerability.json).")
     reader_threshold: float = _f(
-        0.05, "The span reader (rag.answering.span_reader) reads every retrieved passage: "
-        "when none holds an answer with at least this probability, the answer abstains; it "
-        "also picks and marks the answer. 0 turns the reader off, and so does a remote embedding server (no local model then). "
+        0.05, "The span reader (rag.answering.span_reader) runs when the answer checker "
+        "cannot (switched off, not installed, or a question longer than the 64 tokens it "
+        "reads): it reads every retrieved passage, and when none holds an answer with at "
+        "least this probability, the answer abstains; it also picks and marks the answer. "
+        "0 turns the reader off, and so does a remote embedding server (no local model then). "
         "Chosen on calibration articles: rag/answering/models/reader.json.")
     checker_threshold: float = _f(
-        0.245, "The answer checker (rag.answering.answer_check) reads the question with each "
-        "candidate answer sentence; the best (its probability with the reader's and the "
-        "evidence score) opens the answer; when the decision "
-        "over its probability, the span reader's and the retrieval's closeness falls below "
-        "this, the answer abstains. It replaces the answerability check; 0 turns it off. "
-        "Chosen on calibration data: rag/answering/models/checker.json.")
+        0.26, "The answer checker (rag.answering.answer_check) reads the question with each "
+        "of the 6 sentences best by evidence, in one batched pass (the only model pass after "
+        "retrieval); the best (its probability + its evidence score) opens the answer, its "
+        "answer marked; when the decision over its probability and the retrieval's closeness "
+        "falls below this, the answer abstains. It replaces the span reader and the "
+        "answerability check; 0 turns it off (the reader and the answerability check run "
+        "instead). Chosen on calibration data: rag/answering/models/checker.json.")
     entailment_threshold: float = _f(
         0.5, "An answer sentence that is not verbatim in its passage (an LLM engine's) is "
         "supported when the support checker (rag.answering.entailment, trained on "

@@ -28,10 +28,11 @@ class ExtractiveEngine:
         """Each sentence as soon as its place in the answer is known: the best one the moment
         it is found, the others (in reading order) once the search for them is over."""
         sents = evidence.sentences
-        if evidence.readings:  # the answer checker's (else the span reader's) best sentence
-            s = self.settings  # opens; the other parts of a list answer join as before
+        if evidence.checks or evidence.readings:  # the answer checker's (else the span
+            s = self.settings  # reader's) best sentence opens; the other parts of a list
             first = [evidence.checks[0].sentence] if evidence.checks else \
-                evidence.reading_sentences(s.reader_threshold, s.reader_keep, 1)
+                evidence.reading_sentences(s.reader_threshold, s.reader_keep, 1)  # answer
+            # join as before
             rest = [i for i in pick(evidence, s.extractive_keep, s.max_answer_sentences)
                     if i not in first][:s.max_answer_sentences - len(first)]
             picks = iter(first + rest)

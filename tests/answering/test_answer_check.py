@@ -66,15 +66,13 @@ def test_the_checker_reads_the_same_on_onnx_as_on_torch():
                                       "Where were the gunmen trying to flee to?"])
 def test_the_opening_sentence_is_the_checkers_and_its_span_is_marked_verbatim(seed_index,
                                                                                question):
-    from dataclasses import replace
 
     from rag.answering.evidence import build_evidence
 
     s = seed_index.settings
     hits = seed_index.search(question, s.top_k)
     ev = build_evidence(seed_index.embedder(), question, hits)
-    ev = replace(ev, readings=tuple(SpanReader.shared(s).read(question, [h.text for h in hits])))
-    checks = answer_check.check(s, ev, answer_check.candidates(ev))
+    checks = answer_check.check(s, ev, answer_check.candidates(ev))  # no reader pass needed
     a = ask(seed_index, question)
     assert not a.abstained, a.notes
     top = checks[0]  # the checker's choice opens the answer, and its span is the one marked
@@ -84,19 +82,47 @@ def test_the_opening_sentence_is_the_checkers_and_its_span_is_marked_verbatim(se
     assert a.confidence == pytest.approx(answer_check.decide(ev, checks), abs=1e-6)
 
 
-def test_the_checker_needs_the_reader_and_a_recorded_decision(tmp_path, monkeypatch):
-    """Its decision reads the reader's probability (with the reader off it would read 0 and
-    answer nearly everything): no reader, no checker. A record without the decision (a
-    fresh ``platt`` before ``fit --write``) turns it off instead of failing every question."""
-    assert not answer_check.enabled(Settings(reader_threshold=0.0))
+def test_the_checker_needs_a_recorded_decision_over_signals_it_has(tmp_path, monkeypatch):
+    """A record without the decision (a fresh ``platt`` before ``fit --write``), or with a
+    decision reading a signal the product no longer computes (session 10's read the span
+    reader's probability), turns the checker off instead of failing every question."""
+    info = json.loads(answer_check.META.read_text(encoding="utf-8"))
     meta = tmp_path / "checker.json"
-    meta.write_text(json.dumps({"base": "all-MiniLM-L6-v2"}))
     monkeypatch.setattr(answer_check, "META", meta)
-    answer_check.installed.cache_clear()
-    try:
-        assert not answer_check.enabled(Settings())
-    finally:
+    for decision in (None, {**info["decision"], "features": ["checker", "reader", "dense"]}):
+        meta.write_text(json.dumps({"base": "all-MiniLM-L6-v2", "decision": decision}))
         answer_check.installed.cache_clear()
+        try:
+            assert not answer_check.enabled(Settings()), decision
+        finally:
+            answer_check.installed.cache_clear()
+
+
+@pytest.mark.slow
+def test_when_the_checker_runs_the_span_reader_does_not(seed_index, monkeypatch):
+    """One model pass after retrieval (issue 18 item 4): the checker reads the best sentences
+    by evidence; the span reader's pass over every passage is not made. With the checker
+    off, the reader runs as before."""
+    from rag.answering import span_reader
+
+    read = []
+    real = span_reader.SpanReader.read
+
+    def counting(self, question, texts):
+        read.append((self, len(texts)))
+        return real(self, question, texts)
+
+    monkeypatch.setattr(span_reader.SpanReader, "read", counting)
+    s = seed_index.settings
+    reader = span_reader.SpanReader.shared(s)
+    checker = span_reader.SpanReader.shared(s, answer_check.NAME)
+    assert not ask(seed_index, "How many people died in the attack?").abstained
+    assert [m for m, _ in read] == [checker]  # one pass, over its candidate sentences only
+    assert 0 < read[0][1] <= answer_check.CANDIDATES
+    read.clear()
+    off = s.replace(checker_threshold=0.0)
+    assert not ask(seed_index, "How many people died in the attack?", settings=off).abstained
+    assert [m for m, _ in read] == [reader]
 
 
 def test_a_short_input_gets_an_overlap_the_tokenizer_accepts():
@@ -175,3 +201,16 @@ def test_a_question_longer_than_the_checker_reads_is_left_to_the_earlier_checks(
     a = ask(seed_index, long)
     assert not a.abstained and "133" in a.answer, a.notes
     spans_are_verbatim(a)
+
+
+def test_a_sentence_repeated_by_overlapping_chunks_is_read_once(seed_index):
+    """Chunks overlap, so one sentence can be an evidence sentence twice: it takes one of
+    the checker's places, not two."""
+    from rag.answering.evidence import build_evidence
+
+    q = "Who carried out the attack?"
+    hits = seed_index.search(q, seed_index.settings.top_k)
+    ev = build_evidence(seed_index.embedder(), q, hits)
+    texts = [ev.sentences[j].text for j in answer_check.candidates(ev)]
+    assert len(texts) == len(set(texts)) == answer_check.CANDIDATES
+    assert len({s.text for s in ev.sentences}) < len(ev.sentences)  # the seed repeats some

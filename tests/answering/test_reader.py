@@ -79,8 +79,10 @@ def test_spans_are_verbatim_and_a_long_passage_is_read_to_its_end():
 
 @pytest.mark.slow
 def test_hook_abstains_below_the_reader_threshold_and_says_why(seed_index):
+    """The reader runs when the answer checker cannot (here: switched off)."""
     q = "How many people died?"
-    strict = seed_index.settings.replace(reader_threshold=0.9999, answerable_threshold=0.0)
+    strict = seed_index.settings.replace(reader_threshold=0.9999, answerable_threshold=0.0,
+                                         checker_threshold=0.0)
     a = ask(seed_index, q, settings=strict)
     assert a.abstained and a.answer == CANNOT_ANSWER
     assert a.abstention is Abstention.NOT_IN_PASSAGES

@@ -93,9 +93,9 @@ def test_an_index_built_through_the_server_answers_like_the_local_one(tmp_path, 
         assert [(h.path, h.start) for h in mine] == [(h.path, h.start) for h in theirs]
         answer = ask(idx, question)
         assert not answer.abstained and needle in answer.answer, (question, answer.answer)
-        # the span reader needs a local model, so it is off with a remote embedder: compare
-        # with the local index answering the same way
-        off = local.settings.replace(reader_threshold=0.0)
+        # the answer checker and the span reader need a local model, so they are off with
+        # a remote embedder: compare with the local index answering the same way
+        off = local.settings.replace(reader_threshold=0.0, checker_threshold=0.0)
         assert answer.answer == ask(local, question, settings=off).answer
 
 
