@@ -26,6 +26,7 @@ The held-out figures come from ``docchat eval qa --articles odd`` afterwards.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -48,7 +49,7 @@ from train_reader_record import fit_logistic  # noqa: E402
 MODELS = ROOT / "rag" / "answering" / "models"
 SIGNALS = OUT / "signals.jsonl"
 #: ``collect`` also reads this many sentences best by evidence beyond the product's
-#: candidates, to compare candidate choices offline (``candidates`` subcommand)
+#: candidates, to compare candidate choices offline (``designs``)
 WIDE = 12
 
 
@@ -187,6 +188,8 @@ def collect(args) -> None:
                                 and c.sentence == first_reader[0]} for c in checks],
                 # every sentence read: the product's candidates and the WIDE best by evidence
                 "wide": [{"checker": c.probability, "gold": gold(c.sentence),
+                          "text": hashlib.sha1(ev.sentences[c.sentence].text.encode())
+                          .hexdigest()[:12],
                           "evidence": round(float(ev.ranking[c.sentence]), 4),
                           "ev_rank": by_ev.index(c.sentence) if c.sentence in by_ev else -1,
                           "reader_rank": by_reader.index(c.sentence)
@@ -239,7 +242,14 @@ def as_product(r: dict) -> dict:
     opening one (checker p + EVIDENCE x evidence) holds the gold."""
     from rag.answering.answer_check import CANDIDATES, EVIDENCE
 
-    picked = [c for c in r.get("wide", []) if 0 <= c["ev_rank"] < CANDIDATES]
+    picked, seen = [], set()  # each text once, as answer_check.candidates (rows collected
+    for c in sorted((c for c in r.get("wide", []) if c["ev_rank"] >= 0),  # before session
+                    key=lambda c: c["ev_rank"]):  # 11's end have no text: every copy counts)
+        if c.get("text") is None or c["text"] not in seen:
+            picked.append(c)
+            seen.add(c.get("text"))
+        if len(picked) == CANDIDATES:
+            break
     top = max(picked, key=lambda c: c["checker"] + EVIDENCE * c["evidence"], default=None)
     return {**r, "checker": max((c["checker"] for c in picked), default=0.0),
             "gold_first_checker": bool(top and top["gold"]),
@@ -253,7 +263,10 @@ def fit(args) -> None:
     from rag.settings import Settings
 
     s = Settings()
-    rows = [as_product(json.loads(line)) for line in SIGNALS.read_text().splitlines()]
+    raw = [json.loads(line) for line in SIGNALS.read_text().splitlines()]
+    if not all("wide" in r for r in raw if r.get("candidates")):
+        raise SystemExit(f"{SIGNALS} has no wide reads: run collect again")
+    rows = [as_product(r) for r in raw]
     cal = [r for r in rows if r["kind"] == "cal"]
     para = [r for r in rows if r["kind"] == "para"]
     off = [r for r in rows if r["kind"] == "off"]
@@ -282,6 +295,8 @@ def fit(args) -> None:
     print("cross-validated (unanswerable abstained, answerable abstained, features):")
     for u, a, names in results:
         print(f"  {u:.3f} {a:.3f} {' + '.join(names)}")
+    if not results:
+        raise SystemExit("no decision meets the rule in every fold")
     names = tuple(args.features.split(",")) if args.features else results[0][2]
     found = [(u, a) for u, a, n in results if n == names]
     if not found:
@@ -331,8 +346,8 @@ def reader_candidates(wide: list[dict]) -> list[dict]:
 
 def designs(args) -> None:
     """Candidate choices compared on the collected signals, calibration articles only: which
-    sentences the checker reads (the product's: the reader's sentence of each passage and 3
-    by evidence; or the N best by evidence with no reader pass at all), how the opening one
+    sentences the checker reads (session 10's: the reader's sentence of each passage and 3
+    by evidence; or the N best by evidence with no reader pass at all, as now), how the opening one
     is ordered, and the decision each allows (4-fold CV by article under the rule)."""
     from rag.settings import Settings
 

@@ -21,6 +21,9 @@ from rag.types import CANNOT_ANSWER, Abstention, Answer, Hit, Stage
 
 log = logging.getLogger(__name__)
 History = Sequence[tuple[str, str]]  # (user, assistant) turns, oldest first
+#: A sentence other than the opening one gets its answer marked when the answer checker
+#: gives it at least this probability of answering (more likely than not)
+MARK_OTHER_SPANS = 0.5
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -140,13 +143,18 @@ def answer_stream(ev: Evidence, eng: Engine, history: History, settings: Setting
 
 def answer_spans(ev: Evidence, verified) -> dict[int, tuple[int, int, int, str]]:
     """Per verified sentence (by position): the answer span (page offsets and text) inside
-    that sentence's cited span: the answer checker's (the opening sentence's first, then any
-    other candidate it read), else the span reader's; else nothing."""
+    that sentence's cited span and in its text (an LLM's sentence may cite a passage span
+    without saying the answer): the answer checker's in the opening sentence, or in another
+    candidate it finds likely to answer (MARK_OTHER_SPANS), else the span reader's; else
+    nothing."""
     out = {}
     for k, v in enumerate(verified):
-        for c in ev.checks:
+        for c in ev.checks:  # the opening one, and others the checker believes answer
+            if c is not ev.checks[0] and c.probability < MARK_OTHER_SPANS:
+                continue
             n = ev.sentences[c.sentence].passage + 1
-            if c.span and any(m == n and a <= c.start and c.end <= b for m, (a, b) in v.spans):
+            if c.span and " ".join(c.span.split()) in " ".join(v.text.split()) and \
+                    any(m == n and a <= c.start and c.end <= b for m, (a, b) in v.spans):
                 out[k] = (n, c.start, c.end, c.span)
                 break
         if k in out:

@@ -135,7 +135,8 @@ class Settings:
     answerable_threshold: float = _f(
         0.28, "A drafted answer whose answerability probability (rag.answering.answerability: answer "
         "type, key terms, names/numbers, alignment of the question's words) is below this "
-        "abstains; 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
+        "abstains (an LLM engine's draft always; the extractive engine's when the answer "
+        "checker did not run); 0 turns the check off (learnt on SQuAD 2.0, kept low enough for the "
         "paraphrase set: rag/answering/models/answerability.json).")
     reader_threshold: float = _f(
         0.05, "The span reader (rag.answering.span_reader) runs when the answer checker "
@@ -146,12 +147,14 @@ class Settings:
         "Chosen on calibration articles: rag/answering/models/reader.json.")
     checker_threshold: float = _f(
         0.26, "The answer checker (rag.answering.answer_check) reads the question with each "
-        "of the 6 sentences best by evidence, in one batched pass (the only model pass after "
-        "retrieval); the best (its probability + its evidence score) opens the answer, its "
-        "answer marked; when the decision over its probability and the retrieval's closeness "
-        "falls below this, the answer abstains. It replaces the span reader and the "
-        "answerability check; 0 turns it off (the reader and the answerability check run "
-        "instead). Chosen on calibration data: rag/answering/models/checker.json.")
+        "of the 6 sentences best by evidence, in one batched pass (for the extractive engine "
+        "the only model pass after retrieval); the best (its probability + its evidence "
+        "score) opens the answer, its answer marked; when the decision over its probability, "
+        "the best dense cosine and the best evidence score falls below this, the answer "
+        "abstains. It replaces the span reader, and for the extractive engine the "
+        "answerability check too (an LLM engine's draft is still judged by it); 0 turns it "
+        "off (the reader and the answerability check run instead). The reader's threshold "
+        "does not turn it off. Chosen on calibration data: rag/answering/models/checker.json.")
     entailment_threshold: float = _f(
         0.5, "An answer sentence that is not verbatim in its passage (an LLM engine's) is "
         "supported when the support checker (rag.answering.entailment, trained on "

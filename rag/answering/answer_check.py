@@ -7,11 +7,12 @@ question with **one sentence** (benchmarks/train_checker.py): the answer's sente
 the sentences that fool a passage-level reader, those sharing the most words with the
 question but not its answer (same paragraph, another paragraph of the article), the
 answer's sentence under a question perturbed to ask something it does not say, and SQuAD
-2.0's real unanswerables. rag.answer reads a handful of candidate sentences in one batched
-pass, the only model pass after retrieval: the best of them (the checker's probability with
-the evidence score) opens the answer, its span marked, and the answer abstains when one
-decision (``decide``) over the checker's best probability and the retrieval's closeness,
-calibrated together, says the passages do not answer. The span reader runs only when the
+2.0's real unanswerables. rag.answer reads the 6 sentences best by evidence in one batched
+pass, the extractive engine's only model pass after retrieval: the best of them (the
+checker's probability with the evidence score) opens the answer, its span marked, and the
+answer abstains when one decision (``decide``) over the checker's best probability and the
+retrieval's closeness (dense cosine, evidence score), calibrated together, says the
+passages do not answer. The span reader runs only when the
 checker cannot (not installed, switched off, or a question longer than it reads).
 """
 from __future__ import annotations
@@ -69,7 +70,8 @@ def installed() -> bool:
     checker (the span reader), never fails."""
     try:
         d = json.loads(META.read_text(encoding="utf-8")).get("decision") or {}
-        return WEIGHTS.is_file() and bool(d) and set(d["features"]) <= SIGNALS
+        return WEIGHTS.is_file() and bool(d) and set(d["features"]) <= SIGNALS and \
+            len(d["weights"]) == len(d["features"]) + 1
     except (OSError, ValueError, KeyError, TypeError):
         return False
 

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def export_folder(weights: Path, meta: Path, root: Path) -> Path:
     return root / f"reader-{h.hexdigest()[:20]}"
 
 
+_EXPORTING = threading.Lock()  # the reader, the answer checker and the support checker
+
+
 def ensure(weights: Path, meta: Path, onnx_dir: str = "") -> Path:
     """The reader's ONNX file, exported first when it is not in the cache yet."""
     from rag.answering.span_reader import unreadable
@@ -58,7 +62,9 @@ def ensure(weights: Path, meta: Path, onnx_dir: str = "") -> Path:
     except (OSError, ValueError) as e:
         raise DocchatError(unreadable(weights, e)) from e
     if not (folder / FILE).is_file():
-        build(weights, meta, folder)
+        with _EXPORTING:  # one export at a time: torch's exporter keeps global state, and
+            if not (folder / FILE).is_file():  # two at once would double the peak memory
+                build(weights, meta, folder)
     return folder / FILE
 
 

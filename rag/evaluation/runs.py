@@ -165,6 +165,7 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
                    "articles": articles, "abstain_threshold": settings.abstain_threshold,
                    "answerable_threshold": settings.answerable_threshold,
                    "reader_threshold": settings.reader_threshold,
+                   "checker_threshold": settings.checker_threshold,
                    "chunks": summary.chunks})
     return result
 
@@ -227,7 +228,8 @@ def run_squad_absent(path: Path, settings: Settings, limit: int | None = None,
             "questions": len(answers), "engine": engine or settings.engine,
             "articles": articles, "abstain_threshold": settings.abstain_threshold,
             "answerable_threshold": settings.answerable_threshold,
-                   "reader_threshold": settings.reader_threshold,
+            "reader_threshold": settings.reader_threshold,
+            "checker_threshold": settings.checker_threshold,
             "median_seconds": round(statistics.median(seconds), 4) if seconds else None,
             "chunks": summary.chunks}
 

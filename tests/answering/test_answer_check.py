@@ -89,11 +89,15 @@ def test_the_checker_needs_a_recorded_decision_over_signals_it_has(tmp_path, mon
     info = json.loads(answer_check.META.read_text(encoding="utf-8"))
     meta = tmp_path / "checker.json"
     monkeypatch.setattr(answer_check, "META", meta)
-    for decision in (None, {**info["decision"], "features": ["checker", "reader", "dense"]}):
+    recorded = info["decision"]
+    for decision, works in ((None, False),
+                            ({**recorded, "features": ["checker", "reader", "dense"]}, False),
+                            ({**recorded, "weights": recorded["weights"][1:]}, False),
+                            (recorded, True)):
         meta.write_text(json.dumps({"base": "all-MiniLM-L6-v2", "decision": decision}))
         answer_check.installed.cache_clear()
         try:
-            assert not answer_check.enabled(Settings()), decision
+            assert answer_check.enabled(Settings()) is works, decision
         finally:
             answer_check.installed.cache_clear()
 

@@ -1,5 +1,6 @@
-"""The reader picks the answer: the sentence holding the best span comes first, the exact
-answer is marked inside it, verbatim; any question length is answered or abstains."""
+"""The answer checker (or, when it cannot run, the span reader) picks the answer: the
+sentence holding the best span comes first, the exact answer is marked inside it, verbatim;
+any question length is answered or abstains."""
 from __future__ import annotations
 
 import pytest
