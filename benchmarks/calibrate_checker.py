@@ -30,6 +30,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -170,6 +171,7 @@ def collect(args) -> None:
                                                           if j not in chosen])
         checks = tuple(c for c in wide if c.sentence in chosen)  # what the product reads
         ev = replace(ev, checks=checks)
+        nli = support_signals(question, ev, checks)
         draft = "".join(eng.draft(question, ev)).strip()
         verified = verify(ev, draft, settings.support_threshold) if draft else []
         pa = judge(ev.encode, question, [(v.text, v.cited, v.supported) for v in verified],
@@ -197,7 +199,23 @@ def collect(args) -> None:
                           "passage": ev.sentences[c.sentence].passage,
                           "passage_reader": ev.readings[ev.sentences[c.sentence].passage]
                           .probability} for c in wide],
-                "answer": " ".join(v.text for v in verified)[:300]}
+                "answer": " ".join(v.text for v in verified)[:300], **nli}
+
+    def support_signals(question: str, ev, checks) -> dict:
+        """Candidate signals from the support checker (rag.answering.entailment's model) on
+        the opening sentence: does it entail the question's claim with the checker's span
+        as its answer? Three wordings of the claim; 0 without a span."""
+        if not checks or not checks[0].span:
+            return {"nli_qspan": 0.0, "nli_stmt": 0.0, "nli_q": 0.0}
+        c = checks[0]
+        s = ev.sentences[c.sentence]
+        h = ev.hits[s.passage]
+        premise = h.text[s.start - h.start:s.end - h.start]
+        claims = {"nli_qspan": f"{question.strip()} {c.span}",
+                  "nli_stmt": statement(question, c.span), "nli_q": question.strip()}
+        model = SpanReader.shared(settings, "support")
+        return {k: round(model.read(claim, [premise])[0].probability, 5)
+                for k, claim in claims.items()}
 
     items = calibration_items(settings, args.limit, OUT / "paraphrase")
     done = set()
@@ -215,12 +233,26 @@ def collect(args) -> None:
     print(f"collected {len(items)} in {time.perf_counter() - t0:.0f} s -> {SIGNALS}")
 
 
+WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how(?: many| much| long| far| "
+                r"old| often| large| big)?)\b", re.I)
+
+
+def statement(question: str, span: str) -> str:
+    """The question as a claim with ``span`` as its answer, crudely: its first wh-phrase
+    replaced by the span ("When did the Normans conquer England?" -> "1066 did the Normans
+    conquer England"); the question and the span when it has none."""
+    q = question.strip().rstrip("?").strip()
+    out, n = WH.subn(span, q, count=1)
+    return out if n else f"{q} {span}"
+
+
 def features(rows: list[dict], names: Sequence[str]) -> np.ndarray:
     """The decision's inputs, as the product computes them (rag.answering.answer_check.decide):
     probabilities as logits, the dense cosine as it is."""
     from rag.answering.answer_check import logit
 
-    return np.array([[logit(r[n]) if n in ("checker", "reader", "answerability") else r[n]
+    return np.array([[logit(r[n]) if n in ("checker", "reader", "answerability", "checker_second")
+                       or n.startswith("nli") else r[n]
                       for n in names] for r in rows], dtype=np.float64).reshape(len(rows), -1)
 
 
@@ -251,7 +283,9 @@ def as_product(r: dict) -> dict:
         if len(picked) == CANDIDATES:
             break
     top = max(picked, key=lambda c: c["checker"] + EVIDENCE * c["evidence"], default=None)
+    ps = sorted((c["checker"] for c in picked), reverse=True) + [0.0, 0.0]
     return {**r, "checker": max((c["checker"] for c in picked), default=0.0),
+            "checker_second": ps[1], "checker_sum": float(sum(ps)),
             "gold_first_checker": bool(top and top["gold"]),
             "gold_any_candidate": any(c["gold"] for c in picked)}
 
@@ -291,7 +325,7 @@ def fit(args) -> None:
           f"candidate {np.mean([r['gold_any_candidate'] for r, a in zip(cal, ans) if a]):.3f}")
     # the reader and the answerability check each cost a model pass the product no longer
     # makes (issue 18 item 4): ``designs`` compares with them
-    results = ranked(cal, para, ("checker", "dense", "evidence"), gc, gp, args.max_answerable)
+    results = ranked(cal, para, tuple(args.pool.split(",")), gc, gp, args.max_answerable)
     print("cross-validated (unanswerable abstained, answerable abstained, features):")
     for u, a, names in results:
         print(f"  {u:.3f} {a:.3f} {' + '.join(names)}")
@@ -408,6 +442,8 @@ def main() -> None:
                    help="the decision recorded, comma-separated (default: the rule's best of "
                    "the cross-validated list it prints)")
     f.add_argument("--write", action="store_true", help="record it in checker.json")
+    f.add_argument("--pool", default="checker,dense,evidence",
+                   help="signals the decisions may read (comma-separated)")
     d = sub.add_parser("designs")
     d.add_argument("--max-answerable", type=float, default=0.08)
     d.add_argument("--tops", type=int, nargs="*", default=[3, 4, 5, 6, 8, 12])

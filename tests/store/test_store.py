@@ -376,6 +376,41 @@ def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, mon
     assert open_store(root).unreferenced() == []
 
 
+def _mapped_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of ``path`` (/proc/self/smaps)."""
+    kb, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isalnum() and "-" in line.split()[0]:  # a mapping's header line
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            kb += int(line.split()[1])
+    return kb
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_scattered_scoped_rows_are_exact_and_leave_no_vectors_resident(tmp_path):
+    """A scope of many scattered rows (issue 21: a 10% scope is thousands of runs) is
+    gathered through the map in one step, then the map's pages are dropped: the scores are
+    exact and the vectors file does not stay resident in the process (the reason the graph's
+    segments read their vectors with pread)."""
+    from rag.store.local import segment
+    from rag.store.local.segment import AnnSettings, Segment, write, write_hnsw
+
+    rng = np.random.default_rng(3)
+    n_rows, dim = 30000, 64
+    vecs = rng.standard_normal((n_rows, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    write(tmp_path / "seg", np.arange(n_rows, dtype=np.int64), vecs, [["w"]] * n_rows)
+    write_hnsw(tmp_path / "seg", vecs, AnnSettings(1, 8, 16, 16))
+    seg = Segment(tmp_path / "seg")
+    size_kb = (tmp_path / "seg" / "vectors.npy").stat().st_size // 1024
+    for _ in range(30):
+        rows = np.sort(rng.choice(n_rows, 3000, replace=False))
+        assert len(np.flatnonzero(np.diff(rows) != 1)) >= segment.MAPPED_RUNS
+        assert np.array_equal(seg.read_vectors(rows), vecs[rows])
+    assert _mapped_kb(tmp_path / "seg" / "vectors.npy") < 0.1 * size_kb
+
+
 @pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
 @pytest.mark.parametrize("share", [0.002, 0.2, 0.45, "far"])
 def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share, graph):

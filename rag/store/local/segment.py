@@ -35,6 +35,11 @@ RERANK, RERANK_MIN = 3, 64
 #: deleted) scores them exactly (one matrix-vector product, about 150 MB of vectors at most)
 #: instead of asking the graph, whose filtered search loses recall when few rows are allowed.
 SUBSET_EXACT = 100_000
+#: Rows in more runs than this are gathered through the map in one step (then the map's
+#: pages are dropped from the process, as the file reads below keep them out) instead of
+#: one read per run: a 10% scope of a 100,000-row segment is about 3,700 runs, and a read
+#: each made a scoped search 3x slower than an unscoped one (issue 21).
+MAPPED_RUNS = 64
 #: Above this many allowed rows of a flat segment, a scoped search first scans the whole
 #: segment keeping OVERFETCH times as many results as the scope's share calls for (as fast
 #: as an unscoped search); it falls back to the exact subset when too few are in the scope.
@@ -94,12 +99,14 @@ class Segment:
             return np.asarray(self.vectors[rows])
         d = self.vectors.shape[1]
         size, base = 4 * d, self.vectors.offset
+        rows = np.asarray(rows, np.int64)
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        if len(breaks) >= MAPPED_RUNS:
+            return self._gather_mapped(rows)
         buf = bytearray(len(rows) * size)
         view = memoryview(buf)
-        rows = np.asarray(rows, np.int64)
         # one read per run of consecutive rows (a document's chunks are consecutive: a scope
         # of whole documents reads a few long runs, not one row at a time)
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         at = 0
         for run in np.split(rows, breaks) if len(rows) else []:
             first, count = int(run[0]), len(run)
@@ -107,6 +114,24 @@ class Segment:
                                                            base + first * size)
             at += count
         return np.frombuffer(buf, np.float32).reshape(len(rows), d)
+
+    def _gather_mapped(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of many scattered ``rows`` (ascending) copied out of the map in one
+        step; the map's pages of their range are then dropped from the process (MADV_DONTNEED:
+        they stay in the page cache), so that it never holds the file resident."""
+        import mmap
+
+        out = np.asarray(self.vectors[rows])
+        raw = getattr(self.vectors, "_mmap", None)
+        if raw is not None and hasattr(mmap, "MADV_DONTNEED") and len(rows):
+            size, base = 4 * self.vectors.shape[1], self.vectors.offset
+            first = (base + int(rows[0]) * size) // mmap.PAGESIZE * mmap.PAGESIZE
+            end = min(base + (int(rows[-1]) + 1) * size, len(raw))
+            try:
+                raw.madvise(mmap.MADV_DONTNEED, first, end - first)
+            except (OSError, ValueError):  # an advice, never a failure
+                pass
+        return out
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Positions of ``ids`` in this segment (-1 for an id it does not hold)."""
