@@ -73,12 +73,13 @@ class PathError(DocchatError):
 
 
 class StorageError(DocchatError):
-    """The disk holding the index has no room, or fails: nothing was changed."""
+    """The disk holding the index has no room, fails, or is read-only: nothing was changed."""
 
 
 def storage_error(exc: BaseException) -> StorageError | None:
     """``exc`` as a StorageError when it is SQLite saying the disk is full or failing
-    (SQLITE_FULL, SQLITE_IOERR_*: a build on a full disk printed a traceback), else None."""
+    (SQLITE_FULL, SQLITE_IOERR_*: a build on a full disk printed a traceback) or the index is
+    read-only (SQLITE_READONLY*, SQLITE_PERM), else None."""
     import sqlite3
 
     if not isinstance(exc, sqlite3.Error):
@@ -89,4 +90,9 @@ def storage_error(exc: BaseException) -> StorageError | None:
     if full:
         return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
                             "changed, the index keeps its last complete state")
+    readonly = code & 0xFF in (3, 8) if code is not None else \
+        "readonly database" in str(exc)  # SQLITE_PERM, SQLITE_READONLY*
+    if readonly:  # a read-only mount or file: printed a traceback (issue 20 item 12)
+        return StorageError(f"the index cannot be written: its files are read-only ({exc}); "
+                            "nothing was changed, the index keeps its last complete state")
     return None

@@ -70,3 +70,22 @@ def seed_index(tmp_path_factory):
     idx = Index.open(root, Settings.from_env(index_dir=str(root)), create=True)
     idx.update([ROOT / "seeds" / "crocus-city-hall-attack.txt"])
     return idx
+
+
+@pytest.fixture
+def immutable():
+    """``immutable(path, ...)`` makes files and folders unwritable even for root (tests run as
+    root here, and root writes through chmod: `chattr +i`, the immutable attribute), undone at
+    teardown. Skips the test where the attribute cannot be set (not root, no ext4/xfs)."""
+    done: list[Path] = []
+
+    def make(*paths: Path) -> None:
+        for p in paths:
+            r = subprocess.run(["chattr", "+i", str(p)], capture_output=True, text=True)
+            if r.returncode:
+                pytest.skip(f"cannot make {p} immutable here (chattr: {r.stderr.strip()})")
+            done.append(Path(p))
+
+    yield make
+    for p in reversed(done):
+        subprocess.run(["chattr", "-i", str(p)], capture_output=True)

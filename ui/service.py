@@ -18,13 +18,17 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 from rag import check_names, fingerprint, save_upload
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
-from rag.errors import DocchatError, NotFoundError, PathError, SourceMissingError, UploadError
+from rag.errors import (DocchatError, NotFoundError, PathError, SourceMissingError, UploadError,
+                        storage_error)
 from ui.admission import Admission
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentStatus, Hit, Status, UpdateSummary
 
 log = logging.getLogger(__name__)
+#: While updates fail (a read-only or full disk), the watcher waits twice as long after each
+#: failed round, up to this many seconds, instead of reading and embedding again every round.
+WATCH_BACKOFF_MAX = 300.0
 _HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
 OnProgress = Callable[[float, str], None]
 
@@ -44,7 +48,8 @@ class Service:
         self.admission = Admission(settings.max_concurrent_questions, settings.question_queue)
         self._examples: tuple[int, list[str]] | None = None  # (index generation, questions)
         self.model_ready = threading.Event()  # set once the embedding model is loaded
-        self.unavailable = ""  # the watcher's last "source not found" message, if any
+        self.unavailable = ""  # the watcher's last failure (a folder missing, the index
+        # not writable), if any: each is logged once, not every round
 
     def preload(self) -> threading.Thread:
         """Load the embedding model in the background, so the first question does not wait."""
@@ -157,7 +162,9 @@ class Service:
         # None: the first look refreshes at once, so files added, changed or removed while
         # the server was down are taken in at start (an unchanged folder costs a no-op run)
         last = None
+        wait = self.settings.watch_seconds
         while True:
+            failed = False
             try:
                 now = fingerprint(self.watched_paths(), self.settings.follow_outside_symlinks)
                 if now != last:
@@ -171,9 +178,20 @@ class Service:
                     log.warning("a watched folder is unavailable, its documents are kept "
                                 "until it is back: %s", e)
                 self.unavailable = str(e)
-            except Exception:  # a bad moment (file half-written, disk full) must not kill it
-                log.exception("watching the document folders failed; trying again")
-            if stop.wait(self.settings.watch_seconds):
+            except Exception as e:  # a bad moment (file half-written, disk full) must not kill it
+                failed = True
+                known = storage_error(e) or (e if isinstance(e, (DocchatError, OSError))
+                                              else None)
+                if known is None:
+                    log.exception("watching the document folders failed; trying again")
+                elif str(known) != self.unavailable:  # one line, once: a read-only or full
+                    log.warning("the index could not be updated; trying again (less often "  # disk
+                                "while it fails): %s", known)  # printed a traceback each round
+                self.unavailable = str(known or e)
+            # each failed round reads and embeds the changes again: back off while it fails
+            wait = min(wait * 2, max(WATCH_BACKOFF_MAX, self.settings.watch_seconds)) \
+                if failed else self.settings.watch_seconds
+            if stop.wait(wait):
                 return
 
     def add_files(self, files: Iterable[tuple[str, BinaryIO]],

@@ -28,7 +28,9 @@ def connect_reader(path: Path) -> sqlite3.Connection:
 
     On a full disk WAL mode cannot create its shared-memory file, and every read failed
     (SQLITE_IOERR_SHMSIZE): the intact index was reported as "no index" until space was freed
-    (issue 20, item 10). Then, when no write-ahead log is left beside the file (its last
+    (issue 20, item 10); in a folder that cannot be written (a read-only mount or copy) it
+    cannot either (SQLITE_CANTOPEN, SQLITE_READONLY_*), and `docchat status` printed a
+    traceback (item 12). Then, when no write-ahead log is left beside the file (its last
     writer closed cleanly: everything is checkpointed into the file), the file is read as it
     is on disk (``immutable``). With a log left (a writer died on the full disk, or one may
     still be writing), reading without it could see a stale or half-checkpointed state: that
@@ -38,31 +40,37 @@ def connect_reader(path: Path) -> sqlite3.Connection:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
         db.close()
-        if not _no_room_for_shared_memory(exc):
+        if not _no_shared_memory(exc) or not path.is_file():
             raise
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
-            raise StorageError(f"the index's disk is full ({exc}) and its last write is not "
-                               "checkpointed: free some space, then it reads as before") from exc
+            raise StorageError(f"the index's shared-memory file cannot be made ({exc}: a full "
+                               "disk or a read-only folder) and its last write is not "
+                               "checkpointed: free some space or make the folder writable, "
+                               "then it reads as before") from exc
         if str(path) not in _warned:
             _warned.add(str(path))
-            log.warning("no room for the index's shared-memory file (disk full?): reading %s "
-                        "as it is on disk", path)
+            log.warning("cannot make the index's shared-memory file (disk full or read-only "
+                        "folder?): reading %s as it is on disk", path)
         db = _connect_ro(path, "mode=ro&immutable=1")
     return db
 
 
 #: SQLite's primary result codes (the low byte of an extended code) and the extended codes
 #: of a shared-memory file that cannot be made: ``sqlite_errorname`` is Python 3.11+ only.
-SQLITE_IOERR, SQLITE_FULL = 10, 13
+SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_CANTOPEN = 10, 13, 8, 14
 SQLITE_IOERR_SHM = {10 | (18 << 8), 10 | (19 << 8)}  # SHMOPEN, SHMSIZE
 
 
-def _no_room_for_shared_memory(exc: sqlite3.Error) -> bool:
+def _no_shared_memory(exc: sqlite3.Error) -> bool:
+    """Whether opening failed for want of the shared-memory file: no room for it, or a
+    folder it cannot be made in."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:  # Python 3.10: no error codes on the exception
-        return "disk is full" in str(exc) or "disk I/O error" in str(exc)
-    return code == SQLITE_FULL or code in SQLITE_IOERR_SHM
+        return any(m in str(exc) for m in ("disk is full", "disk I/O error",
+                                           "unable to open database file", "readonly database"))
+    return code == SQLITE_FULL or code in SQLITE_IOERR_SHM or \
+        code & 0xFF in (SQLITE_READONLY, SQLITE_CANTOPEN)
 
 
 def _connect_ro(path: Path, options: str) -> sqlite3.Connection:
