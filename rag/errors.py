@@ -90,9 +90,10 @@ def storage_error(exc: BaseException) -> StorageError | None:
     if full:
         return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
                             "changed, the index keeps its last complete state")
-    readonly = code & 0xFF in (3, 8) if code is not None else \
-        "readonly database" in str(exc)  # SQLITE_PERM, SQLITE_READONLY*
-    if readonly:  # a read-only mount or file: printed a traceback (issue 20 item 12)
-        return StorageError(f"the index cannot be written: its files are read-only ({exc}); "
-                            "nothing was changed, the index keeps its last complete state")
+    readonly = code & 0xFF in (3, 8, 14) if code is not None else any(
+        m in str(exc) for m in ("readonly database", "unable to open database file"))
+    if readonly:  # SQLITE_PERM, READONLY*, CANTOPEN: a read-only mount, folder or file
+        return StorageError(  # printed a traceback (issue 20 item 12)
+            f"the index cannot be written: its folder or files are read-only ({exc}); "
+            "nothing was changed, the index keeps its last complete state")
     return None
