@@ -180,13 +180,15 @@ class Service:
                 self.unavailable = str(e)
             except Exception as e:  # a bad moment (file half-written, disk full) must not kill it
                 failed = True
+                # a read-only or full disk printed a traceback every round: a known failure is
+                # one line, logged once; an unknown one keeps its traceback
                 known = storage_error(e) or (e if isinstance(e, (DocchatError, OSError))
                                               else None)
                 if known is None:
                     log.exception("watching the document folders failed; trying again")
-                elif str(known) != self.unavailable:  # one line, once: a read-only or full
-                    log.warning("the index could not be updated; trying again (less often "  # disk
-                                "while it fails): %s", known)  # printed a traceback each round
+                elif str(known) != self.unavailable:
+                    log.warning("the index could not be updated; trying again (less often "
+                                "while it fails): %s", known)
                 self.unavailable = str(known or e)
             # each failed round reads and embeds the changes again: back off while it fails
             wait = min(wait * 2, max(WATCH_BACKOFF_MAX, self.settings.watch_seconds)) \
