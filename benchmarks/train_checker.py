@@ -149,6 +149,43 @@ def real(rnd: random.Random) -> list[dict]:
     return out
 
 
+def plausible(rnd: random.Random, copies: int = 4) -> list[dict]:
+    """Round 3: the real unanswerables again, each against the sentence holding its
+    *plausible answer* (the span the crowd worker wrote the question against: the sentence
+    the product is fooled by), besides the closest one, ``copies`` times each: 1,003 of them
+    in train's 10 articles and dev's training quarter, a few percent of rounds 1-2's data."""
+    out = []
+    s2 = json.loads((tr.SHARED / "train" / "squad20-train-first10.json").read_text(
+        encoding="utf-8"))["data"]
+    dev = json.loads((tr.SHARED / "squad2" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
+    for art in s2 + [dev[i] for i in tr.TRAIN_DEV]:
+        for p in art["paragraphs"]:
+            c = p["context"]
+            spans = sentences(c)
+            for q in p["qas"]:
+                if not q.get("is_impossible"):
+                    continue
+                targets = set()
+                for x in q.get("plausible_answers") or []:
+                    s = x["answer_start"]
+                    targets |= {c[a:b] for a, b in spans if a <= s < b}
+                near = closest(q["question"], [c[a:b] for a, b in spans])
+                targets |= {near} if near else set()
+                for t in sorted(targets):
+                    out += [{"q": q["question"], "c": t, "s": -1, "e": -1,
+                             "kind": "real_unanswerable_plausible"}] * copies
+    return out
+
+
+def round3(positives: int) -> list[dict]:
+    """Round 3 (from the shipped checker): the next ``positives`` SQuAD 1.1 questions with
+    rounds 1-2's negatives, and the real unanswerables weighted up (plausible())."""
+    rnd = random.Random(11)
+    rows = examples(positives, seed=11, skip=SKIP + 32000) + plausible(rnd)
+    rnd.shuffle(rows)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -159,12 +196,14 @@ def main() -> None:
     t.add_argument("--max-steps", type=int, default=1200)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--checkpoint-seconds", type=float, default=120)
-    t.add_argument("--round", type=int, choices=(1, 2), default=1,
-                   help="2: continue round 1's weights on the next --positives questions")
+    t.add_argument("--round", type=int, choices=(1, 2, 3), default=1,
+                   help="2: continue round 1's weights on the next --positives questions; "
+                        "3: the shipped checker on later questions and the real "
+                        "unanswerables weighted up")
     x = sub.add_parser("export", help="the latest checkpoint as the weights (a partial run)")
     x.add_argument("--batch", type=int, default=32)
     x.add_argument("--lr", type=float, default=3e-4)
-    x.add_argument("--round", type=int, choices=(1, 2), default=1)
+    x.add_argument("--round", type=int, choices=(1, 2, 3), default=1)
     args = ap.parse_args()
     # train_reader's loop (stage 3 = this folder), on this data and input length, from the
     # recorded stage 1 reader (rag/answering/models)
@@ -175,17 +214,21 @@ def main() -> None:
         tr.examples_hard = lambda positives, skip: examples(positives)
         args.stage = 3
         args.start = tr.ROOT / "rag" / "answering" / "models" / "reader.safetensors"
-    else:  # round 2: the next questions, from round 1's weights (build/checker)
+    elif args.round == 2:  # round 2: the next questions, from round 1's weights (build/checker)
         tr.examples_hard = lambda positives, skip: examples(positives, seed=5,
                                                              skip=SKIP + positives)
         args.stage = 5
         args.start = OUT / "reader.safetensors"
+    else:  # round 3: from the shipped checker (rag/answering/models), into build/checker-3
+        tr.examples_hard = lambda positives, skip: round3(positives)
+        args.stage = 6
+        args.start = tr.ROOT / "rag" / "answering" / "models" / "checker.safetensors"
     if args.cmd == "train":
         t0 = time.perf_counter()
         tr.train(args)
         print(f"{time.perf_counter() - t0:.0f} s")
     else:
-        args.positives, args.threads, args.stage = 0, 2, 3 if args.round == 1 else 5
+        args.positives, args.threads, args.stage = 0, 2, {1: 3, 2: 5, 3: 6}[args.round]
         tr.export(args)
 
 

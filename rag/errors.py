@@ -1,6 +1,8 @@
 """Errors are types with reasons. The CLI turns them into one line, the API into a 4xx."""
 from __future__ import annotations
 
+import enum
+
 
 class DocchatError(Exception):
     """Base class: the message is meant for the user as it is."""
@@ -76,24 +78,60 @@ class StorageError(DocchatError):
     """The disk holding the index has no room, fails, or is read-only: nothing was changed."""
 
 
-def storage_error(exc: BaseException) -> StorageError | None:
-    """``exc`` as a StorageError when it is SQLite saying the disk is full or failing
-    (SQLITE_FULL, SQLITE_IOERR_*: a build on a full disk printed a traceback) or the index is
-    read-only (SQLITE_READONLY*, SQLITE_PERM), else None."""
+class SqliteFailure(enum.Enum):
+    """What a SQLite error says about the index's storage (sqlite_failure)."""
+    FULL = "full"  # SQLITE_FULL: no room
+    SHARED_MEMORY = "shared memory"  # SQLITE_IOERR_SHMOPEN / SHMSIZE: the -shm file
+    IO = "io"  # any other SQLITE_IOERR: the disk failing
+    READ_ONLY = "read-only"  # SQLITE_PERM, READONLY*, CANTOPEN: a read-only mount or folder
+
+
+#: SQLite's primary result codes (the low byte of an extended code) and the extended codes of
+#: a shared-memory file that cannot be made (``sqlite_errorname`` is Python 3.11+ only).
+SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 3, 8, 10, 13, 14
+SQLITE_IOERR_SHM = frozenset({SQLITE_IOERR | (18 << 8), SQLITE_IOERR | (19 << 8)})
+
+
+def sqlite_failure(exc: BaseException) -> SqliteFailure | None:
+    """The one classifier of SQLite's storage errors (the CLI's, the API's and the watcher's
+    messages, and the store's read-only fallback, all read it); None for anything else.
+    Python 3.10 has no error codes on the exception: its messages are read instead, and an
+    I/O error there cannot be told from a shared-memory one (SHARED_MEMORY is said)."""
     import sqlite3
 
     if not isinstance(exc, sqlite3.Error):
         return None
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; 3.10: the message only
-    full = code & 0xFF in (10, 13) if code is not None else \
-        "disk is full" in str(exc) or "disk I/O error" in str(exc)  # SQLITE_IOERR*, FULL
-    if full:
-        return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
-                            "changed, the index keeps its last complete state")
-    readonly = code & 0xFF in (3, 8, 14) if code is not None else any(
-        m in str(exc) for m in ("readonly database", "unable to open database file"))
-    if readonly:  # SQLITE_PERM, READONLY*, CANTOPEN: a read-only mount, folder or file
-        return StorageError(  # printed a traceback (issue 20 item 12)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        said = str(exc)
+        if "disk is full" in said:
+            return SqliteFailure.FULL
+        if "disk I/O error" in said:
+            return SqliteFailure.SHARED_MEMORY
+        if "readonly database" in said or "unable to open database file" in said:
+            return SqliteFailure.READ_ONLY
+        return None
+    if code & 0xFF == SQLITE_FULL:
+        return SqliteFailure.FULL
+    if code in SQLITE_IOERR_SHM:
+        return SqliteFailure.SHARED_MEMORY
+    if code & 0xFF == SQLITE_IOERR:
+        return SqliteFailure.IO
+    if code & 0xFF in (SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN):
+        return SqliteFailure.READ_ONLY
+    return None
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """``exc`` as a StorageError when it is SQLite saying the disk is full or failing
+    (a build on a full disk printed a traceback) or the index is read-only (issue 20 item
+    12: a traceback too), else None."""
+    failure = sqlite_failure(exc)
+    if failure is None:
+        return None
+    if failure is SqliteFailure.READ_ONLY:
+        return StorageError(
             f"the index cannot be written: its folder or files are read-only ({exc}); "
             "nothing was changed, the index keeps its last complete state")
-    return None
+    return StorageError(f"the index's disk is full or failing ({exc}): nothing was "
+                        "changed, the index keeps its last complete state")

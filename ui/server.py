@@ -25,6 +25,7 @@ from ui.login_gate import LoginGate  # noqa: E402
 from ui.gradio_inputs import GradioInputs  # noqa: E402
 from ui.mcp_tools import build_server as build_mcp_server  # noqa: E402
 from ui.service import Service  # noqa: E402
+from ui.watcher import Watcher  # noqa: E402
 
 #: Seconds the server gives requests in flight after SIGTERM / Ctrl-C before it stops anyway;
 #: an index update still running then is abandoned (a killed update leaves the last complete
@@ -45,7 +46,7 @@ def create_app(settings: Settings, auth: str | None = None) -> FastAPI:
     credentials = parse_auth(auth)
     service = Service(settings)
     service.ensure_index()
-    service.start_watching()
+    Watcher(service).start()
     service.preload()
     # MCP over streamable HTTP at /mcp (ui/mcp_tools.py): its session manager must run for the
     # server's lifetime, and a mounted app's own lifespan never runs, so this app's runs it

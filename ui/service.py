@@ -1,12 +1,12 @@
 """What the page and the HTTP API share: one Index, the settings, and the documents folder.
 
 Every method is a thin call into rag/ (the same calls the CLI makes); nothing here retrieves,
-chunks or embeds by itself.
+chunks or embeds by itself. The folder watcher is ui/watcher.py, the example questions
+ui/examples.py.
 """
 from __future__ import annotations
 
 import dataclasses
-import re
 import logging
 import os
 import shutil
@@ -15,21 +15,17 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
-from rag import check_names, fingerprint, save_upload
+from rag import check_names, save_upload
 from rag.answer import ask, ask_stream
 from rag.conversations import Conversations
-from rag.errors import (DocchatError, NotFoundError, PathError, SourceMissingError, UploadError,
-                        storage_error)
+from rag.errors import NotFoundError, PathError, UploadError
 from ui.admission import Admission
+from ui.examples import Examples
 from rag.index import Index
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentStatus, Hit, Status, UpdateSummary
 
 log = logging.getLogger(__name__)
-#: While updates fail (a read-only or full disk), the watcher waits twice as long after each
-#: failed round, up to this many seconds, instead of reading and embedding again every round.
-WATCH_BACKOFF_MAX = 300.0
-_HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.{3,80}?)\s*#*\s*$", re.M)
 OnProgress = Callable[[float, str], None]
 
 
@@ -46,10 +42,8 @@ class Service:
         self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
         self.admission = Admission(settings.max_concurrent_questions, settings.question_queue)
-        self._examples: tuple[int, list[str]] | None = None  # (index generation, questions)
+        self.examples = Examples(self.index)
         self.model_ready = threading.Event()  # set once the embedding model is loaded
-        self.unavailable = ""  # the watcher's last failure (a folder missing, the index
-        # not writable), if any: each is logged once, not every round
 
     def preload(self) -> threading.Thread:
         """Load the embedding model in the background, so the first question does not wait."""
@@ -148,54 +142,6 @@ class Service:
             return self.index.update(docs, add=docs is not None, full=full,
                                      on_progress=on_progress, recheck=recheck)
 
-    def start_watching(self) -> threading.Event | None:
-        """Update the index by itself when files change in the watched folders (every
-        ``watch_seconds``; a cheap name/size/mtime check first). Returns the stop event."""
-        if self.settings.watch_seconds <= 0:
-            return None
-        stop = threading.Event()
-        threading.Thread(target=self._watch, args=(stop,), name="docchat-watch",
-                         daemon=True).start()
-        return stop
-
-    def _watch(self, stop: threading.Event) -> None:
-        # None: the first look refreshes at once, so files added, changed or removed while
-        # the server was down are taken in at start (an unchanged folder costs a no-op run)
-        last = None
-        wait = self.settings.watch_seconds
-        while True:
-            failed = False
-            try:
-                now = fingerprint(self.watched_paths(), self.settings.follow_outside_symlinks)
-                if now != last:
-                    summary = self.refresh()
-                    log.info("folders changed: %d added, %d updated, %d removed",
-                             len(summary.added), len(summary.updated), len(summary.removed))
-                    last = now
-                    self.unavailable = ""
-            except SourceMissingError as e:  # keep every document; look again next round
-                if str(e) != self.unavailable:
-                    log.warning("a watched folder is unavailable, its documents are kept "
-                                "until it is back: %s", e)
-                self.unavailable = str(e)
-            except Exception as e:  # a bad moment (file half-written, disk full) must not kill it
-                failed = True
-                # a read-only or full disk printed a traceback every round: a known failure is
-                # one line, logged once; an unknown one keeps its traceback
-                known = storage_error(e) or (e if isinstance(e, (DocchatError, OSError))
-                                              else None)
-                if known is None:
-                    log.exception("watching the document folders failed; trying again")
-                elif str(known) != self.unavailable:
-                    log.warning("the index could not be updated; trying again (less often "
-                                "while it fails): %s", known)
-                self.unavailable = str(known or e)
-            # each failed round reads and embeds the changes again: back off while it fails
-            wait = min(wait * 2, max(WATCH_BACKOFF_MAX, self.settings.watch_seconds)) \
-                if failed else self.settings.watch_seconds
-            if stop.wait(wait):
-                return
-
     def add_files(self, files: Iterable[tuple[str, BinaryIO]],
                   on_progress: OnProgress | None = None) -> tuple[list[str], UpdateSummary]:
         """Save uploads into the documents folder, then index that folder incrementally.
@@ -286,35 +232,5 @@ class Service:
         return next((d for d in self.index.documents() if d.id == doc_id), None)
 
     def example_questions(self, n: int = 3) -> list[str]:
-        """Questions to start from, one per recently indexed document, each checked before
-        it is offered: a question about one of its sections ("What does mill report say
-        about staff?") when asking it gets an answer whose first source is that document,
-        else "Summarise <name>" (which always works for a document with text). Computed
-        once per index state (a few questions when the library changed), not per page load."""
-        generation = self.index.snapshot().generation if self.index.exists else -1
-        cached = self._examples
-        if cached is not None and cached[0] == generation:
-            return cached[1][:n]
-        docs = sorted((d for d in self.documents() if d.status == DocumentStatus.INDEXED and d.chunks),
-                      key=lambda d: d.indexed_at, reverse=True)
-        out: list[str] = []
-        for doc in docs[:n]:
-            question = self._section_question(doc)
-            out.append(question if question else f"Summarise {doc.name}")
-        self._examples = (generation, out)
-        return out
-
-    def _section_question(self, doc: Document) -> str | None:
-        headings = [h.strip() for h in _HEADING.findall(self.index.page_text(doc.path, 1))]
-        if not headings:
-            return None
-        topic = headings[1] if len(headings) > 1 else headings[0]  # the first is the title
-        subject = re.sub(r"[-_]+", " ", Path(doc.name).stem).strip()
-        question = f"What does {subject} say about {topic[:1].lower() + topic[1:]}?"
-        try:
-            answer = ask(self.index, question)
-        except DocchatError:
-            return None
-        if answer.abstained or not answer.sources or answer.sources[0].path != doc.path:
-            return None
-        return question
+        """Questions to start from (ui/examples.py), one per recently indexed document."""
+        return self.examples.questions(n)

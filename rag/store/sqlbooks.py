@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
-from rag.errors import StorageError
+from rag.errors import SqliteFailure, StorageError, sqlite_failure
 from rag.types import Skipped
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,11 @@ def connect_reader(path: Path) -> sqlite3.Connection:
     return db
 
 
-#: SQLite's primary result codes (the low byte of an extended code) and the extended codes
-#: of a shared-memory file that cannot be made: ``sqlite_errorname`` is Python 3.11+ only.
-SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_CANTOPEN = 10, 13, 8, 14
-SQLITE_IOERR_SHM = {10 | (18 << 8), 10 | (19 << 8)}  # SHMOPEN, SHMSIZE
-
-
 def _no_shared_memory(exc: sqlite3.Error) -> bool:
     """Whether opening failed for want of the shared-memory file: no room for it, or a
-    folder it cannot be made in."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:  # Python 3.10: no error codes on the exception
-        return any(m in str(exc) for m in ("disk is full", "disk I/O error",
-                                           "unable to open database file", "readonly database"))
-    return code == SQLITE_FULL or code in SQLITE_IOERR_SHM or \
-        code & 0xFF in (SQLITE_READONLY, SQLITE_CANTOPEN)
+    folder it cannot be made in (rag.errors.sqlite_failure classifies)."""
+    return sqlite_failure(exc) in (SqliteFailure.FULL, SqliteFailure.SHARED_MEMORY,
+                                   SqliteFailure.READ_ONLY)
 
 
 def _connect_ro(path: Path, options: str) -> sqlite3.Connection:

@@ -20,11 +20,10 @@ import pytest
 
 from rag.engines import get_engine
 from rag.engines.openai import OpenAIEngine
-from rag.engines.prompt import build_messages, drop_think, strip_think
 from rag.errors import EngineError
 from rag.answering.evidence import Evidence
 from rag.settings import Settings
-from rag.types import CANNOT_ANSWER, Hit
+from rag.types import Hit
 from server import free_port
 
 pytestmark = pytest.mark.slow
@@ -133,30 +132,6 @@ def silent_server() -> Iterator[str]:
 
 def settings_for(base_url: str, **kw) -> Settings:
     return Settings(engine="openai", openai_base_url=base_url, llm_max_tokens=48, **kw)
-
-
-# -- prompt ---------------------------------------------------------------------------------
-
-def test_build_messages_numbers_passages_and_states_the_abstention_sentence():
-    history = [("q1", "a1"), ("q2", "a2"), ("q3", "a3")]
-    msgs = build_messages(QUESTION, PASSAGES, history)
-    assert msgs[0]["role"] == "system" and CANNOT_ANSWER in msgs[0]["content"]
-    assert "[1]" in msgs[0]["content"]
-    # the last two turns only, in order, before the question
-    assert [m["content"] for m in msgs[1:5]] == ["q2", "a2", "q3", "a3"]
-    user = msgs[-1]
-    assert user["role"] == "user" and QUESTION in user["content"]
-    body = user["content"]
-    assert body.index("[1] (zorblax-1.txt, page 1)") < body.index(TEXTS[0])
-    assert body.index("[2] (zorblax-2.txt, page 2)") < body.index(TEXTS[1])
-    assert "/docs/" not in body
-
-
-def test_reasoning_blocks_are_dropped_from_drafts():
-    assert strip_think("<think>hmm</think>\nPim is green [1].") == "Pim is green [1]."
-    pieces = ["<th", "ink>let me", " see</thi", "nk>\n\nPim", " is green [1]."]
-    assert "".join(drop_think(pieces)) == "Pim is green [1]."
-    assert list(drop_think(["Pim", " is green [1]."])) == ["Pim", " is green [1]."]
 
 
 # -- openai engine against a real server ----------------------------------------------------

@@ -284,7 +284,7 @@ def test_a_merge_runs_beside_the_writer_and_readers_without_holding_either_back(
     and the merged index answers as one built without merges."""
     import threading
 
-    from rag.store.local import segment as segmod
+    from rag.store.local import segment_write as segwrite
 
     docs, root = tmp_path / "docs", tmp_path / "index"
     s = settings(root, merge_factor=3, merge_floor=1000, merge_background=True)
@@ -298,14 +298,14 @@ def test_a_merge_runs_beside_the_writer_and_readers_without_holding_either_back(
                   if Path(r.path).name == "doc-000.txt")
 
     started, gate = threading.Event(), threading.Event()
-    real_merge = segmod.merge
+    real_merge = segwrite.merge
 
     def gated_merge(*args, **kwargs):
         started.set()
         gate.wait(60)  # the test opens it; a timeout only keeps a broken run from hanging
         return real_merge(*args, **kwargs)
 
-    monkeypatch.setattr(segmod, "merge", gated_merge)
+    monkeypatch.setattr(segwrite, "merge", gated_merge)
     write_docs(docs, 2, seed=23, prefix="c")
     update(root, s, docs)  # a third segment of the lowest tier: a merge is due
     assert started.wait(30), "the commit did not start a merge"
@@ -345,25 +345,25 @@ def test_a_merge_runs_beside_the_writer_and_readers_without_holding_either_back(
 def test_a_merge_whose_sources_a_full_rebuild_dropped_is_abandoned(tmp_path, monkeypatch):
     import threading
 
-    from rag.store.local import segment as segmod
+    from rag.store.local import segment_write as segwrite
 
     docs, root = tmp_path / "docs", tmp_path / "index"
     s = settings(root, merge_factor=2, merge_floor=1000, merge_background=True)
     write_docs(docs, 3, seed=31)
     update(root, s, docs)
     started, gate = threading.Event(), threading.Event()
-    real_merge = segmod.merge
+    real_merge = segwrite.merge
 
     def gated_merge(*args, **kwargs):
         started.set()
         gate.wait(60)
         return real_merge(*args, **kwargs)
 
-    monkeypatch.setattr(segmod, "merge", gated_merge)
+    monkeypatch.setattr(segwrite, "merge", gated_merge)
     write_docs(docs, 1, seed=32, prefix="b")
     update(root, s, docs)
     assert started.wait(30)
-    monkeypatch.setattr(segmod, "merge", real_merge)
+    monkeypatch.setattr(segwrite, "merge", real_merge)
     summary = Index(root, s, embedder=HashEmbedder(dim=DIM)).update([str(docs)], full=True)
     assert summary.full_rebuild
     gate.set()
@@ -394,7 +394,8 @@ def test_scattered_scoped_rows_are_exact_and_leave_no_vectors_resident(tmp_path)
     exact and the vectors file does not stay resident in the process (the reason the graph's
     segments read their vectors with pread)."""
     from rag.store.local import segment
-    from rag.store.local.segment import AnnSettings, Segment, write, write_hnsw
+    from rag.store.local.segment import Segment
+    from rag.store.local.segment_write import AnnSettings, write, write_hnsw
 
     rng = np.random.default_rng(3)
     n_rows, dim = 30000, 64
@@ -417,7 +418,8 @@ def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share
     """A scope (a row mask) on a flat segment: small ones are scored exactly row by row,
     larger ones by one scan that keeps enough results (falling back to the exact subset when
     too few of them are in the scope). Either way: the exact top n of the allowed rows."""
-    from rag.store.local.segment import Segment, write
+    from rag.store.local.segment import Segment
+    from rag.store.local.segment_write import write
 
     rng = np.random.default_rng(5)
     n_rows, dim = 20000, 32
@@ -425,7 +427,7 @@ def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     write(tmp_path / "seg", np.arange(n_rows, dtype=np.int64), vecs, [["w"]] * n_rows)
     if graph:  # an HNSW segment: subsets are read with pread (runs of consecutive rows)
-        from rag.store.local.segment import AnnSettings, write_hnsw
+        from rag.store.local.segment_write import AnnSettings, write_hnsw
 
         write_hnsw(tmp_path / "seg", vecs, AnnSettings(1, 16, 40, 64))
     seg = Segment(tmp_path / "seg")

@@ -12,7 +12,7 @@ from rag.store.local import db as dbmod, merger
 from rag.store.local.bm25 import BM25Params
 from rag.store.local.layout import DB, segment_dirs, writer_lock
 from rag.store.local.reader import LocalReader
-from rag.store.local.segment import AnnSettings
+from rag.store.local.segment_write import AnnSettings
 from rag.store.local.merge_policy import MergePolicy
 from rag.store.local.writer import LocalWriter
 

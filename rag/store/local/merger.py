@@ -34,6 +34,7 @@ import numpy as np
 
 from rag.store.local import crash, db as dbmod
 from rag.store.local import segment as segmod
+from rag.store.local import segment_write as segwrite
 from rag.store.local.layout import DB, MERGE_LOCK, TMP_SUFFIX, publish_folder, try_lock
 from rag.store.local.merge_policy import MergePolicy, SegmentSize, candidates
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class MergeConfig:
     policy: MergePolicy
-    ann: segmod.AnnSettings
+    ann: segwrite.AnnSettings
     background: bool
 
 
@@ -81,7 +82,7 @@ def dead_per_segment(db, root: Path, names: list[str]) -> dict[str, int]:
     return out
 
 
-def _merge(db, root: Path, names: list[str], ann: segmod.AnnSettings) -> None:
+def _merge(db, root: Path, names: list[str], ann: segwrite.AnnSettings) -> None:
     target = dbmod.allocate_segment(db, root)
     dead = np.asarray([r[0] for r in db.execute("SELECT id FROM tombstones")], np.int64)
     sources = []
@@ -95,7 +96,7 @@ def _merge(db, root: Path, names: list[str], ann: segmod.AnnSettings) -> None:
     tmp = root / (target + TMP_SUFFIX)
     log.info("merging %d segments (%d live chunks) into %s", len(names),
              sum(int(l.sum()) for _, l in sources), target)
-    n = segmod.merge(tmp, sources, dim, ann)
+    n = segwrite.merge(tmp, sources, dim, ann)
     crash.at("merge-written")
     gone = np.concatenate([np.asarray(s.ids)[~l] for s, l in sources])
     publish_folder(tmp, root / target)

@@ -28,7 +28,7 @@ import numpy as np
 from rag.ingest.chunking import index_text
 from rag.lexical import words
 from rag.store.local import crash, db as dbmod, merger
-from rag.store.local import segment as segmod
+from rag.store.local import segment_write as segwrite
 from rag.store.local.layout import (DB, MERGE_LOCK, TMP_SUFFIX, legacy_manifest,
                                     publish_folder, remove_legacy, segment_dirs, try_lock)
 from rag.store import sqlbooks
@@ -165,9 +165,9 @@ class LocalWriter:
         if vectors.shape[1] != dim:
             raise ValueError(f"vector dimension {vectors.shape[1]} != index dimension {dim}")
         tmp = self.root / (name + TMP_SUFFIX)
-        segmod.write(tmp, ids, vectors, (words(index_text(c)) for c in chunks))
+        segwrite.write(tmp, ids, vectors, (words(index_text(c)) for c in chunks))
         if len(ids) >= self.ann.min_vectors:
-            segmod.write_hnsw(tmp, vectors, self.ann)
+            segwrite.write_hnsw(tmp, vectors, self.ann)
         crash.at("segment-written")
         publish_folder(tmp, self.root / name)
         crash.at("segment-renamed")

@@ -1,5 +1,5 @@
-"""ui/service.py: the server's side of the index (the folder watcher here; uploads, deletes
-and the library are tested through the API in test_api.py and test_library.py)."""
+"""ui/watcher.py: the folder watcher, on a real index (the service's uploads, deletes and
+library actions are tested through the API in test_api.py and test_library.py)."""
 from __future__ import annotations
 
 import logging
@@ -19,6 +19,7 @@ def test_the_watcher_says_once_that_a_read_only_index_cannot_be_updated_and_back
     from rag import ask
     from rag.settings import Settings
     from ui.service import Service
+    from ui.watcher import Watcher
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -38,15 +39,15 @@ def test_the_watcher_says_once_that_a_read_only_index_cannot_be_updated_and_back
         return real(*a, **kw)
 
     service.refresh = counted
-    caplog.set_level(logging.WARNING, logger="ui.service")
+    caplog.set_level(logging.WARNING, logger="ui.watcher")
     stop = threading.Event()
-    watcher = threading.Thread(target=service._watch, args=(stop,))
+    watcher = threading.Thread(target=Watcher(service).run, args=(stop,))
     watcher.start()
     time.sleep(1.6)  # about 32 rounds of 0.05 s without the back-off
     stop.set()
     watcher.join(10)
     assert 2 <= len(rounds) <= 7, len(rounds)  # 0.05 + 0.1 + 0.2 + 0.4 + 0.8 s apart
-    warned = [r for r in caplog.records if r.name == "ui.service"]
+    warned = [r for r in caplog.records if r.name == "ui.watcher"]
     assert len(warned) == 1 and warned[0].levelno == logging.WARNING, warned
     said = warned[0].getMessage()
     assert warned[0].exc_info is None and ("read-only" in said or "not permitted" in said), said
