@@ -45,15 +45,40 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector("#question textarea")
 
+            # where the page's time goes: a MutationObserver stamps (performance.now()) the
+            # first draft of the question being asked and its final answer, in the page
+            page.evaluate("""() => {
+                window.dcStamps = {};
+                new MutationObserver(() => {
+                    const s = window.dcStamps;
+                    if (s.enter === undefined || s.final !== undefined) return;
+                    if (s.draft === undefined &&
+                        document.querySelectorAll('#chat .dc-draft').length > s.drafts)
+                        s.draft = performance.now();
+                    if (document.querySelectorAll(%r).length > s.finals)
+                        s.final = performance.now();
+                }).observe(document.body, {childList: true, subtree: true,
+                                           characterData: true});
+            }""" % FINAL)
+
             def on_page(q: str) -> float:
                 before = page.locator(FINAL).count()
                 box = page.locator("#question textarea")
                 box.fill(q)
+                page.evaluate("""([f]) => { window.dcStamps = {
+                    drafts: document.querySelectorAll('#chat .dc-draft').length,
+                    finals: document.querySelectorAll(f).length,
+                    enter: performance.now()}; }""", [FINAL])
                 t = time.perf_counter()
                 box.press("Enter")
                 page.wait_for_function(
                     f"document.querySelectorAll({FINAL!r}).length > {before}", timeout=120_000)
-                return time.perf_counter() - t
+                took = time.perf_counter() - t
+                st = page.evaluate("() => window.dcStamps")
+                if st.get("draft") is not None and st.get("final") is not None:
+                    to_draft.append((st["draft"] - st["enter"]) / 1000)
+                    draft_to_final.append((st["final"] - st["draft"]) / 1000)
+                return took
 
             def on_api(q: str) -> float:
                 t = time.perf_counter()
@@ -61,7 +86,11 @@ def main() -> None:
                 r.raise_for_status()
                 return time.perf_counter() - t
 
+            to_draft: list[float] = []
+            draft_to_final: list[float] = []
             first = on_page(QUESTIONS[0])
+            to_draft.clear()
+            draft_to_final.clear()
             page_s, api_s = [], []
             for _ in range(args.repeat):
                 for q in QUESTIONS:
@@ -73,6 +102,11 @@ def main() -> None:
     print(f"first question on the page: {first:.2f} s")
     print(f"page, Enter to the finished answer: n={len(page_s)} {ms(page_s)}")
     print(f"POST /api/ask: n={len(api_s)} {ms(api_s)}")
+    if to_draft:
+        print(f"  of the page's: Enter to the first draft shown: n={len(to_draft)} "
+              f"{ms(to_draft)}; first draft to the answer shown: {ms(draft_to_final)}")
+        print("  Enter to the first draft, question by question (ms): " +
+              " ".join(f"{x * 1000:.0f}" for x in to_draft))
     print(f"page / API (medians): {statistics.median(page_s) / statistics.median(api_s):.2f}")
 
 

@@ -77,14 +77,20 @@ def sentence_pairs() -> tuple[list, list, list]:
 
 
 def platt(args) -> None:
+    """Fit p on the calibration pairs for the trained checker in ``--source`` (build/checker
+    by default) and record it there (reader.json); ``--install`` (the default for round 1's
+    folder) copies it into rag/answering/models as the product's checker."""
     from rag.answering.span_reader import SpanReader
+
+    src = Path(args.source) if args.source else OUT
+    install = args.install or not args.source
 
     pos, lacking, unans = sentence_pairs()
     pairs = [(q, s, 1.0) for q, s in pos] + [(q, s, 0.0) for q, s in lacking + unans]
-    info = json.loads((OUT / "train.json").read_text())
-    meta = OUT / "reader.json"
+    info = json.loads((src / "train.json").read_text())
+    meta = src / "reader.json"
     meta.write_text(json.dumps(info))
-    reader = SpanReader(OUT / "reader.safetensors", meta, backend="auto")
+    reader = SpanReader(src / "reader.safetensors", meta, backend="auto")
     t0 = time.perf_counter()
     feats = []
     for q, s, _ in pairs:
@@ -107,9 +113,11 @@ def platt(args) -> None:
                         "fit_on": f"{len(pairs)} calibration sentence pairs "
                                   f"({int(y.sum())} answer sentences)",
                         "auc_in_sample": round(auc, 4)}})
-    MODELS.mkdir(exist_ok=True)
-    shutil.copyfile(OUT / "reader.safetensors", MODELS / "checker.safetensors")
-    (MODELS / "checker.json").write_text(json.dumps(info, indent=1) + "\n")
+    meta.write_text(json.dumps(info, indent=1) + "\n")
+    if install:
+        MODELS.mkdir(exist_ok=True)
+        shutil.copyfile(src / "reader.safetensors", MODELS / "checker.safetensors")
+        (MODELS / "checker.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"{len(pairs)} pairs in {time.perf_counter() - t0:.0f} s; weights {w}; AUC {auc:.3f}")
 
 
@@ -125,9 +133,11 @@ def auc(args) -> None:
     def area(a, b) -> float:
         return float(np.mean(np.array(a)[:, None] > np.array(b)[None, :]))
 
-    for name in args.models.split(","):
-        model = SpanReader(MODELS / f"{name}.safetensors", MODELS / f"{name}.json",
-                           backend="auto")
+    for name in args.models.split(","):  # a name in rag/answering/models, or a folder
+        # a training run wrote and ``platt --source`` calibrated (reader.safetensors/.json)
+        files = (Path(name) / "reader.safetensors", Path(name) / "reader.json") \
+            if "/" in name else (MODELS / f"{name}.safetensors", MODELS / f"{name}.json")
+        model = SpanReader(*files, backend="auto")
         p, lk, un = ([model.read(q, [s])[0].probability for q, s in rows]
                      for rows in (pos, lacking, unans))
         print(f"{name}: answer sentence ({len(p)}) vs closest sentence without the answer "
@@ -431,7 +441,10 @@ def designs(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("platt")
+    pl = sub.add_parser("platt")
+    pl.add_argument("--source", default="", help="a trained checker's folder (build/checker)")
+    pl.add_argument("--install", action="store_true",
+                    help="copy it into rag/answering/models (implied without --source)")
     a = sub.add_parser("auc")
     a.add_argument("--models", default="reader,checker")
     c = sub.add_parser("collect")

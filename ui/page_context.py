@@ -13,10 +13,14 @@ from rag.settings import Settings  # noqa: F401  sets HF_HUB_OFFLINE and GRADIO_
 
 import gradio as gr  # noqa: E402
 
+from ui.background import thinned  # noqa: E402
 from ui.service import Service  # noqa: E402
 from ui.stopping import Runs  # noqa: E402
 
 
+#: At most one update of an answer being made is sent to the page this often (seconds): see
+#: Page.asked.
+UPDATE_EVERY_S = 0.25
 #: The chat's thumb for a stored rating (Gradio's feedback_value).
 THUMBS = {"up": "Like", "down": "Dislike"}
 
@@ -63,22 +67,44 @@ class Page:
         """on_ask/on_regenerate outputs from run_question's yields; Stop is enabled while
         the answer is being made (on_stopped disables it when it is pressed), Regenerate
         once it is done (answered or failed). ``thumbs``: the chat's thumbs to show from the
-        first update on (Regenerate's: the replaced answer's thumb goes)."""
+        first update on (Regenerate's: the replaced answer's thumb goes).
+
+        The yields are thinned (ui.background.thinned): the first at once, then at most one
+        every UPDATE_EVERY_S, the last always. Each update the page is sent cost about 40 ms
+        of the answer's own time (Gradio's processing of it competes with the answer for
+        the interpreter) and the extractive engine's draft and "Checking..." step came a
+        millisecond before its answer: the page took 2.4x the API's time (issue 19 item 12).
+        A step that lasts shows within UPDATE_EVERY_S, and an LLM's draft streams at that
+        pace."""
         session = session_of(request)
         run = self.runs.start(session)
+        updates = thinned(gen, UPDATE_EVERY_S, run.stop, copy=_own_messages)
         try:
-            for m, h, a, src, box, conv, done in gen:  # done: in the same (last) update as
-                # the answer, so a question asked the moment it shows is not dropped as a repeat
+            for m, h, a, src, box, conv, done in updates:  # done: in the same (last) update
+                # as the answer, so a question asked the moment it shows is not dropped as a
+                # repeat
                 if run.stop.is_set():  # Stop was pressed: its "Stopped" is the last word
                     return
+                chat = m if thumbs is None else gr.update(value=m, feedback_value=thumbs)
+                thumbs = None
+                if not done:  # a draft: the history, answers and conversation are as they
+                    # were (sending them again costs a copy of every answer each time)
+                    yield (m, chat, gr.skip(), gr.skip(), src, box, gr.skip(), gr.skip(),
+                           gr.skip(), gr.update(interactive=True), gr.update(interactive=False))
+                    continue
                 listing = gr.update(choices=self.conv_choices(user), value=conv) if conv \
                     else gr.skip()
                 if conv and request is not None:  # the page knows its conversation's id now
                     self.forget_pending(request)
-                chat = m if thumbs is None else gr.update(value=m, feedback_value=thumbs)
-                thumbs = None
                 yield (m, chat, h, a, src, box, conv, listing, conv or "",
-                       gr.update(interactive=not done), gr.update(interactive=done))
+                       gr.update(interactive=False), gr.update(interactive=True))
         finally:
-            gen.close()  # ends the engine's generation too
+            updates.close()  # gen is closed in its thread: that ends the engine's generation
             self.runs.end(session, run)
+
+
+def _own_messages(update: tuple) -> tuple:
+    """An update with its own copy of the chat's messages: run_question changes the last
+    message of the list it yielded while it makes the next update."""
+    m, *rest = update
+    return ([dict(x) for x in m], *rest) if isinstance(m, list) else update
