@@ -36,6 +36,9 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 #sources { max-height: 85vh !important; overflow-y: auto !important; overflow-x: hidden; }
 @media (max-width: 768px) { #sources { max-height: 70vh !important; } }
 #conv-list { max-height: 60vh; overflow-y: auto; }
+/* Delete's confirmation takes the place of Rename and Delete: it shows where the user just
+   clicked, not under the fold of a short window (issue 19) */
+#conversations:has(#conv-confirm-row #conv-confirm) #conv-actions { display: none !important; }
 @media (max-width: 768px) { #conv-list { max-height: 30vh; }
     /* a phone: the chat first, the conversation list after it (not a screen above it) */
     #conversations { order: 2; }

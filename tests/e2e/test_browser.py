@@ -12,6 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -362,6 +363,34 @@ def test_on_a_phone_the_library_scrolls_sideways_and_long_words_wrap(browser, ba
         bubble = ask(page, "What does the long identifier name?")
         fits = bubble.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1")
         assert "Zorblaxian archive" in bubble.inner_text() and fits
+    finally:
+        page.context.close()
+
+
+def test_at_900_px_the_conversation_delete_confirmation_shows_where_delete_was(browser, base):
+    """Issue 19, item 8: the confirmation appeared under Delete, so with Delete at the bottom
+    of a 900 x 700 window it landed below the fold and clicking Delete seemed to do nothing."""
+    for i in range(6):  # a list long enough to put Delete under the first screen
+        httpx.post(f"{base}/api/conversations", json={"title": f"Earlier talk {i}"},
+                   timeout=30).raise_for_status()
+    page = open_page(browser, base, viewport={"width": 900, "height": 700})
+    try:
+        ask(page, "How many people died in the attack?")  # a stored conversation, open
+        delete = page.locator("#conv-delete")
+        expect(delete).to_be_enabled(timeout=TIMEOUT)
+        # the user scrolls just far enough to see Delete: it is at the bottom of the window
+        delete.evaluate("(d) => d.scrollIntoView({block: 'end'})")
+        box = delete.bounding_box()
+        assert 650 <= box["y"] + box["height"] <= 701, box
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for button in ("#conv-confirm", "#conv-cancel"):
+            expect(page.locator(button)).to_be_visible()
+            b = page.locator(button).bounding_box()
+            assert b["y"] >= 0 and b["y"] + b["height"] <= 701, (button, b)
+        expect(delete).to_be_hidden()  # the confirmation takes its place
+        page.locator("#conv-cancel").click()
+        expect(delete).to_be_visible()
+        expect(page.locator("#conv-confirm")).to_have_count(0)
     finally:
         page.context.close()
 
