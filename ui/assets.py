@@ -42,9 +42,14 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 @media (max-width: 768px) { #conv-list { max-height: 30vh; }
     /* a phone: the chat first, the conversation list after it (not a screen above it) */
     #conversations { order: 2; }
-    /* the question box, Ask and Stop stay on one line (Stop used to wrap under Ask) */
-    #ask-row { flex-wrap: nowrap !important; }
-    #ask-row #question { min-width: 0 !important; flex-shrink: 1; } }
+    /* the question box has the screen's width; Ask and Stop share the line under it */
+    #ask-row { flex-wrap: wrap !important; }
+    #ask-row > .form:has(#question) { flex: 1 1 100% !important; min-width: 100% !important; }
+    #ask-row > #ask, #ask-row > #stop { flex: 1 1 0 !important; min-width: 0 !important; }
+    /* an empty chat is shorter, so the question box and the example questions are on the
+       first screen; a conversation gets the chat's full height */
+    #chat:not(:has(.message-row)) { height: 34vh !important; }
+    #header h2 { font-size: 1.25em; } }
 .dc-turn { display: none; }
 .dc-turn:last-child { display: block; }
 .dc-picked .dc-turn { display: none; }
