@@ -23,8 +23,8 @@ table.dc-lib { width: 100%; font-size: 0.9em; border-collapse: collapse; }
 /* a phone: the library scrolls sideways instead of hiding its last columns */
 .dc-lib-wrap { overflow-x: auto; max-width: 100%; }
 /* a very long word (a URL, a hash) wraps instead of running out of its box */
-.dc-passage, .dc-answer, .dc-abstain, .dc-error, .dc-src-head, table.dc-lib td,
-#chat .message { overflow-wrap: anywhere; }
+.dc-passage, .dc-answer, .dc-abstain, .dc-error, .dc-src-head, .dc-for, table.dc-lib td,
+#chat .message, #conv-list label { overflow-wrap: anywhere; min-width: 0; }
 table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
     border-bottom: 1px solid #e5e7eb; }
 .dc-skipped { color: #92400e; }

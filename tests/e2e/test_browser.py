@@ -416,6 +416,45 @@ def test_at_900_px_the_conversation_delete_confirmation_shows_where_delete_was(b
         page.context.close()
 
 
+#: a 300-character word with no break in it (a hash, a URL, an identifier)
+LONG_WORD = "Q" * 40 + "-Kestrelvault-" + "w" * 246
+
+
+def text_beyond_its_box(page, word: str) -> list:
+    """Every element the word's text runs out of: a text node wider than its element, or an
+    element that clips or scrolls it sideways."""
+    return page.evaluate("""(word) => [...document.querySelectorAll("body *")].filter((e) => {
+        const r = e.getBoundingClientRect();
+        if (!r.width || !e.textContent.includes(word)) return false;
+        const clipped = getComputedStyle(e).overflowX !== "visible" &&
+            e.scrollWidth > e.clientWidth + 1;
+        const spills = [...e.childNodes].some((n) => {
+            if (n.nodeType !== 3 || !n.textContent.includes(word)) return false;
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            return range.getBoundingClientRect().right > r.right + 1; });
+        return clipped || spills;
+      }).map((e) => e.id || e.className || e.tagName)""", word[:30])  # in a cut title too
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (390, 844)])
+def test_a_300_character_word_wraps_in_every_box(browser, base, tmp_path, size):
+    """Issue 19, item 8: a very long word in a question ran out of the conversation list and
+    the Sources panel's "for:" line (answers, passages and the library already wrapped)."""
+    page = open_page(browser, base, viewport={"width": size[0], "height": size[1]})
+    try:
+        if "long-word-300.md" not in page.locator(".dc-lib").first.inner_text():
+            upload(page, tmp_path, "long-word-300.md", f"# Vault\n\nThe identifier "
+                   f"{LONG_WORD} names the Kestrel vault.\n")
+        bubble = ask(page, f"What does {LONG_WORD} name?")
+        assert "Kestrel vault" in bubble.inner_text()
+        expect(page.locator("#conv-list")).to_contain_text(LONG_WORD[:30])
+        assert text_beyond_its_box(page, LONG_WORD) == []
+        shot(page, f"long-word-{size[0]}.png")
+    finally:
+        page.context.close()
+
+
 def test_a_10000_turn_conversation_opens_quickly_with_its_latest_turns(page, served):
     """Issue 20, item 11: a 10,000-turn conversation took 213 s and 1.17 GB of browser
     memory to open, then froze the page. It opens with its latest turns and says how many
