@@ -416,6 +416,19 @@ def test_at_900_px_the_conversation_delete_confirmation_shows_where_delete_was(b
         page.context.close()
 
 
+def test_an_upload_of_a_wrong_file_type_is_refused_in_one_toast(page, tmp_path, served):
+    """Issue 19, item 8 (it already worked with Gradio 6.31): the "Invalid file type" toast
+    was shown twice."""
+    path = tmp_path / "tool.exe"
+    path.write_bytes(b"MZ not a document")
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    toast = page.locator(".toast-body")
+    expect(toast.first).to_contain_text("Invalid file type: tool.exe", timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # a second toast would have come by now
+    assert toast.count() == 1 and "(2)" not in toast.inner_text()  # Gradio counts repeats
+    assert not (served[1] / "uploads" / "tool.exe").exists()
+
+
 #: a 300-character word with no break in it (a hash, a URL, an identifier)
 LONG_WORD = "Q" * 40 + "-Kestrelvault-" + "w" * 246
 
