@@ -23,8 +23,8 @@ table.dc-lib { width: 100%; font-size: 0.9em; border-collapse: collapse; }
 /* a phone: the library scrolls sideways instead of hiding its last columns */
 .dc-lib-wrap { overflow-x: auto; max-width: 100%; }
 /* a very long word (a URL, a hash) wraps instead of running out of its box */
-.dc-passage, .dc-answer, .dc-abstain, .dc-error, .dc-src-head, table.dc-lib td,
-#chat .message { overflow-wrap: anywhere; }
+.dc-passage, .dc-answer, .dc-abstain, .dc-error, .dc-src-head, .dc-for, table.dc-lib td,
+#chat .message, #conv-list label { overflow-wrap: anywhere; min-width: 0; }
 table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
     border-bottom: 1px solid #e5e7eb; }
 .dc-skipped { color: #92400e; }
@@ -36,12 +36,20 @@ table.dc-lib td, table.dc-lib th { padding: 2px 6px; text-align: left;
 #sources { max-height: 85vh !important; overflow-y: auto !important; overflow-x: hidden; }
 @media (max-width: 768px) { #sources { max-height: 70vh !important; } }
 #conv-list { max-height: 60vh; overflow-y: auto; }
+/* Delete's confirmation takes the place of Rename and Delete: it shows where the user just
+   clicked, not under the fold of a short window (issue 19) */
+#conversations:has(#conv-confirm-row #conv-confirm) #conv-actions { display: none !important; }
 @media (max-width: 768px) { #conv-list { max-height: 30vh; }
     /* a phone: the chat first, the conversation list after it (not a screen above it) */
     #conversations { order: 2; }
-    /* the question box, Ask and Stop stay on one line (Stop used to wrap under Ask) */
-    #ask-row { flex-wrap: nowrap !important; }
-    #ask-row #question { min-width: 0 !important; flex-shrink: 1; } }
+    /* the question box has the screen's width; Ask and Stop share the line under it */
+    #ask-row { flex-wrap: wrap !important; }
+    #ask-row > .form:has(#question) { flex: 1 1 100% !important; min-width: 100% !important; }
+    #ask-row > #ask, #ask-row > #stop { flex: 1 1 0 !important; min-width: 0 !important; }
+    /* an empty chat is shorter, so the question box and the example questions are on the
+       first screen; a conversation gets the chat's full height */
+    #chat:not(:has(.message-row)) { height: 34vh !important; }
+    #header h2 { font-size: 1.25em; } }
 .dc-turn { display: none; }
 .dc-turn:last-child { display: block; }
 .dc-picked .dc-turn { display: none; }

@@ -139,12 +139,14 @@ def conversations_column() -> ConversationsColumn:
         # enabled while a stored conversation is open (see conv.change in ui/app.py)
         conv_title = gr.Textbox(label="Title", elem_id="conv-title", max_lines=1,
                                 interactive=False)
-        with gr.Row():
+        with gr.Row(elem_id="conv-actions"):
             rename_btn = gr.Button("Rename", elem_id="conv-rename", size="sm",
                                    interactive=False)
             conv_del = gr.Button("Delete…", elem_id="conv-delete", size="sm",
                                  variant="stop", interactive=False)
-        with gr.Row(visible=False) as conv_confirm_row:
+        # shown in the place of Rename and Delete (CSS hides them meanwhile), so it is on
+        # the screen wherever the Delete button was
+        with gr.Row(visible=False, elem_id="conv-confirm-row") as conv_confirm_row:
             conv_confirm = gr.Button("Yes, delete it", elem_id="conv-confirm",
                                      size="sm", variant="stop")
             conv_cancel = gr.Button("Cancel", elem_id="conv-cancel", size="sm")

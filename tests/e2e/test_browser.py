@@ -12,6 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -362,6 +363,107 @@ def test_on_a_phone_the_library_scrolls_sideways_and_long_words_wrap(browser, ba
         bubble = ask(page, "What does the long identifier name?")
         fits = bubble.evaluate("(b) => b.scrollWidth <= b.clientWidth + 1")
         assert "Zorblaxian archive" in bubble.inner_text() and fits
+    finally:
+        page.context.close()
+
+
+def test_on_a_phone_the_question_box_has_the_width_and_the_examples_are_on_the_first_screen(
+        browser, base):
+    """Issue 19, item 8: on a phone the question box was squeezed beside Ask and Stop (two
+    lines of 15 characters) and the example questions were below the first screen."""
+    page = open_page(browser, base, viewport={"width": 390, "height": 844}, is_mobile=True,
+                     has_touch=True)
+    try:
+        expect(page.locator("#examples button:visible").first).to_be_visible(timeout=TIMEOUT)
+        chat, q, ask_b, stop_b = (page.locator(s).bounding_box()
+                                  for s in ("#chat", "#question", "#ask", "#stop"))
+        assert q["width"] >= 0.9 * chat["width"], (q, chat)  # the box has the chat's width
+        for b in (ask_b, stop_b):  # Ask and Stop under it, inside the chat's column
+            assert b["y"] >= q["y"] + q["height"] - 1 and b["x"] >= chat["x"] - 1
+            assert b["x"] + b["width"] <= chat["x"] + chat["width"] + 1, (b, chat)
+        examples = [b.bounding_box() for b in page.locator("#examples button:visible").all()]
+        assert examples and all(e["y"] + e["height"] <= 844 for e in examples), examples
+        shot(page, "phone-empty.png", full_page=False)
+    finally:
+        page.context.close()
+
+
+def test_at_900_px_the_conversation_delete_confirmation_shows_where_delete_was(browser, base):
+    """Issue 19, item 8: the confirmation appeared under Delete, so with Delete at the bottom
+    of a 900 x 700 window it landed below the fold and clicking Delete seemed to do nothing."""
+    for i in range(6):  # a list long enough to put Delete under the first screen
+        httpx.post(f"{base}/api/conversations", json={"title": f"Earlier talk {i}"},
+                   timeout=30).raise_for_status()
+    page = open_page(browser, base, viewport={"width": 900, "height": 700})
+    try:
+        ask(page, "How many people died in the attack?")  # a stored conversation, open
+        delete = page.locator("#conv-delete")
+        expect(delete).to_be_enabled(timeout=TIMEOUT)
+        # the user scrolls just far enough to see Delete: it is at the bottom of the window
+        delete.evaluate("(d) => d.scrollIntoView({block: 'end'})")
+        box = delete.bounding_box()
+        assert 650 <= box["y"] + box["height"] <= 701, box
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for button in ("#conv-confirm", "#conv-cancel"):
+            expect(page.locator(button)).to_be_visible()
+            b = page.locator(button).bounding_box()
+            assert b["y"] >= 0 and b["y"] + b["height"] <= 701, (button, b)
+        expect(delete).to_be_hidden()  # the confirmation takes its place
+        page.locator("#conv-cancel").click()
+        expect(delete).to_be_visible()
+        expect(page.locator("#conv-confirm")).to_have_count(0)
+    finally:
+        page.context.close()
+
+
+def test_an_upload_of_a_wrong_file_type_is_refused_in_one_toast(page, tmp_path, served):
+    """Issue 19, item 8 (it already worked with Gradio 6.31): the "Invalid file type" toast
+    was shown twice."""
+    path = tmp_path / "tool.exe"
+    path.write_bytes(b"MZ not a document")
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    toast = page.locator(".toast-body")
+    expect(toast.first).to_contain_text("Invalid file type: tool.exe", timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # a second toast would have come by now
+    assert toast.count() == 1 and "(2)" not in toast.inner_text()  # Gradio counts repeats
+    assert not (served[1] / "uploads" / "tool.exe").exists()
+
+
+#: a 300-character word with no break in it (a hash, a URL, an identifier)
+LONG_WORD = "Q" * 40 + "-Kestrelvault-" + "w" * 246
+
+
+def text_beyond_its_box(page, word: str) -> list:
+    """Every element the word's text runs out of: a text node wider than its element, or an
+    element that clips or scrolls it sideways."""
+    return page.evaluate("""(word) => [...document.querySelectorAll("body *")].filter((e) => {
+        const r = e.getBoundingClientRect();
+        if (!r.width || !e.textContent.includes(word)) return false;
+        const clipped = getComputedStyle(e).overflowX !== "visible" &&
+            e.scrollWidth > e.clientWidth + 1;
+        const spills = [...e.childNodes].some((n) => {
+            if (n.nodeType !== 3 || !n.textContent.includes(word)) return false;
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            return range.getBoundingClientRect().right > r.right + 1; });
+        return clipped || spills;
+      }).map((e) => e.id || e.className || e.tagName)""", word[:30])  # in a cut title too
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (390, 844)])
+def test_a_300_character_word_wraps_in_every_box(browser, base, tmp_path, size):
+    """Issue 19, item 8: a very long word in a question ran out of the conversation list and
+    the Sources panel's "for:" line (answers, passages and the library already wrapped)."""
+    page = open_page(browser, base, viewport={"width": size[0], "height": size[1]})
+    try:
+        if "long-word-300.md" not in page.locator(".dc-lib").first.inner_text():
+            upload(page, tmp_path, "long-word-300.md", f"# Vault\n\nThe identifier "
+                   f"{LONG_WORD} names the Kestrel vault.\n")
+        bubble = ask(page, f"What does {LONG_WORD} name?")
+        assert "Kestrel vault" in bubble.inner_text()
+        expect(page.locator("#conv-list")).to_contain_text(LONG_WORD[:30])
+        assert text_beyond_its_box(page, LONG_WORD) == []
+        shot(page, f"long-word-{size[0]}.png")
     finally:
         page.context.close()
 
@@ -939,8 +1041,8 @@ def test_the_question_box_has_the_width_and_a_phone_shows_the_chat_first(browser
         assert chat["y"] < convs["y"]  # the chat first; the list of conversations after it
         assert chat["y"] < 844  # the chat starts on the first screen
         q, ask_b, stop_b = (page.locator(s).bounding_box() for s in ("#question", "#ask", "#stop"))
-        # the question box, Ask and Stop on one line, all inside the screen (Stop wrapped)
-        assert abs(ask_b["y"] - stop_b["y"]) < 4 and stop_b["x"] > ask_b["x"] > q["x"]
+        # Ask and Stop on one line (Stop used to wrap under Ask), both inside the screen
+        assert abs(ask_b["y"] - stop_b["y"]) < 4 and stop_b["x"] > ask_b["x"]
         assert stop_b["x"] + stop_b["width"] <= 390 and q["width"] >= 150
     finally:
         page.context.close()
