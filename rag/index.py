@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from rag import indexing, retrieval
-from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError, PathError,
-                        QuestionError)
+from rag.errors import (DocchatError, IndexMismatchError, IndexNotFoundError, NotFoundError,
+                        PathError, QuestionError)
 from rag.ingest.files import visible
 from rag.settings import Settings
 from rag.store import Reader, Scope, exclusions, open_store
@@ -104,6 +104,15 @@ class Index:
 
         if self.settings.engine != "extractive" and entailment.enabled(self.settings):
             SpanReader.shared(self.settings, entailment.NAME).warm_up()  # an LLM's sentences
+        if self.exists:  # the first search opens the store's reader, its maps and the
+            # lexical statistics, and the first evidence loads the tokenizer of the token
+            # vectors: about 100 ms of the first question on the seed, done here
+            from rag.answering.evidence import build_evidence
+
+            try:
+                build_evidence(self.embedder(), "warm up", self.search("warm up", k=1))
+            except DocchatError:  # an index the model cannot read: the first question says so
+                pass
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: Fusion = Fusion.CONVEX, documents: Sequence[str] | None = None) -> list[Hit]:
