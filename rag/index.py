@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from rag import indexing, retrieval
-from rag.errors import (DocchatError, IndexMismatchError, IndexNotFoundError, NotFoundError,
+from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError,
                         PathError, QuestionError)
 from rag.ingest.files import visible
 from rag.settings import Settings
@@ -111,8 +111,9 @@ class Index:
 
             try:
                 build_evidence(self.embedder(), "warm up", self.search("warm up", k=1))
-            except DocchatError:  # an index the model cannot read: the first question says so
-                pass
+            except Exception as exc:  # noqa: BLE001 - an index the model cannot read, a
+                # remote embedder down, an update under way: the first question says so
+                log.info("warm-up search skipped: %s", exc)
 
     def search(self, query: str, k: int | None = None, history: Sequence[str] = (),
                fusion: Fusion = Fusion.CONVEX, documents: Sequence[str] | None = None) -> list[Hit]:

@@ -5,6 +5,7 @@ the ones between are dropped). ``thinned`` does the same for a stream of page up
 answer being made: ui/page_context.py)."""
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -89,7 +90,11 @@ def thinned(gen: Iterator[T], every: float, stop: threading.Event,
             finally:
                 items.put((_END, None))
 
-    threading.Thread(target=run, name="docchat-thinned", daemon=True).start()
+    # in a copy of the caller's context: Gradio finds the event a gr.Warning belongs to
+    # through context variables, which a new thread does not inherit
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name="docchat-thinned",
+                     daemon=True).start()
     sent: float | None = None
     pending: list = []  # the newest item not yet handed on, if any
     try:

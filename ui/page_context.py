@@ -79,6 +79,7 @@ class Page:
         session = session_of(request)
         run = self.runs.start(session)
         updates = thinned(gen, UPDATE_EVERY_S, run.stop, copy=_own_messages)
+        first = True
         try:
             for m, h, a, src, box, conv, done in updates:  # done: in the same (last) update
                 # as the answer, so a question asked the moment it shows is not dropped as a
@@ -87,17 +88,20 @@ class Page:
                     return
                 chat = m if thumbs is None else gr.update(value=m, feedback_value=thumbs)
                 thumbs = None
-                if not done:  # a draft: the history, answers and conversation are as they
-                    # were (sending them again costs a copy of every answer each time)
+                if not done and not first:  # a later draft: the history, answers and
+                    # conversation are as the first update left them (sending them again
+                    # cost a copy of every answer each time)
                     yield (m, chat, gr.skip(), gr.skip(), src, box, gr.skip(), gr.skip(),
                            gr.skip(), gr.update(interactive=True), gr.update(interactive=False))
                     continue
+                first = False  # the first update sends them all: Regenerate's has already
+                # dropped the answer it replaces, which a Stop must not leave on the page
                 listing = gr.update(choices=self.conv_choices(user), value=conv) if conv \
                     else gr.skip()
                 if conv and request is not None:  # the page knows its conversation's id now
                     self.forget_pending(request)
                 yield (m, chat, h, a, src, box, conv, listing, conv or "",
-                       gr.update(interactive=False), gr.update(interactive=True))
+                       gr.update(interactive=not done), gr.update(interactive=done))
         finally:
             updates.close()  # gen is closed in its thread: that ends the engine's generation
             self.runs.end(session, run)

@@ -5,8 +5,10 @@ disables Stop) and a cancel of the running answer. Its page submits the handler 
 the cancel without waiting, so the answer's next update could arrive after the handler's and
 undo it: the draft without "Stopped" and Stop enabled again (seen in CI). ``Runs`` closes that
 window on the server: Stop sets the run's flag, the answer yields nothing after it, and the
-handler returns only once the answer has ended (or ``wait`` seconds passed, when the answer is
-inside a long step: Gradio's cancel then discards whatever it would have sent)."""
+handler returns only once the answer's updates have ended (or ``wait`` seconds passed: Gradio's
+cancel then discards whatever it would have sent). The updates end within a poll (50 ms) of
+Stop (ui/background.py thinned); the engine itself stops after the step it is in, closed in
+its own thread, which may be just after the handler returned."""
 from __future__ import annotations
 
 import threading

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
-from rag.errors import SqliteFailure, StorageError, sqlite_failure
+from rag.errors import SQLITE_PERM, SqliteFailure, StorageError, sqlite_failure
 from rag.types import Skipped
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,10 @@ def connect_reader(path: Path) -> sqlite3.Connection:
 
 def _no_shared_memory(exc: sqlite3.Error) -> bool:
     """Whether opening failed for want of the shared-memory file: no room for it, or a
-    folder it cannot be made in (rag.errors.sqlite_failure classifies)."""
+    folder it cannot be made in (rag.errors.sqlite_failure classifies). SQLITE_PERM (a lock
+    call refused) is not one: the immutable read this allows would ignore locks."""
+    if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == SQLITE_PERM:
+        return False
     return sqlite_failure(exc) in (SqliteFailure.FULL, SqliteFailure.SHARED_MEMORY,
                                    SqliteFailure.READ_ONLY)
 

@@ -95,7 +95,7 @@ def test_a_fast_stream_hands_on_its_first_and_last_items_only():
     the answer: showing them only cost the answer time."""
     closed = []
     got = list(thinned(_stream([(0, "searching"), (0.01, "reading"), (0.01, "draft"),
-                                (0, "checking"), (0, "answer")], closed), 0.25,
+                                (0, "checking"), (0, "answer")], closed), 5,
                        threading.Event()))
     assert got == ["searching", "answer"]
     assert closed == ["docchat-thinned"]  # closed in its own thread, where it ran
@@ -117,12 +117,17 @@ def test_a_step_that_lasts_is_shown_within_the_interval_and_nothing_is_lost_at_t
 
 def test_stop_ends_the_updates_at_once_and_closes_the_stream_after_its_step():
     stop, closed = threading.Event(), []
-    updates = thinned(_stream([(0, "searching"), (5, "never")], closed), 0.1, stop)
+    updates = thinned(_stream([(0, "searching"), (1.5, "never"), (5, "nor this")], closed),
+                      0.1, stop)
     assert next(updates) == "searching"
     t = time.monotonic()
     threading.Timer(0.1, stop.set).start()
-    assert list(updates) == [] and time.monotonic() - t < 1  # not after the 5 s step
-    updates.close()
+    assert list(updates) == [] and time.monotonic() - t < 1  # not after the 1.5 s step
+    deadline = time.monotonic() + 10
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert closed == ["docchat-thinned"]  # after its step, not after the 5 s one
+    assert time.monotonic() - t < 4
 
 
 def test_an_error_of_the_stream_is_raised_where_it_is_read():
@@ -147,3 +152,17 @@ def test_each_item_is_copied_in_the_streams_thread():
 
     got = list(thinned(stream(), 10, threading.Event(), copy=lambda m: [dict(x) for x in m]))
     assert [m[0]["content"] for m in got] == ["searching", "answer"]
+
+
+def test_the_stream_runs_in_the_callers_context():
+    """Gradio finds the event a gr.Warning belongs to through context variables; a summary
+    of an unknown document warned from inside the stream and the page never saw it."""
+    import contextvars
+
+    event = contextvars.ContextVar("event", default=None)
+    event.set("event-7")
+
+    def stream():
+        yield event.get()
+
+    assert list(thinned(stream(), 0.1, threading.Event())) == ["event-7"]
