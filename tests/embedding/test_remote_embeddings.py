@@ -37,7 +37,7 @@ TEXTS = [
     # longer than the 512 tokens the model reads: both sides truncate alike
     " ".join(["The river floods every spring and the bridge closes for a week."] * 60),
 ]
-QUESTIONS = {  # the seed document's questions (as in tests/ui/test_api.py)
+QUESTIONS = {  # the seed document's questions (as in tests/ui/api/test_ask.py)
     "How many people died in the attack?": "133",
     "Which earlier attacks in Russia are mentioned?": "Beslan",
     "Where were the gunmen trying to flee to?": "Ukraine",

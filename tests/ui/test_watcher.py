@@ -1,5 +1,5 @@
 """ui/watcher.py: the folder watcher, on a real index (the service's uploads, deletes and
-library actions are tested through the API in test_api.py and test_library.py)."""
+library actions are tested through the API in api/test_documents.py and test_library.py)."""
 from __future__ import annotations
 
 import logging
