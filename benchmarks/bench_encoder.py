@@ -177,8 +177,10 @@ INT8_CHOICES = {
 
 def int8_study(threads: int) -> list[dict]:
     """Cosine of int8 to fp32 vectors (min / p1 / median) on 40 SciFact texts and 16 short or
-    non-English ones, for each choice of layers quantised (docs/embeddings.md's table)."""
-    from bench_embed import SCIFACT
+    non-English ones, for each choice of layers quantised (docs/embeddings.md's table), and
+    each choice's speed against fp32 (texts/s encoding 256 SciFact chunk-sized texts, batch
+    32, the best of two rounds, every choice in turn in each round)."""
+    from bench_embed import SCIFACT, texts
 
     from rag.embedding import onnx_export
     from rag.embedding.model_files import model_dir
@@ -194,20 +196,34 @@ def int8_study(threads: int) -> list[dict]:
             if len(items) == 40:
                 break
     items += VARIED
+    timed = texts(256)
     src = model_dir(DEFAULT_MODEL)
     fp32 = onnx_export.ensure(src, "fp32", onnx_export.cache_root(
         Settings.from_env().embed_onnx_dir))
     ref = OnnxModel(fp32, src, threads).encode(items, batch_size=16)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, linears in INT8_CHOICES.items():
-            dest = Path(tmp) / "int8.onnx"
+        models = {"none (fp32)": OnnxModel(fp32, src, threads)}
+        for k, (name, linears) in enumerate(INT8_CHOICES.items()):
+            dest = Path(tmp) / f"int8-{k}.onnx"
             nodes = onnx_export.quantize_int8(fp32, dest, linears or onnx_export.INT8_LINEARS)
-            cos = (OnnxModel(dest, src, threads).encode(items, batch_size=16) * ref).sum(axis=1)
+            models[name] = OnnxModel(dest, src, threads)
+            cos = (models[name].encode(items, batch_size=16) * ref).sum(axis=1)
             rows.append({"layers": name, "matmuls": len(nodes), "min": round(float(cos.min()), 4),
                          "p1": round(float(np.percentile(cos, 1)), 4),
                          "median": round(float(np.median(cos)), 4)})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        rows.insert(0, {"layers": "none (fp32)", "matmuls": 0, "min": 1.0, "p1": 1.0,
+                        "median": 1.0})
+        best = {name: 0.0 for name in models}
+        for _ in range(2):
+            for name, m in models.items():
+                t0 = time.perf_counter()
+                m.encode(timed, batch_size=32)
+                best[name] = max(best[name], len(timed) / (time.perf_counter() - t0))
+        for r in rows:
+            r["texts_per_s"] = round(best[r["layers"]], 1)
+            r["speed_vs_fp32"] = round(best[r["layers"]] / best["none (fp32)"], 2)
     return rows
 
 
@@ -241,9 +257,12 @@ def main() -> None:
         return
     if a.int8_study:
         rows = int8_study(a.threads)
-        print("| int8 layers | MatMuls | min | p1 | median |\n|---|---|---|---|---|")
+        print(f"uptime: {uptime()}")
+        print("| int8 layers | MatMuls | min | p1 | median | texts/s | vs fp32 |\n"
+              "|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['layers']} | {r['matmuls']} | {r['min']} | {r['p1']} | {r['median']} |")
+            print(f"| {r['layers']} | {r['matmuls']} | {r['min']} | {r['p1']} | {r['median']} "
+                  f"| {r['texts_per_s']} | {r['speed_vs_fp32']} |")
         return
     from rag.settings import Settings
 
