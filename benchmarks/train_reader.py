@@ -60,10 +60,10 @@ STAGE1_POSITIVES = 36000  # the recorded stage 1 run's --positives; stage 2 take
 def out_dir(stage: int) -> Path:
     """Stage 1: the reader; 2: stage 2 (perturbed twins); 3: the answer checker
     (train_checker.py); 4: the support checker (train_support.py); 5: the checker's second
-    round (train_checker.py --round 2); 6: its third (--round 3)."""
+    round (train_checker.py --round 2); 6: its third (--round 3); 7: its fourth (--round 4)."""
     return {1: OUT, 2: ROOT / "build" / "reader-hard", 3: ROOT / "build" / "checker",
             4: ROOT / "build" / "support", 5: ROOT / "build" / "checker-2",
-            6: ROOT / "build" / "checker-3"}[stage]
+            6: ROOT / "build" / "checker-3", 7: ROOT / "build" / "checker-4"}[stage]
 BASE = "all-MiniLM-L6-v2"
 RANK, SCALE = 16, 2.0
 TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
