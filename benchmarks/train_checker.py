@@ -42,6 +42,7 @@ STOP = frozenset("""a an the of in on at to for from by with and or but is are w
 being do does did has have had what which who whom whose when where why how that this these those
 it its as into than then there their they he she his her not no""".split())
 _WORD = re.compile(r"[A-Za-z0-9]+")
+ROUND_STAGE = {1: 3, 2: 5, 3: 6, 4: 7}  # train_reader.out_dir's stage of each round
 
 
 def content(text: str) -> set[str]:
@@ -232,6 +233,7 @@ def main() -> None:
     x.add_argument("--lr", type=float, default=3e-4)
     x.add_argument("--round", type=int, choices=(1, 2, 3, 4), default=1)
     args = ap.parse_args()
+    args.stage = ROUND_STAGE[args.round]
     # train_reader's loop (stage 3 = this folder), on this data and input length, from the
     # recorded stage 1 reader (rag/answering/models)
     from rag.answering.span_reader import safe_stride
@@ -239,24 +241,21 @@ def main() -> None:
     tr.MAX_LEN, tr.STRIDE = MAX_LEN, safe_stride(MAX_LEN, tr.STRIDE)  # recorded as read
     if args.round == 1:
         tr.examples_hard = lambda positives, skip: examples(positives)
-        args.stage = 3
         args.start = tr.ROOT / "rag" / "answering" / "models" / "reader.safetensors"
     elif args.round == 2:  # round 2: the next questions, from round 1's weights (build/checker)
         tr.examples_hard = lambda positives, skip: examples(positives, seed=5,
                                                              skip=SKIP + positives)
-        args.stage = 5
         args.start = OUT / "reader.safetensors"
     else:  # rounds 3-4: from the shipped checker (rag/answering/models), into build/checker-N
         tr.examples_hard = lambda positives, skip: (round3 if args.round == 3 else round4)(
             positives)
-        args.stage = {3: 6, 4: 7}[args.round]
         args.start = tr.ROOT / "rag" / "answering" / "models" / "checker.safetensors"
     if args.cmd == "train":
         t0 = time.perf_counter()
         tr.train(args)
         print(f"{time.perf_counter() - t0:.0f} s")
     else:
-        args.positives, args.threads, args.stage = 0, 2, {1: 3, 2: 5, 3: 6, 4: 7}[args.round]
+        args.positives, args.threads = 0, 2
         tr.export(args)
 
 
