@@ -11,7 +11,6 @@ from rag.ingest.chunking import chunk_pages, index_text
 from rag.embedding.model_files import token_offsets
 from rag.answering.evidence import passage_sentences
 from rag.ingest.loaders import load
-from rag.sentences import sentence_spans
 from rag.settings import DEFAULT_MODEL
 from rag.types import Hit
 
@@ -45,14 +44,6 @@ def test_a_prose_first_line_is_not_a_title(tmp_path: Path):
     f = tmp_path / "prose.txt"
     f.write_text("The film was released in 2012.\n\nIt earned 396 million dollars.\n")
     assert load(f)[0].structure == ()
-
-
-def test_a_title_is_never_merged_into_the_sentence_after_it():
-    text = "Snow White and the Huntsman\nSnow White is a film. It is from 2012."
-    plain = [text[s:e].strip() for s, e in sentence_spans(text)]
-    assert plain[0].startswith("Snow White and the Huntsman\nSnow White is a film")  # merged
-    split = [text[s:e].strip() for s, e in sentence_spans(text, [(0, 27, 0)])]
-    assert split == ["Snow White and the Huntsman", "Snow White is a film.", "It is from 2012."]
 
 
 def test_structural_lines_of_a_passage_are_marked_and_never_answer_alone(tmp_path: Path):

@@ -112,3 +112,11 @@ def test_each_spreadsheet_row_is_a_sentence_of_its_own():
     rows = [s for s in split_sentences(text) if s.startswith("Row ")]
     assert len(rows) == 11, split_sentences(text)
     assert rows[3] == "Row 5: Item: Line 3; Cost (GBP): 3000; Owner: Team 3"
+
+
+def test_a_title_is_never_merged_into_the_sentence_after_it():
+    text = "Snow White and the Huntsman\nSnow White is a film. It is from 2012."
+    plain = [text[s:e].strip() for s, e in sentence_spans(text)]
+    assert plain[0].startswith("Snow White and the Huntsman\nSnow White is a film")  # merged
+    split = [text[s:e].strip() for s, e in sentence_spans(text, [(0, 27, 0)])]
+    assert split == ["Snow White and the Huntsman", "Snow White is a film.", "It is from 2012."]
