@@ -120,3 +120,15 @@ def test_a_title_is_never_merged_into_the_sentence_after_it():
     assert plain[0].startswith("Snow White and the Huntsman\nSnow White is a film")  # merged
     split = [text[s:e].strip() for s, e in sentence_spans(text, [(0, 27, 0)])]
     assert split == ["Snow White and the Huntsman", "Snow White is a film.", "It is from 2012."]
+
+
+def test_a_structural_line_is_one_unit_even_with_full_stops_inside_it():
+    """A table-of-contents line holds dots that would end sentences in prose; marked as
+    structure it stays whole, and the spans still tile the text."""
+    text = "Contents. Part One. Chapter 2 ... 14\nThe story starts here. It ends there."
+    toc_end = text.index("\n")
+    assert [text[s:e] for s, e in sentence_spans(text)][0] == "Contents. "  # unmarked: cut
+    spans = sentence_spans(text, [(0, toc_end, 9)])
+    assert_tiles(text, spans)
+    assert [text[s:e].strip() for s, e in spans] == [
+        "Contents. Part One. Chapter 2 ... 14", "The story starts here.", "It ends there."]

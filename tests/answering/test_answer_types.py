@@ -31,3 +31,29 @@ def test_expected_answer_type_of_a_question(question, kind):
 ])
 def test_a_candidate_of_the_expected_type_must_be_new_to_the_question(question, sentence, found):
     assert has_type(expected_type(question), sentence, question) is found
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many years did the war last?", QUANTITY),  # a count of years, not a date
+    ("How old was she when she died?", QUANTITY),
+    ("What percentage of voters turned out?", QUANTITY),
+    ("In what year did the war begin?", DATE),
+    ("Which company built the bridge?", PERSON),  # organisations count as who
+    ("In which city is the hall?", PLACE),
+])
+def test_the_first_fitting_type_wins_where_question_words_overlap(question, kind):
+    assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize("kind, question, sentence, found", [
+    (PERSON, "Who met?", "Yesterday the council met.", False),  # a capital that starts it
+    (PERSON, "Who met?", "The council met with Mayor Ada Brown.", True),
+    (QUANTITY, "How many people attended?", "Several hundred people attended.", True),
+    (DATE, "When did the 1999 bombing happen?", "The 1999 bombing shook Moscow.", False),
+    (DATE, "When did the 1999 bombing happen?", "It happened in September 1999.", True),
+    (DATE, "When was it built?", "It was built in the 19th century.", True),
+    (PLACE, "Where is Krasnogorsk?", "Krasnogorsk is a city.", False),
+    (None, "Why did she go?", "In 1999 Ada Brown went to Paris.", False),  # nothing asked
+])
+def test_which_words_count_as_a_candidate_of_each_type(kind, question, sentence, found):
+    assert has_type(kind, sentence, question) is found
