@@ -60,6 +60,8 @@ def parse(url: str) -> StoreURL:
     except ValueError:
         raise ValueError(f"bad port in {parts.netloc!r}") from None
     host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address keeps its brackets: http://[::1]:19530
+        host = f"[{host}]"
     if not host or parts.path not in ("", "/"):
         raise ValueError("a Milvus server URL is milvus://host:port (no path)")
     if parts.username or parts.password:

@@ -87,8 +87,9 @@ def test_a_bad_url_is_refused_before_any_backend_loads():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an IPv6 host loses its brackets in the uri "
-                   "('http://::1:19530', which no URL parser can split into host and port)")
 def test_an_ipv6_server_address_keeps_its_brackets():
+    """Without them the uri ('http://::1:19530') cannot be split into host and port."""
     u = parse("milvus://[::1]:19530")
     assert u.uri == "http://[::1]:19530"
+    assert parse(written_out(u)) == u
+    assert parse("milvus+https://[2001:db8::7]").uri == "https://[2001:db8::7]:443"
