@@ -28,12 +28,14 @@ def skipped_md(status: Status) -> str:
     return "\n".join(_skipped_line(s) for s in status.skipped)
 
 
-def summary_md(summary: UpdateSummary, saved: list[str] = ()) -> str:
-    """The upload/refresh log. After an upload, only the uploaded files' problems are
-    listed (as "not indexed"), not every skipped file of the folder again."""
-    names = set(saved)
-    failed = [s for s in summary.skipped if os.path.basename(s.path) in names]
-    ok = [n for n in saved if n not in {os.path.basename(s.path) for s in failed}]
+def summary_md(summary: UpdateSummary, saved: Sequence[str | Path] = ()) -> str:
+    """The upload/refresh log. After an upload (``saved``: the paths the uploads were saved
+    at), only the uploaded files' problems are listed (as "not indexed"), not every skipped
+    file of the folder again, nor a file of the same name in another folder."""
+    uploads = {os.path.realpath(p) for p in saved}  # as the index names them: resolved
+    failed = [s for s in summary.skipped if s.path in uploads]
+    bad = {s.path for s in failed}
+    ok = [os.path.basename(p) for p in saved if os.path.realpath(p) not in bad]
     lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []
     for s in failed:
         lines.append(f"- ⚠ **{name_html(s.path)}** not indexed: "

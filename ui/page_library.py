@@ -44,7 +44,7 @@ class Library:
         try:
             saved, summary = service.add_files(
                 ((Path(p).name, fh) for p, fh in zip(paths, handles)), progress_cb(progress))
-            log_text = summary_md(summary, saved)
+            log_text = summary_md(summary, [service.docs / name for name in saved])
         except DocchatError as exc:
             log_text = f"**Upload refused:** {text_html(str(exc))}"
         finally:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from rag.types import Document, DocumentStatus, Skipped, Status, UpdateSummary
 from ui.library_text import (library_choices, reindex_note, scope_choices, skipped_md, status_md,
                              summary_md)
@@ -47,7 +45,7 @@ def test_after_an_upload_the_log_names_what_was_indexed_and_only_the_uploads_pro
                             skipped=(Skipped("/u/bad.pdf", "encrypted PDF"),
                                      Skipped("/old/broken.docx", "corrupt DOCX")),
                             chunks=120, embedded=9, seconds=1.3)
-    log = summary_md(summary, ["notes.md", "bad.pdf"]).split("\n")
+    log = summary_md(summary, ["/u/notes.md", "/u/bad.pdf"]).split("\n")
     assert log[0] == "Saved and indexed: notes.md."
     assert log[1] == ("- ⚠ **bad.pdf** not indexed: encrypted PDF (remove it under *Library*)")
     assert log[2] == ("Index updated in 1.3 s: 2 added, 0 updated, 0 removed, 1 unchanged; "
@@ -64,18 +62,27 @@ def test_a_refresh_log_lists_every_skipped_file_and_why_it_rebuilt_everything():
     assert not any(line.startswith("Saved") for line in log)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an upload is matched to skipped files by base "
-                   "name, so a broken file of that name in another indexed folder is reported "
-                   "as the upload's failure")
 def test_an_upload_is_not_blamed_for_a_skipped_file_of_the_same_name_elsewhere():
+    """Uploads are matched to skipped files by the path they were saved at, not by name."""
     summary = UpdateSummary(added=("/srv/data/uploads/report.pdf",),
                             skipped=(Skipped("/home/ada/papers/report.pdf", "corrupt PDF"),))
-    log = summary_md(summary, ["report.pdf"])
+    log = summary_md(summary, ["/srv/data/uploads/report.pdf"])
     assert log.startswith("Saved and indexed: report.pdf."), log
+    assert "not indexed" not in log
+
+
+def test_an_upload_saved_through_a_linked_folder_is_matched_at_its_real_path(tmp_path):
+    """The index names files under the resolved folder; the uploads folder may be a link."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    bad = str(tmp_path / "real" / "bad.pdf")
+    log = summary_md(UpdateSummary(skipped=(Skipped(bad, "encrypted PDF"),)),
+                     [tmp_path / "link" / "bad.pdf"])
+    assert log.startswith("- ⚠ **bad.pdf** not indexed: encrypted PDF"), log
 
 
 def test_uploaded_names_are_escaped_in_the_log():
-    log = summary_md(UpdateSummary(added=(f"/u/{EVIL}",)), [EVIL])
+    log = summary_md(UpdateSummary(added=(f"/u/{EVIL}",)), [f"/u/{EVIL}"])
     assert "<img" not in log and "*bold*" not in log and "&#60;img" in log
 
 
