@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.errors import SettingsError
-from rag.store_url import COLLECTION_NAME, FORMS, valid as store_url_valid
+from rag.store_url import COLLECTION_NAME, FORMS, parse as parse_store_url, redact
 
 # The product itself never reaches a model hub or phones home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -259,9 +259,16 @@ class Settings:
     def __post_init__(self) -> None:
         for f in fields(self):
             check = _CHECKS.get(f.name)
-            if check is not None and not check[0](getattr(self, f.name)):
-                raise SettingsError(f"DOCCHAT_{f.name.upper()}={getattr(self, f.name)!r}: "
-                                    f"must be {check[1]}")
+            if check is None:
+                continue
+            value = getattr(self, f.name)
+            try:
+                why = "" if check[0](value) else f"must be {check[1]}"
+            except ValueError as e:  # a check that can say why: the store URL's parser
+                why = f"{e} (must be {check[1]})"
+            if why:  # a URL's user-info is never printed
+                shown = redact(value) if isinstance(value, str) else value
+                raise SettingsError(f"DOCCHAT_{f.name.upper()}={shown!r}: {why}")
         if self.chunk_overlap >= self.chunk_tokens:
             raise SettingsError(f"DOCCHAT_CHUNK_OVERLAP={self.chunk_overlap}: must be smaller "
                                 f"than DOCCHAT_CHUNK_TOKENS={self.chunk_tokens}")
@@ -307,7 +314,8 @@ def _parse(f: dataclasses.Field, raw: str) -> Any:
 
 
 def _store_url(v: Any) -> bool:
-    return isinstance(v, str) and store_url_valid(v)
+    """A store URL; ValueError with the parser's reason when it is not one."""
+    return isinstance(v, str) and bool(parse_store_url(v))
 
 
 def _number(v: Any) -> bool:

@@ -8,6 +8,7 @@ of any backend, so that a bad URL is refused before anything heavy loads.
     milvus+https://host:443     the same over TLS (Zilliz Cloud, a TLS-terminated cluster)
 
 A ``?collection=NAME`` query picks the Milvus collection (default: setting milvus_collection).
+Credentials never go in the URL, and no message prints a URL's user-info (``redact``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 FORMS = ("faiss:///path, milvus:///path/x.db, milvus://host:19530 or milvus+https://host:443")
 COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")  # Milvus collection names
+_AUTHORITY = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:)?//")  # what precedes the user-info
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,23 @@ def parse(url: str) -> StoreURL:
     url = (url or "").strip()
     if not url:
         return StoreURL("faiss")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # "Invalid IPv6 URL", or a text quoting the netloc, user-info and all
+        raise ValueError("not a URL" + ("" if "@" in str(e) else f": {e}")) from None
     scheme = parts.scheme.lower()
     if scheme == "faiss":
         if parts.netloc or parts.query:
             raise ValueError("a faiss URL is faiss:///absolute/folder")
         return StoreURL("faiss", path=parts.path)
     if scheme not in ("milvus", "milvus+https", "milvus+http"):
-        raise ValueError(f"unknown store {scheme or url!r}")
+        # without a // the "scheme" may be a user name ("user:password@host")
+        raise ValueError(f"unknown store {scheme if scheme and parts.netloc else redact(url)!r}")
+    # first, as other reasons could quote a part of them; any @ of a server URL counts (a raw
+    # /, ? or # in a password leaves the rest of it, and the @, outside the netloc)
+    if parts.netloc and "@" in url:
+        raise ValueError("put credentials in DOCCHAT_MILVUS_TOKEN or DOCCHAT_MILVUS_USER/"
+                         "_PASSWORD, not in the URL")
     query = parse_qs(parts.query)
     unknown = set(query) - {"collection"}
     if unknown:
@@ -64,12 +75,19 @@ def parse(url: str) -> StoreURL:
         host = f"[{host}]"
     if not host or parts.path not in ("", "/"):
         raise ValueError("a Milvus server URL is milvus://host:port (no path)")
-    if parts.username or parts.password:
-        raise ValueError("put credentials in DOCCHAT_MILVUS_TOKEN or DOCCHAT_MILVUS_USER/"
-                         "_PASSWORD, not in the URL")
     tls = scheme == "milvus+https"
     return StoreURL("milvus", uri=f"{'https' if tls else 'http'}://{host}:"
                     f"{port or (443 if tls else 19530)}", collection=collection)
+
+
+def redact(url: str) -> str:
+    """``url`` fit to print: its user-info (``user:password@``) as ``***@``. All between the
+    ``//`` and the last @ counts, so a password with a raw / or @ in it is hidden whole."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme = _AUTHORITY.match(head)
+    return (head[:scheme.end()] if scheme else "") + "***@" + tail
 
 
 def valid(url: str) -> bool:

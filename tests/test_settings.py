@@ -30,6 +30,30 @@ def test_bad_setting_is_one_line_naming_the_variable(tmp_path, name, value, says
     assert "Traceback" not in r.stderr
 
 
+def test_a_password_in_the_store_url_is_never_printed_and_the_reason_is(tmp_path):
+    r = docchat("status", "--index", tmp_path / "idx",
+                env=clean_env(DOCCHAT_STORE="milvus://admin:hunter2@db.example:19530"))
+    assert r.returncode == 2, r
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "hunter2" not in r.stderr and "admin" not in r.stderr, r.stderr
+    assert ("docchat: bad setting: DOCCHAT_STORE='milvus://***@db.example:19530': put "
+            "credentials in DOCCHAT_MILVUS_TOKEN") in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("store", "milvus://admin:hunter2@db.example:99999", "put credentials in DOCCHAT_MILVUS_TOKEN"),
+    ("store", "admin:hunter2@db.example", "unknown store '***@db.example'"),
+    ("store", "milvus://db.example:99999", "bad port in 'db.example:99999'"),
+    ("store", "ftp://host/x", "unknown store 'ftp' (must be a store URL: faiss:///path"),
+    ("embed_url", "http://admin:hunter2@gpu-1:notaport/v1", "='http://***@gpu-1:notaport/v1'"),
+])
+def test_a_bad_url_setting_says_why_and_never_prints_its_user_info(name, value, says):
+    with pytest.raises(SettingsError) as e:
+        Settings(**{name: value})
+    assert says in str(e.value) and "\n" not in str(e.value)
+    assert "hunter2" not in str(e.value) and "admin" not in str(e.value)
+
+
 def test_good_values_from_the_environment_are_typed(monkeypatch):
     monkeypatch.setenv("DOCCHAT_TOP_K", "7")
     monkeypatch.setenv("DOCCHAT_DENSE_WEIGHT", "0.25")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from rag.store_url import COLLECTION_NAME, StoreURL, parse, valid
+from rag.store_url import COLLECTION_NAME, StoreURL, parse, redact, valid
 
 
 def written_out(u: StoreURL) -> str:
@@ -66,6 +66,37 @@ def test_anything_else_is_refused_with_its_reason(url, reason):
     with pytest.raises(ValueError, match=reason.replace("?", r"\?")):
         parse(url)
     assert not valid(url)
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("milvus://admin:hunter2@db.example:19530", "DOCCHAT_MILVUS_TOKEN"),
+    ("milvus://admin:hunter2@h:99999", "DOCCHAT_MILVUS_TOKEN"),  # before the port's reason
+    ("milvus+https://:hunter2@h", "DOCCHAT_MILVUS_TOKEN"),
+    ("milvus://admin:hun/ter2@h", "DOCCHAT_MILVUS_TOKEN"),  # a raw / cuts the password short
+    ("milvus://admin:hun?collection=ter2@h", "DOCCHAT_MILVUS_TOKEN"),  # so does a raw ?
+    ("mongo://admin:hunter2@h", "unknown store 'mongo'"),
+    ("//admin:hunter2@h", "unknown store '//***@h'"),
+    ("admin:hunter2@db.example", "unknown store '***@db.example'"),  # "admin" is no scheme
+    ("milvus://admin:hunter\uff032@h", "not a URL"),  # urlsplit's own text quotes the netloc
+    ("milvus://@h:99999", "DOCCHAT_MILVUS_TOKEN"),
+])
+def test_a_refusal_says_why_and_never_prints_the_user_info(url, reason):
+    with pytest.raises(ValueError) as e:
+        parse(url)
+    assert reason in str(e.value)
+    assert not {"admin", "hun", "ter2"} & set(str(e.value).replace("'", " ").split(" ")), e.value
+    assert "hunter" not in str(e.value) and "admin" not in str(e.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("milvus://admin:hunter2@db.example:19530", "milvus://***@db.example:19530"),
+    ("milvus+https://token@c.example?collection=a", "milvus+https://***@c.example?collection=a"),
+    ("milvus://admin:p@ss/w@rd@h:1", "milvus://***@h:1"),  # up to the last @
+    ("admin:hunter2@h", "***@h"),
+    ("milvus://h:19530", "milvus://h:19530"),
+])
+def test_redact_prints_a_url_without_its_user_info(url, shown):
+    assert redact(url) == shown
 
 
 def test_collection_names_are_milvus_names():
