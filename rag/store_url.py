@@ -44,7 +44,7 @@ def parse(url: str) -> StoreURL:
         raise ValueError("not a URL" + ("" if "@" in str(e) else f": {e}")) from None
     scheme = parts.scheme.lower()
     if scheme == "faiss":
-        if parts.netloc or parts.query:
+        if parts.netloc or parts.query or (parts.path and not parts.path.startswith("/")):
             raise ValueError("a faiss URL is faiss:///absolute/folder")
         return StoreURL("faiss", path=parts.path)
     if scheme not in ("milvus", "milvus+https", "milvus+http"):
@@ -68,8 +68,10 @@ def parse(url: str) -> StoreURL:
         return StoreURL("milvus", path=parts.path, uri=parts.path, collection=collection)
     try:
         port = parts.port
-    except ValueError:
-        raise ValueError(f"bad port in {parts.netloc!r}") from None
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:  # refused, not taken for the default port
+        raise ValueError(f"bad port in {parts.netloc!r} (a port is 1 to 65535)")
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 address keeps its brackets: http://[::1]:19530
         host = f"[{host}]"

@@ -27,6 +27,7 @@ def test_no_url_is_the_embedded_store_in_the_index_folder(url):
 def test_a_faiss_url_names_its_folder_whatever_the_case_of_the_scheme():
     assert parse("faiss:///srv/docchat/index") == StoreURL("faiss", path="/srv/docchat/index")
     assert parse(" FAISS:///srv/index ").path == "/srv/index"
+    assert parse("faiss:/srv/index").path == "/srv/index"  # absolute, if not written out
 
 
 def test_milvus_lite_is_a_db_file_in_this_process():
@@ -57,6 +58,12 @@ def test_a_server_url_gives_the_address_pymilvus_connects_to(url, uri):
     ("milvus+https:///data/x.db", "ending in .db"),  # milvus-lite has no TLS form
     ("milvus://host:19530/db1", "no path"),
     ("milvus://host:99999", "bad port"),
+    ("milvus://host:0", "bad port in 'host:0'"),  # not taken for the default port
+    ("milvus://host:0", "a port is 1 to 65535"),
+    ("milvus+https://host:0", "bad port"),
+    ("faiss:relative/folder", "faiss:///absolute/folder"),  # as docs/scale-out.md says
+    ("faiss:./index", "faiss:///absolute/folder"),
+    ("faiss:~/index", "faiss:///absolute/folder"),
     ("milvus://host?collection=1st", "letters, digits and _"),
     ("milvus://host?collection=a-b", "letters, digits and _"),
     ("milvus://host?colection=docs", "unknown URL option 'colection'"),
