@@ -14,7 +14,8 @@ from rag.lexical import words
 PERSON, DATE, QUANTITY, PLACE = "person", "date", "quantity", "place"
 TYPES = (PERSON, DATE, QUANTITY, PLACE)
 
-_RULES = (  # first match wins; order matters ("how many years" is a quantity)
+_RULES = (  # a quantity wins wherever it stands ("how many years", "how old ... when"); of
+            # the others the earliest match ("Who was president when ..."), ties in this order
     (QUANTITY, re.compile(r"\bhow (many|much|long|far|old|large|big|tall|high|often|fast|"
                           r"deep|wide|heavy)\b|\bwhat (percentage|percent|proportion|number|"
                           r"amount|fraction|share)\b", re.I)),
@@ -45,11 +46,12 @@ _PLACE_CUE = re.compile(r"\b(in|at|near|from|to|of|across|throughout|outside|ins
 
 
 def expected_type(question: str) -> str | None:
-    """The answer type a question asks for, or None (what/why/how questions)."""
-    for kind, rule in _RULES:
-        if rule.search(question):
-            return kind
-    return None
+    """The answer type a question asks for, or None (what/why/how questions). The question's
+    own wh-word comes before one that opens a clause inside it: "Who was president when the
+    wall fell?" asks for a person."""
+    found = [(0 if kind == QUANTITY else m.start(), i, kind)
+             for i, (kind, rule) in enumerate(_RULES) if (m := rule.search(question))]
+    return min(found)[2] if found else None
 
 
 def _new(tokens: list[str], question: str) -> list[str]:

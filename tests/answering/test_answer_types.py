@@ -40,6 +40,12 @@ def test_a_candidate_of_the_expected_type_must_be_new_to_the_question(question, 
     ("In what year did the war begin?", DATE),
     ("Which company built the bridge?", PERSON),  # organisations count as who
     ("In which city is the hall?", PLACE),
+    ("Who was president when the wall fell?", PERSON),  # the question's wh-word, not the
+    ("Where did she live when the war began?", PLACE),  # one opening a clause inside it
+    ("Which company built the bridge where they met?", PERSON),
+    ("When did the man who founded it die?", DATE),
+    ("How many died when the bridge fell?", QUANTITY),  # a quantity wins wherever it stands
+    ("When the war ended, how many soldiers came home?", QUANTITY),
 ])
 def test_the_first_fitting_type_wins_where_question_words_overlap(question, kind):
     assert expected_type(question) == kind
