@@ -26,8 +26,8 @@ def render_answer(answer: Answer) -> str:
     lines = []
     for s in answer.sentences or ():
         mark = "".join(f"[{n}]" for n in s.citations)
-        flag = "" if s.supported else "  (unsupported: no passage backs this sentence)"
-        lines.append(f"{s.text} {mark}{flag}".rstrip())
+        flag = "" if s.supported else "(unsupported: no passage backs this sentence)"
+        lines.append(" ".join(part for part in (s.text, mark, flag) if part))
     lines = [" ".join(lines)] if lines else [answer.answer]
     lines = textwrap.wrap(lines[0], 100) or [""]
     if answer.scope:

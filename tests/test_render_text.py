@@ -53,6 +53,14 @@ def test_cited_sentences_carry_their_markers_and_an_unsupported_one_is_flagged()
     assert "They fled by car. (unsupported: no passage backs this sentence)" in " ".join(first.split())
 
 
+def test_one_space_stands_before_the_unsupported_flag_with_or_without_markers():
+    flag = "(unsupported: no passage backs this sentence)"
+    alone = render_answer(answer([Sentence("They fled by car.", (), supported=False)], []))
+    assert alone == f"They fled by car. {flag}"
+    marked = render_answer(answer([Sentence("They fled.", (1,), supported=False)], []))
+    assert marked == f"They fled. [1] {flag}"
+
+
 def test_a_cited_source_quotes_its_highlight_verbatim_from_page_offsets():
     """Highlights are page offsets and the passage starts deep in the page: the quote is the
     page's own words, not a slice shifted by the passage's start."""
