@@ -2,6 +2,7 @@
 file, a PDF page as an image, a cited summary) and /api/status."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -53,10 +54,10 @@ def router(service: Service) -> APIRouter:
     def upload(files: list[UploadFile] = File(..., min_length=1,
                                               description="Files to add")) -> dict:
         saved, summary = service.add_files((f.filename or "", f.file) for f in files)
-        names = set(saved)
+        uploads = {os.path.realpath(service.docs / name) for name in saved}  # as indexed
         return {"saved": saved, "summary": summary.to_dict(),
                 "not_indexed": [{"path": s.path, "reason": s.reason} for s in summary.skipped
-                                if Path(s.path).name in names],
+                                if s.path in uploads],
                 "status": status_dict(service)}
 
     @api.get("/documents", summary="The library: indexed and skipped documents",
