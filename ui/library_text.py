@@ -28,12 +28,18 @@ def skipped_md(status: Status) -> str:
     return "\n".join(_skipped_line(s) for s in status.skipped)
 
 
+def skipped_uploads(summary: UpdateSummary, saved: Sequence[str | Path]) -> list[Skipped]:
+    """The skipped entries of ``summary`` that are the files saved at ``saved`` (matched as
+    the index names files: resolved paths), not other folders' files of the same name."""
+    uploads = {os.path.realpath(p) for p in saved}
+    return [s for s in summary.skipped if s.path in uploads]
+
+
 def summary_md(summary: UpdateSummary, saved: Sequence[str | Path] = ()) -> str:
     """The upload/refresh log. After an upload (``saved``: the paths the uploads were saved
     at), only the uploaded files' problems are listed (as "not indexed"), not every skipped
     file of the folder again, nor a file of the same name in another folder."""
-    uploads = {os.path.realpath(p) for p in saved}  # as the index names them: resolved
-    failed = [s for s in summary.skipped if s.path in uploads]
+    failed = skipped_uploads(summary, saved)
     bad = {s.path for s in failed}
     ok = [os.path.basename(p) for p in saved if os.path.realpath(p) not in bad]
     lines = [f"Saved and indexed: {', '.join(text_html(n) for n in ok)}."] if ok else []

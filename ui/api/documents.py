@@ -2,7 +2,6 @@
 file, a PDF page as an image, a cited summary) and /api/status."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -14,6 +13,7 @@ from rag.types import DocumentStatus
 from ui.api.errors import errors
 from ui.api_models import (AnswerOut, DeleteOut, DocumentOut, IncludeOut, ReindexOut,
                            StatusOut, UploadOut)
+from ui.library_text import skipped_uploads
 from ui.preview import page_png
 from ui.service import Service
 
@@ -54,10 +54,9 @@ def router(service: Service) -> APIRouter:
     def upload(files: list[UploadFile] = File(..., min_length=1,
                                               description="Files to add")) -> dict:
         saved, summary = service.add_files((f.filename or "", f.file) for f in files)
-        uploads = {os.path.realpath(service.docs / name) for name in saved}  # as indexed
+        failed = skipped_uploads(summary, [service.docs / name for name in saved])
         return {"saved": saved, "summary": summary.to_dict(),
-                "not_indexed": [{"path": s.path, "reason": s.reason} for s in summary.skipped
-                                if s.path in uploads],
+                "not_indexed": [{"path": s.path, "reason": s.reason} for s in failed],
                 "status": status_dict(service)}
 
     @api.get("/documents", summary="The library: indexed and skipped documents",
