@@ -2,7 +2,6 @@
 read in order with their structure and named places; bad ones are skipped with one line."""
 from __future__ import annotations
 
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -70,20 +69,6 @@ def test_epub_reads_chapters_in_spine_order_with_their_titles_and_visible_text_o
     assert "x()" not in pages[1].text
 
 
-@pytest.mark.parametrize("name,make", [("report.docx", make_docx), ("deck.pptx", make_pptx),
-                                       ("book.xlsx", make_xlsx)])
-def test_corrupt_encrypted_and_bomb_office_files_are_refused_in_one_line(name, make,
-                                                                         monkeypatch):
-    good = make()
-    assert "corrupt" in reason(name, good[:len(good) // 2])
-    assert "password-protected" in reason(name, encrypt_office(good))
-    monkeypatch.setenv("DOCCHAT_OFFICE_MAX_EXPANDED_MB", "8")
-    bomb = zip_bomb("word/document.xml", 9)
-    assert len(bomb) < 64 * 1024  # tiny packed ...
-    msg = reason(name, bomb)  # ... refused from the zip directory, before anything unpacks
-    assert "zip bomb" in msg and "DOCCHAT_OFFICE_MAX_EXPANDED_MB" in msg and "\n" not in msg
-
-
 def test_a_pptx_with_only_pictures_is_skipped_with_a_reason():
     assert "only pictures" in reason("photos.pptx", make_pptx(images_only=True))
 
@@ -141,17 +126,3 @@ def test_each_format_gives_a_cited_answer_naming_its_place(tmp_path):
         places = [place(s.page, s.label, s.text) for s in sources]
         assert places[0].startswith(where), (question, places)
         assert places[0] in render_answer(answer)
-
-
-def test_a_zip_whose_directory_lies_about_its_size_is_refused_without_unpacking_it():
-    from office_files import lying_zip
-
-    data = lying_zip("[Content_Types].xml", 100)  # 100 MiB behind a 1,000-byte claim
-    tracemalloc.start()
-    try:
-        msg = reason("liar.docx", data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert msg.startswith("corrupt .docx file"), msg
-    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB held while reading"
