@@ -27,37 +27,6 @@ def reason(name: str, data: bytes) -> str:
     return str(e.value)
 
 
-def test_docx_keeps_paragraph_order_headings_tables_and_footnotes():
-    [page] = load(Path("report.docx"), make_docx(footnote="Counted by the 1911 survey."))
-    lines = page.text.splitlines()
-    assert lines[:3] == ["Bridges of the Valley", "Introduction",
-                         "The valley has seven bridges. The oldest one is made of granite."]
-    assert structure(page)[:3] == [("Bridges of the Valley", 0), ("Introduction", 1),
-                                   ("Traffic", 2)]
-    assert ("Bridge | Length | Material", 9) in structure(page)
-    table_at = lines.index("Bridge | Length | Material")
-    assert lines[table_at:table_at + 4] == ["Bridge | Length | Material",
-                                            "North | 120 m | granite", "South | 80 m | steel",
-                                            "The last paragraph closes the report."]
-    assert lines[-2:] == ["Footnotes", "[1] Counted by the 1911 survey."]
-    numbers = [int(ln.split()[1]) for ln in lines if ln.startswith("Paragraph ")]
-    assert numbers == list(range(30))
-
-
-def test_pptx_gives_one_page_per_slide_title_first_reading_order_notes_last():
-    pages = load(Path("deck.pptx"), make_pptx())
-    assert [(p.page, p.label) for p in pages] == [(1, "slide 1"), (2, "slide 2"),
-                                                  (4, "slide 4")]  # slide 3 is a picture
-    assert pages[0].text.splitlines() == ["Quarterly results",
-                                          "Revenue grew by twelve percent in the spring.",
-                                          "Speaker notes", "Mention the new warehouse in Lyon."]
-    assert pages[1].text.splitlines() == ["Costs", "Energy costs doubled in the winter.",
-                                          "Item | Cost", "Energy | 40000 EUR",
-                                          "Shipping costs fell after the harbour opened."]
-    assert structure(pages[1]) == [("Costs", 1), ("Item | Cost", 9)]
-    assert place(pages[2].page, pages[2].label) == "slide 4"
-
-
 def test_epub_reads_chapters_in_spine_order_with_their_titles_and_visible_text_only():
     pages = load(Path("book.epub"), make_epub())
     assert [p.label for p in pages] == ["chapter 1", "chapter 2"]  # the cover image: no page
@@ -67,10 +36,6 @@ def test_epub_reads_chapters_in_spine_order_with_their_titles_and_visible_text_o
     assert structure(pages[0]) == [("Chapter One: The Harbour", 0)]
     assert structure(pages[1]) == [("The Lighthouse", 1)]  # its own heading, not the <title>
     assert "x()" not in pages[1].text
-
-
-def test_a_pptx_with_only_pictures_is_skipped_with_a_reason():
-    assert "only pictures" in reason("photos.pptx", make_pptx(images_only=True))
 
 
 def test_a_folder_of_good_and_bad_office_files_indexes_the_good_ones(tmp_path, monkeypatch):
