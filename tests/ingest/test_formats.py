@@ -1,5 +1,6 @@
-"""Word, PowerPoint, spreadsheets, CSV and EPUB: real files written by their libraries are
-read in order with their structure and named places; bad ones are skipped with one line."""
+"""Word, PowerPoint, spreadsheets, CSV and EPUB together, in an index: a folder of good and bad
+files indexes the good ones, and each format gives a cited answer naming its place. Each
+format's own tests: test_office.py, test_sheets.py, test_epub.py, test_zips.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,33 +10,9 @@ from office_files import (CSV, make_docx, make_epub, make_pptx, make_xlsx, encry
                           zip_bomb)
 
 from rag.index import Index
-from rag.errors import LoadError
-from rag.ingest.loaders import load
 from rag.ingest.places import place
 from rag.settings import Settings
-from rag.types import Page
 from fakes import HashEmbedder
-
-
-def structure(page: Page) -> list[tuple[str, int]]:
-    return [(page.text[s:e], level) for s, e, level in page.structure]
-
-
-def reason(name: str, data: bytes) -> str:
-    with pytest.raises(LoadError) as e:
-        load(Path(name), data)
-    return str(e.value)
-
-
-def test_epub_reads_chapters_in_spine_order_with_their_titles_and_visible_text_only():
-    pages = load(Path("book.epub"), make_epub())
-    assert [p.label for p in pages] == ["chapter 1", "chapter 2"]  # the cover image: no page
-    assert pages[0].text.splitlines() == [
-        "Chapter One: The Harbour",
-        "The harbour froze in the winter of 1911. Ships waited outside for three weeks."]
-    assert structure(pages[0]) == [("Chapter One: The Harbour", 0)]
-    assert structure(pages[1]) == [("The Lighthouse", 1)]  # its own heading, not the <title>
-    assert "x()" not in pages[1].text
 
 
 def test_a_folder_of_good_and_bad_office_files_indexes_the_good_ones(tmp_path, monkeypatch):
