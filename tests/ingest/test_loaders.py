@@ -1,5 +1,5 @@
 """Loaders: legacy encodings read right; bad files are skipped with a one-line reason while the
-rest of the folder is indexed; HTML gives the visible text only."""
+rest of the folder is indexed (what HTML gives: test_html_text.py)."""
 from __future__ import annotations
 
 import io
@@ -104,19 +104,6 @@ HTML = b"""<!doctype html><html><head><title>Tab title</title>
 <template><p>template text</p></template><svg><text>svg label</text></svg>
 <ul><li>one</li><li>two</li></ul><script type="application/ld+json">{"k": "json"}</script>
 </body></html>"""
-
-
-def test_html_gives_the_visible_text_only():
-    [page] = load_bytes("page.html", HTML)
-    for hidden in ("secret", "color", "comment", "javascript", "template", "svg", "json",
-                   "Tab title"):
-        assert hidden not in page.text
-    assert page.text.splitlines()[0] == "Rivers & Bridges"
-
-
-def test_html_inline_tags_do_not_break_words_or_sentences():
-    lines = load_bytes("page.htm", HTML)[0].text.splitlines()
-    assert lines[1:] == ["Water is H2O and links stay inline.", "A new line.", "one", "two"]
 
 
 def test_bad_files_are_skipped_with_one_line_reasons_and_the_others_are_indexed(tmp_path):
