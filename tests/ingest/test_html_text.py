@@ -87,6 +87,20 @@ def structure_of(markup: str) -> list[tuple[str, int]]:
     return [(page.text[s:e], level) for s, e, level in page.structure]
 
 
+@pytest.mark.parametrize("markup", [
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Notes</title>"
+    "<p>The harbour froze in 1911.",
+    "<head><title>Notes</title><link rel=stylesheet href=a.css><h1>Harbour</h1>"
+    "<p>The harbour froze in 1911.</p>",
+    "<html><head><title>Notes</title><style>p {}</style><div>The harbour froze in 1911.</div>",
+    "<head><title>Notes</title>\n  The harbour froze in 1911."])
+def test_a_page_that_leaves_out_the_optional_head_end_and_body_tags_keeps_its_text(markup):
+    """HTML lets a page leave out both </head> and <body> (Google's style guide asks for it):
+    the first element that cannot stand in <head>, or text, begins the body."""
+    assert "The harbour froze in 1911." in text_of(markup)
+    assert "p {}" not in text_of(markup)
+
+
 def test_script_style_and_other_hidden_elements_stay_hidden_however_they_nest():
     markup = ("<p>one</p><svg><svg><text>inner</text></svg><text>outer</text></svg>"
               "<p>two</p><noscript><p>enable javascript</p></noscript><template><p>tpl</p>"

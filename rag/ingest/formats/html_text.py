@@ -20,6 +20,10 @@ BLOCKS = frozenset({"address", "article", "aside", "blockquote", "br", "caption"
                     "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
                     "body", "html"})
 LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6, "th": OTHER}
+#: What may stand in <head>: any other element, or text, begins the body (HTML lets a page
+#: leave out both </head> and <body>).
+IN_HEAD = frozenset({"head", "html", "title", "base", "link", "meta", "style", "script",
+                     "noscript", "template"})
 FEED = 1 << 16  # characters fed to the tokenizer between two looks at the clock
 
 
@@ -40,7 +44,7 @@ class _Visible(HTMLParser):
             self.lines.append((text, self._level))
 
     def handle_starttag(self, tag, attrs):
-        if tag == "body":  # a missing </head> must not hide the whole page
+        if tag not in IN_HEAD:  # a missing </head> must not hide the whole page
             self._hidden.pop("head", None)
         if tag == "title":  # inside <head>, unless an <svg> tooltip
             self._in_title = not any(v for k, v in self._hidden.items() if k != "head")
@@ -69,7 +73,10 @@ class _Visible(HTMLParser):
     def handle_data(self, data):
         if self._in_title:
             self.title += data
-        elif not any(self._hidden.values()):
+            return
+        if data.strip() and [k for k, v in self._hidden.items() if v] == ["head"]:
+            self._hidden.pop("head")  # text cannot stand in <head> either
+        if not any(self._hidden.values()):
             self._buf.append(data)
 
     def close(self):
