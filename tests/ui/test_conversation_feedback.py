@@ -10,8 +10,7 @@ import pytest
 from rag.conversations import (FILE, UNTITLED, Conversations, export_json, export_markdown,
                                export_name)
 from rag.errors import NotFoundError
-from rag.evaluation.cases import cases_from_feedback, format_results, read_cases
-from rag.errors import DocchatError
+from rag.evaluation.cases import cases_from_feedback, read_cases
 from rag.types import Abstention, Answer, AnswerSpan, Conversation, Sentence, Source
 from test_conversations import answer
 
@@ -187,30 +186,6 @@ def test_feedback_export_makes_evaluation_cases_that_read_back(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases) + "\n")
     assert read_cases(path) == cases
-
-
-@pytest.mark.parametrize("line", ['{"question": "q"}', "not json", '["q", "abstain"]',
-                                  '{"question": " ", "expected": "answer"}'])
-def test_a_line_that_is_not_a_case_is_named(tmp_path, line):
-    path = tmp_path / "cases.jsonl"
-    path.write_text('{"question": "ok?", "expected": "answer"}\n' + line + "\n")
-    with pytest.raises(DocchatError, match="line 2"):
-        read_cases(path)
-
-
-def test_results_are_one_line_each_and_a_summary():
-    results = [
-        {"question": "Boiling?", "expected": "abstain", "abstained": True, "holds": True,
-         "abstention": "no_evidence", "error": None},
-        {"question": "Died?", "expected": "answer", "abstained": True, "holds": False,
-         "abstention": "no_evidence", "error": None},
-        {"question": "Gone?", "expected": "answer", "abstained": None, "holds": False,
-         "abstention": None, "error": "no indexed document is /x"}]
-    lines = format_results(results).splitlines()
-    assert lines[0].startswith("[1] holds") and "abstains (no_evidence)" in lines[0]
-    assert lines[1].startswith("[2] FAILS") and lines[2].startswith("[3] error")
-    assert lines[3] == ("1 of 3 cases hold (expected abstain: 1/1, expected answer: 0/2), "
-                        "1 failed to run")
 
 
 def test_the_page_rates_the_stored_turn_of_the_answer_that_was_clicked(tmp_path):
