@@ -19,7 +19,7 @@ from embed_server import embed_server, free_port
 from rag.answer import ask
 from rag.embedding.remote import RemoteEmbedder
 from rag.embedding.local import Embedder
-from rag.embedding.model_files import model_id, tokenizer_name
+from rag.embedding.model_files import model_id
 from rag.errors import EmbeddingError, SettingsError
 from rag.index import Index
 from rag.settings import DEFAULT_MODEL, Settings
@@ -243,14 +243,6 @@ def test_questions_against_an_index_of_another_model_are_refused_in_one_line(tmp
 def test_the_manifest_model_id_names_server_and_model_but_never_credentials(url, want):
     assert model_id(Settings(embed_url=url)) == want
     assert model_id(Settings()) == DEFAULT_MODEL  # local indexes keep their id
-
-
-def test_a_remote_model_without_a_local_tokenizer_chunks_with_the_packaged_one(tmp_path):
-    assert tokenizer_name(Settings(embed_url="http://h/v1", embed_model="nomic-embed-text")) \
-        == DEFAULT_MODEL
-    (tmp_path / "tokenizer.json").write_text("{}")
-    assert tokenizer_name(Settings(embed_url="http://h/v1", embed_model=str(tmp_path))) \
-        == str(tmp_path)
 
 
 @pytest.mark.parametrize("var, value, accepts", [
