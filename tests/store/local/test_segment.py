@@ -1,12 +1,19 @@
-"""Reading one immutable segment (rag/store/local/segment.py): what segment_write.py wrote comes
-back as it was (ids, vectors, postings), ids map to rows, and a dense search over a live mask
-(tombstones, a scope) is the exact top n of the rows it allows, flat or with an HNSW graph."""
+"""Reading one immutable segment (rag/store/local/segment.py): ids map to rows, a dense search
+over a live mask (tombstones, a scope) is the exact top n of the rows it allows, flat or with an
+HNSW graph, an open segment keeps answering after its folder is removed, and per-segment results
+combine into the best n. (Written then read back: test_segment_write.py.)"""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from rag.store.local.segment import Segment, top_n
+from rag.store.local.segment_write import AnnSettings, write, write_hnsw
+
+DIM = 16
 
 
 def _mapped_kb(path: Path) -> int:
@@ -78,3 +85,87 @@ def test_a_scoped_dense_search_is_exact_whatever_the_scopes_size(tmp_path, share
         exact = allowed[np.argsort(-(vecs[allowed] @ q), kind="stable")[:10]]
         assert list(rows) == list(exact), (share, trial)
         assert np.allclose(scores, vecs[rows] @ q, atol=1e-5)
+
+
+def small(tmp_path, n: int = 200, graph: bool = False, seed: int = 0):
+    """A segment of ``n`` random unit vectors under ids 1000, 1002, ... (not row numbers)."""
+    rng = np.random.default_rng(seed)
+    vecs = rng.standard_normal((n, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = 1000 + 2 * np.arange(n, dtype=np.int64)
+    write(tmp_path / "seg", ids, vecs, [[f"w{i % 7}"] * (1 + i % 3) for i in range(n)])
+    if graph:
+        pytest.importorskip("faiss")
+        write_hnsw(tmp_path / "seg", vecs, AnnSettings(1, 8, 40, 64))
+    return Segment(tmp_path / "seg"), ids, vecs
+
+
+def test_ids_map_to_their_rows_and_unknown_ids_to_minus_one(tmp_path):
+    seg, ids, _ = small(tmp_path, 10)
+    asked = np.asarray([1000, 1018, 1001, 999, 5000, 1004], np.int64)
+    assert list(seg.rows(asked)) == [0, 9, -1, -1, -1, 2]
+
+
+def test_an_unknown_term_has_no_postings(tmp_path):
+    seg, _, _ = small(tmp_path, 10)
+    rows, tf = seg.postings("never-seen")
+    assert rows.size == tf.size == 0
+    rows, tf = seg.postings("w3")
+    assert list(rows) == [3] and list(tf) == [1 + 3 % 3]
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
+def test_a_tombstoned_row_is_never_returned_even_when_it_is_the_best(tmp_path, graph):
+    seg, ids, vecs = small(tmp_path, graph=graph)
+    q = vecs[17]
+    live = np.ones(len(seg), bool)
+    rows, scores = seg.search_dense(q, 5, live)
+    assert rows[0] == 17 and scores[0] == pytest.approx(1.0, abs=1e-3)
+    live[17] = False
+    rows, scores = seg.search_dense(q, 5, live)
+    assert 17 not in rows and len(rows) == 5
+    exact = np.flatnonzero(live)[np.argsort(-(vecs[live] @ q), kind="stable")[:5]]
+    assert list(rows) == list(exact)
+    assert list(scores) == sorted(scores, reverse=True)
+    assert np.allclose(scores, vecs[rows] @ q, atol=1e-5)
+
+
+def test_asking_for_more_than_is_live_returns_every_live_row_and_nothing_else(tmp_path):
+    seg, _, vecs = small(tmp_path, 12)
+    live = np.zeros(12, bool)
+    live[[2, 5, 11]] = True
+    rows, _ = seg.search_dense(vecs[0], 50, live)
+    assert sorted(rows) == [2, 5, 11]
+    assert seg.search_dense(vecs[0], 5, np.zeros(12, bool))[0].size == 0
+    assert seg.search_dense(vecs[0], 0, np.ones(12, bool))[0].size == 0
+
+
+def test_an_open_segment_keeps_answering_after_its_folder_is_removed(tmp_path):
+    """A merge retires segments and a later writer removes their folders: a reader that
+    already opened one keeps its answers (its files are mapped when it opens)."""
+    seg, _, vecs = small(tmp_path, graph=True)
+    live = np.ones(len(seg), bool)
+    before = seg.search_dense(vecs[3], 5, live)
+    postings = seg.postings("w2")
+    shutil.rmtree(tmp_path / "seg")
+    after = seg.search_dense(vecs[3], 5, live)
+    assert list(after[0]) == list(before[0]) and np.allclose(after[1], before[1])
+    assert [list(a) for a in seg.postings("w2")] == [list(a) for a in postings]
+    assert np.array_equal(seg.read_vectors(np.asarray([0, 1, 2, 9])), vecs[[0, 1, 2, 9]])
+
+
+def test_vectors_read_by_runs_of_rows_are_those_written(tmp_path):
+    seg, _, vecs = small(tmp_path, graph=True)  # a graph's segment reads with pread
+    for rows in ([0], [5, 6, 7, 40, 41, 199], list(range(50, 120)), []):
+        rows = np.asarray(rows, np.int64)
+        got = seg.read_vectors(rows)
+        assert got.shape == (len(rows), DIM) and np.array_equal(got, vecs[rows])
+
+
+def test_the_best_n_over_segments_are_kept_by_score():
+    ids = [np.asarray([1, 2, 3]), np.asarray([10, 11]), np.zeros(0, np.int64)]
+    scores = [np.asarray([0.9, 0.1, 0.5]), np.asarray([0.7, 0.95]), np.zeros(0)]
+    assert top_n(ids, scores, 3) == pytest.approx({11: 0.95, 1: 0.9, 10: 0.7})
+    assert top_n(ids, scores, 10) == pytest.approx(
+        {1: 0.9, 2: 0.1, 3: 0.5, 10: 0.7, 11: 0.95})
+    assert top_n([], [], 5) == {}
