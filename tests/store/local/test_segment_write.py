@@ -13,8 +13,8 @@ from rag.store.local.segment import HNSW_FILE, Segment
 from rag.store.local.segment_write import AnnSettings, merge, write
 
 DIM = 8
-TOKENS = [["river", "bridge", "river"], ["café", "bridge"], [], ["日本", "river", "river", "river"],
-          ["falcon"]]
+TOKENS = [["river", "bridge", "river"], ["café", "bridge"], [],
+          ["日本", "river", "river", "river"], ["falcon"]]
 
 
 def unit(rng, n: int) -> np.ndarray:
