@@ -7,8 +7,12 @@ by deterministic per-text vectors that count their calls.
 """
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_store import QUERIES, HashEmbedder, write_docs
 
@@ -91,3 +95,101 @@ def test_faiss_to_milvus_lite_to_faiss_keeps_search_and_embeds_nothing(tmp_path,
     from rag.store.milvus import release
 
     release(parse(lite))
+
+
+def built(tmp_path: Path, name: str = "a", n: int = 5, seed: int = 5):
+    """An embedded index of ``n`` generated files, a non-ASCII one and a skipped PDF."""
+    docs, root = tmp_path / f"docs-{name}", tmp_path / name
+    write_docs(docs, n, seed=seed, prefix=name)
+    (docs / "üñï.txt").write_text("Ünïcode “quotes”, a tab\there and\na second line — "
+                                 "\"escaped\" \\ too.\n", encoding="utf-8")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    Index(root, settings(root), embedder=HashEmbedder()).update([str(docs)])
+    return open_store(root, settings(root))
+
+
+def held(snap) -> dict:
+    """Every content as the store holds it, by sha: pages, chunks, vectors and id order."""
+    out = {}
+    for sha in snap.bookkeeping().contents:
+        c = snap.content(sha)
+        out[sha] = (c.pages, c.chunks, c.vectors.tobytes(), len(c.ids))
+    return out
+
+
+def test_an_export_imported_into_another_folder_holds_exactly_the_same(tmp_path):
+    a = built(tmp_path).reader()
+    summary = transfer.export(a, tmp_path / "x.tar")
+    assert not (tmp_path / "x.tar.tmp").exists()
+    target = open_store(tmp_path / "b", settings(tmp_path / "b"))
+    assert transfer.import_into(target, tmp_path / "x.tar") == summary
+    b = target.reader()
+    assert summary.files == 7 and summary.contents == 6 and summary.chunks == a.stats().chunks
+    assert held(b) == held(a)  # the non-ASCII text, its pages, chunks and vectors to the bit
+    assert b.bookkeeping() == a.bookkeeping()  # sizes and mtimes: an update re-reads nothing
+    assert (b.skipped(), b.manifest) == (a.skipped(), a.manifest)
+    assert [(d.path, d.sha, d.pages, d.chunks, d.size) for d in b.documents()] == \
+        [(d.path, d.sha, d.pages, d.chunks, d.size) for d in a.documents()]
+    order = {sha: min(a.content(sha).ids) for sha in a.bookkeeping().contents}
+    assert sorted(order, key=order.get) == sorted(  # contents keep their commit order
+        order, key=lambda sha: min(b.content(sha).ids))
+    for q in QUERIES:
+        vec = HashEmbedder().encode([q])[0]
+        assert b.search_dense(vec, 5) == a.search_dense(vec, 5)
+        assert b.search_lexical(q, 5) == a.search_lexical(q, 5)
+
+
+def test_an_existing_index_is_kept_unless_replace_is_asked(tmp_path):
+    transfer.export(built(tmp_path, "a").reader(), tmp_path / "a.tar")
+    target = built(tmp_path, "b", n=2, seed=9)
+    before = held(target.reader())
+    with pytest.raises(transfer.ExportError, match="--replace"):
+        transfer.import_into(target, tmp_path / "a.tar")
+    assert held(target.reader()) == before
+    transfer.import_into(target, tmp_path / "a.tar", replace=True)
+    now = target.reader()
+    assert held(now) == held(open_store(tmp_path / "a", settings(tmp_path / "a")).reader())
+    assert not any(d.path.startswith(str(tmp_path / "docs-b")) for d in now.documents())
+
+
+def rewrite(src: Path, dst: Path, **members: bytes | None) -> Path:
+    """A copy of the export ``src`` with ``members`` replaced (None: left out)."""
+    with tarfile.open(src) as tin, tarfile.open(dst, "w") as tout:
+        for info in tin.getmembers():
+            data = members.get(info.name.replace(".", "_"), tin.extractfile(info).read())
+            if data is None:
+                continue
+            info.size = len(data)
+            tout.addfile(info, io.BytesIO(data))
+    return dst
+
+
+@pytest.mark.parametrize("damage,reason", [
+    ("not a tar", "cannot read the export"),
+    ("other kind", "not a docchat export"),
+    ("newer version", "not a docchat export"),
+    ("no vectors", "cannot read the export"),
+    ("vectors cut", "the file is damaged"),
+])
+def test_a_damaged_or_foreign_file_is_refused_with_the_reason_and_nothing_written(
+        tmp_path, damage, reason):
+    transfer.export(built(tmp_path).reader(), tmp_path / "x.tar")
+    bad = tmp_path / "bad.tar"
+    if damage == "not a tar":
+        bad.write_bytes(b"PK\x03\x04 a zip, say")
+    elif damage in ("other kind", "newer version"):
+        meta = {"kind": "docchat-export", "version": transfer.VERSION + 1} \
+            if damage == "newer version" else {"kind": "something-else", "version": 1}
+        rewrite(tmp_path / "x.tar", bad, meta_json=json.dumps(meta).encode())
+    elif damage == "no vectors":
+        rewrite(tmp_path / "x.tar", bad, vectors_npy=None)
+    else:
+        buf = io.BytesIO()
+        np.save(buf, np.zeros((1, 16), np.float32))
+        rewrite(tmp_path / "x.tar", bad, vectors_npy=buf.getvalue())
+    target = open_store(tmp_path / "t", settings(tmp_path / "t"))
+    with pytest.raises(transfer.ExportError) as refused:
+        transfer.import_into(target, bad)
+    assert reason in str(refused.value) and str(bad) in str(refused.value)
+    assert not target.exists()
+
