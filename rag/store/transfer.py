@@ -120,7 +120,8 @@ def _read(path: Path):
             contents = _unjsonl(member("contents.jsonl"))
             vecs = np.load(io.BytesIO(member("vectors.npy")), allow_pickle=False)
     except (OSError, tarfile.TarError, KeyError, ValueError) as e:
-        raise ExportError(f"{path}: cannot read the export ({e})") from e
+        why = " ".join(str(e).split())  # one line: tarfile's reason for a non-tar runs over five
+        raise ExportError(f"{path}: cannot read the export ({why})") from e
     n = sum(len(c["chunks"]) for c in contents)
     if len(vecs) != n or n != meta.get("chunks"):
         raise ExportError(f"{path}: {len(vecs)} vectors for {n} chunks: the file is damaged")
