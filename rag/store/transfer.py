@@ -66,14 +66,18 @@ def export(snap: Reader, path: str | Path) -> TransferSummary:
     skipped = [{"path": s.path, "reason": s.reason} for s in snap.skipped()]
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        for name, data in (("meta.json", json.dumps(meta).encode()),
-                           ("files.jsonl", _jsonl(files)), ("skipped.jsonl", _jsonl(skipped)),
-                           ("contents.jsonl", _jsonl(contents)), ("vectors.npy", _npy(vecs))):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    os.replace(tmp, path)
+    try:
+        with tarfile.open(tmp, "w") as tar:
+            for name, data in (("meta.json", json.dumps(meta).encode()),
+                               ("files.jsonl", _jsonl(files)), ("skipped.jsonl", _jsonl(skipped)),
+                               ("contents.jsonl", _jsonl(contents)), ("vectors.npy", _npy(vecs))):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no partial file left to hold the space
+        tmp.unlink(missing_ok=True)
+        raise
     return TransferSummary(len(files), len(contents), int(len(vecs)))
 
 

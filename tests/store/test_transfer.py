@@ -194,3 +194,23 @@ def test_a_damaged_or_foreign_file_is_refused_with_the_reason_and_nothing_writte
     assert "\n" not in str(refused.value)  # one line (tarfile's own reason ran over five)
     assert not target.exists()
 
+
+def test_a_failed_export_keeps_the_previous_file_and_leaves_no_partial_one(tmp_path,
+                                                                          monkeypatch):
+    """A full disk, say, while the tar is written: the file at the path is the last good
+    export, and no partial temporary file is left to hold the space."""
+    snap = built(tmp_path).reader()
+    transfer.export(snap, tmp_path / "x.tar")
+    good = (tmp_path / "x.tar").read_bytes()
+    real = tarfile.TarFile.addfile
+
+    def full_disk(self, info, fileobj=None):
+        if info.name == "contents.jsonl":
+            raise OSError(28, "No space left on device")
+        return real(self, info, fileobj)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", full_disk)
+    with pytest.raises(OSError):
+        transfer.export(snap, tmp_path / "x.tar")
+    assert (tmp_path / "x.tar").read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("x.tar")) == ["x.tar"]
