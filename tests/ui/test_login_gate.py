@@ -103,6 +103,14 @@ def test_the_pages_login_session_lets_a_request_through():
     assert not Call("/gradio_api/queue/join", session=None).app_called
 
 
+def test_a_websocket_without_the_login_is_closed_with_a_policy_violation():
+    call = Call("/gradio_api/queue/ws", scope_type="websocket")
+    assert not call.app_called
+    assert call.sent == [{"type": "websocket.close", "code": 1008}]
+    assert Call("/gradio_api/queue/ws", [(b"authorization", basic(*CREDS))],
+                scope_type="websocket").app_called
+
+
 def test_the_servers_own_lifespan_events_pass_untouched():
     call = Call("", scope_type="lifespan")
     assert call.app_called and call.sent == []
