@@ -1,7 +1,7 @@
 """The login in front of every route (ui/login_gate.py), driven as ASGI calls: without the login
 a request gets 401 before its body is read and before the app sees it (Basic is offered to
 API and MCP clients only); with it (HTTP Basic as UTF-8, or the page's session) it passes;
-only what the login form needs is open.
+only what the login form needs is open; the login is compared in constant time.
 (tests/ui/test_auth.py does the same through a real server.)"""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import base64
 import pytest
 from asgi_call import AsgiCall
 
+from ui import api_auth
 from ui.login_gate import LoginGate, is_public
 
 CREDS = ("anna", "pässwörd:ß€")  # non-ASCII, and a colon in the password
@@ -114,3 +115,23 @@ def test_a_websocket_without_the_login_is_closed_with_a_policy_violation():
 def test_the_servers_own_lifespan_events_pass_untouched():
     call = Call("", scope_type="lifespan")
     assert call.app_called and call.sent == []
+
+
+@pytest.mark.parametrize("given", [("anna", "wrong"), ("eve", "wrong"), ("eve", CREDS[1]),
+                                   CREDS])
+def test_the_login_is_compared_in_constant_time_whichever_part_is_wrong(monkeypatch, given):
+    """Both the user name and the password are compared, each with compare_digest, whether
+    or not the name is right: skipping the password's comparison for a wrong name would let
+    the time of a refusal tell a right name from a wrong one."""
+    compared = []
+    real = api_auth.secrets.compare_digest
+
+    def recording(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(api_auth.secrets, "compare_digest", recording)
+    call = Call("/api/ask", [(b"authorization", basic(*given))])
+    assert call.app_called == (given == CREDS)
+    assert sorted(compared) == sorted([(given[0].encode(), CREDS[0].encode()),
+                                       (given[1].encode(), CREDS[1].encode())])
