@@ -35,11 +35,14 @@ def nfc(text: str) -> str:
 
 
 def login_ok(credentials: tuple[str, str], given: HTTPBasicCredentials | None) -> bool:
-    """Whether HTTP Basic ``given`` is the login, compared in constant time."""
-    return given is not None and secrets.compare_digest(  # a name typed decomposed or
-        nfc(given.username).encode(), nfc(credentials[0]).encode()) and \
-        secrets.compare_digest(  # composed (é as e + U+0301 or U+00E9) is one name
-        given.password.encode(), credentials[1].encode())
+    """Whether HTTP Basic ``given`` is the login, compared in constant time: both parts are
+    compared whatever the name gives, so a refusal's time does not tell a right name."""
+    if given is None:
+        return False
+    name_ok = secrets.compare_digest(  # a name typed decomposed or composed (é as e + U+0301
+        nfc(given.username).encode(), nfc(credentials[0]).encode())  # or U+00E9) is one name
+    password_ok = secrets.compare_digest(given.password.encode(), credentials[1].encode())
+    return name_ok and password_ok
 
 
 def basic_auth(credentials: tuple[str, str],

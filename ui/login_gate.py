@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from ui.api_auth import Utf8Basic, login_ok
 
@@ -44,7 +44,8 @@ class LoginGate:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket") or is_public(scope.get("path", "")):
             return await self.app(scope, receive, send)
-        request = Request(scope)  # headers and cookies only: the body is not touched
+        # headers and cookies only: the body is not touched (HTTPConnection: a websocket too)
+        request = HTTPConnection(scope)
         if login_ok(self.credentials, await self.basic(request)) or self.session_user(request):
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":

@@ -66,14 +66,18 @@ def export(snap: Reader, path: str | Path) -> TransferSummary:
     skipped = [{"path": s.path, "reason": s.reason} for s in snap.skipped()]
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with tarfile.open(tmp, "w") as tar:
-        for name, data in (("meta.json", json.dumps(meta).encode()),
-                           ("files.jsonl", _jsonl(files)), ("skipped.jsonl", _jsonl(skipped)),
-                           ("contents.jsonl", _jsonl(contents)), ("vectors.npy", _npy(vecs))):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    os.replace(tmp, path)
+    try:
+        with tarfile.open(tmp, "w") as tar:
+            for name, data in (("meta.json", json.dumps(meta).encode()),
+                               ("files.jsonl", _jsonl(files)), ("skipped.jsonl", _jsonl(skipped)),
+                               ("contents.jsonl", _jsonl(contents)), ("vectors.npy", _npy(vecs))):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no partial file left to hold the space
+        tmp.unlink(missing_ok=True)
+        raise
     return TransferSummary(len(files), len(contents), int(len(vecs)))
 
 
@@ -120,7 +124,8 @@ def _read(path: Path):
             contents = _unjsonl(member("contents.jsonl"))
             vecs = np.load(io.BytesIO(member("vectors.npy")), allow_pickle=False)
     except (OSError, tarfile.TarError, KeyError, ValueError) as e:
-        raise ExportError(f"{path}: cannot read the export ({e})") from e
+        why = " ".join(str(e).split())  # one line: tarfile's reason for a non-tar runs over five
+        raise ExportError(f"{path}: cannot read the export ({why})") from e
     n = sum(len(c["chunks"]) for c in contents)
     if len(vecs) != n or n != meta.get("chunks"):
         raise ExportError(f"{path}: {len(vecs)} vectors for {n} chunks: the file is damaged")

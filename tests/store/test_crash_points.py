@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, docchat
+from conftest import clean_env
 
 from rag.index import Index
 from rag.settings import Settings
@@ -220,14 +220,3 @@ def test_a_killed_full_rebuild_is_resumed_by_the_next_run(tmp_path, point):
     assert_consistent(root)
     again = run(docs, root)  # and only once
     assert again.returncode == 0 and not json.loads(again.stdout)["full_rebuild"]
-
-
-def test_an_unknown_crash_point_is_refused_in_one_line(tmp_path):
-    docs = tmp_path / "docs"
-    write_docs(docs, 1, seed=1)
-    proc = docchat("index", docs, "--index", tmp_path / "index",
-                   env=clean_env(DOCCHAT_CRASH_AT="nowhere"))
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == ("docchat: error: DOCCHAT_CRASH_AT='nowhere': must be one of "
-                                   + ", ".join(crash.POINTS))
-    assert not list((tmp_path / "index").glob("seg-*"))
