@@ -83,7 +83,8 @@ def page_login(credentials: tuple[str, str] | None):
         return None
 
     def check(user: str, password: str) -> bool:
-        return secrets.compare_digest(nfc(user or "").encode(),
-                                      nfc(credentials[0]).encode()) and \
-            secrets.compare_digest((password or "").encode(), credentials[1].encode())
+        # both parts always compared, as login_ok does: a refusal's time tells no right name
+        name_ok = secrets.compare_digest(nfc(user or "").encode(), nfc(credentials[0]).encode())
+        password_ok = secrets.compare_digest((password or "").encode(), credentials[1].encode())
+        return name_ok and password_ok
     return check
