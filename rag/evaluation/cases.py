@@ -47,7 +47,7 @@ def read_cases(path: str | Path) -> list[dict]:
     DocchatError naming it."""
     cases = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no case
     except FileNotFoundError:
         raise DocchatError(f"no such file: {path}") from None
     except UnicodeDecodeError:
@@ -63,8 +63,20 @@ def read_cases(path: str | Path) -> list[dict]:
                 not case["question"].strip() or case.get("expected") not in EXPECTED:
             raise DocchatError(f"{path}, line {number}: not a case (it needs \"question\" and "
                                f"\"expected\": \"abstain\" or \"answer\")")
+        if not _pairs_of_text(case.get("history", [])) or not _texts(case.get("scope", [])):
+            raise DocchatError(f"{path}, line {number}: \"history\" must be a list of "
+                               f"[question, answer] pairs and \"scope\" a list of paths")
         cases.append(case)
     return cases
+
+
+def _texts(value) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _pairs_of_text(value) -> bool:
+    return value is None or (isinstance(value, list) and all(
+        isinstance(h, list) and len(h) == 2 and _texts(h) for h in value))
 
 
 def run_cases(index, cases: Iterable[dict], settings=None) -> list[dict]:

@@ -190,3 +190,23 @@ def test_a_long_question_is_one_short_line_and_no_errors_are_not_mentioned():
     assert lines[1] == ("1 of 1 cases hold (expected abstain: 0/0, expected answer: 1/1)")
     assert format_results([]) == ("0 of 0 cases hold (expected abstain: 0/0, expected answer: "
                                   "0/0)")
+
+
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Editors on Windows save UTF-8 with a BOM; its first case is a case all the same."""
+    case = {"question": "Qui?", "expected": "answer"}
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(case).encode() + b"\n")
+    assert read_cases(path) == [case]
+
+
+@pytest.mark.parametrize("extra", ['"history": [1]', '"history": [["q"]]',
+                                   '"history": "q"', '"history": [["q", 2]]',
+                                   '"scope": "a.pdf"', '"scope": [1]'])
+def test_a_malformed_history_or_scope_is_named_on_reading_not_a_crash_later(tmp_path, extra):
+    path = write(tmp_path, '{"question": "q?", "expected": "answer", ' + extra + "}\n")
+    with pytest.raises(DocchatError, match=f"^{path}, line 1: \"history\" must be"):
+        read_cases(path)
+    ok = write(tmp_path, '{"question": "q?", "expected": "answer", "history": [["a", "b"]], '
+               '"scope": ["x.pdf"]}\n')
+    assert read_cases(ok)[0]["history"] == [["a", "b"]]
