@@ -189,3 +189,23 @@ def test_speaker_notes_come_last_a_line_each_under_their_own_header():
                                        "Second point.", "Third."]
     assert structure(first) == [("Budget", 1), ("Speaker notes", 9)]
     assert second.text == "No notes" and place(second.page, second.label) == "slide 2"
+
+
+def test_a_table_nested_in_a_word_table_cell_is_read_in_place():
+    """Forms and letterheads are often tables in tables; python-docx's cell.text leaves the
+    inner table out, so its words were in no passage."""
+    import docx
+
+    d = docx.Document()
+    t = d.add_table(rows=1, cols=2)
+    t.cell(0, 0).text = "Contact"
+    outer = t.cell(0, 1)
+    outer.paragraphs[0].text = "Office hours"
+    inner = outer.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Monday", "9-12"], ["Friday", "closed"]]):
+        for c, value in enumerate(row):
+            inner.cell(r, c).text = value
+    d.add_paragraph("After.")
+    [page] = load(Path("nested.docx"), docx_bytes(d))
+    assert page.text.splitlines() == ["Contact | Office hours Monday | 9-12; Friday | closed",
+                                      "After."]

@@ -34,7 +34,7 @@ def load_docx(path: str, data: bytes, max_mb: float, deadline: Deadline) -> list
         for block in document.iter_inner_content():
             deadline.check()
             if isinstance(block, docx.table.Table):
-                _table(out, block.rows, lambda row: row.cells, lambda cell: cell.text)
+                _table(out, block.rows, lambda row: row.cells, _docx_cell_text)
             else:
                 out.add(block.text, _docx_level(block))
         notes = _footnotes(document)
@@ -47,6 +47,32 @@ def load_docx(path: str, data: bytes, max_mb: float, deadline: Deadline) -> list
     except Exception as e:  # noqa: BLE001 - a broken part may raise anything inside the library
         raise _library_error(".docx", e) from e
     return [out.page(path, 1)]
+
+
+def _docx_cell_text(cell, depth: int = 0) -> str:
+    """A Word table cell's paragraphs and the tables nested in it (their rows as " | " cells,
+    "; " between rows): python-docx's ``cell.text`` leaves nested tables out, and with them
+    every word of a layout built from tables in tables."""
+    import docx
+
+    parts = []
+    for block in cell.iter_inner_content():
+        if isinstance(block, docx.table.Table):
+            if depth >= 8:  # a document nesting deeper than this is not a layout, an attack
+                continue
+            rows = []
+            for row in block.rows:
+                seen, texts = set(), []
+                for inner in row.cells:
+                    if id(inner._tc) not in seen:
+                        seen.add(id(inner._tc))
+                        texts.append(" ".join(_docx_cell_text(inner, depth + 1).split()))
+                if any(texts):
+                    rows.append(" | ".join(texts))
+            parts.append("; ".join(rows))
+        else:
+            parts.append(block.text)
+    return "\n".join(p for p in parts if p)
 
 
 def _docx_level(paragraph) -> int | None:
