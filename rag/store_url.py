@@ -65,6 +65,9 @@ def parse(url: str) -> StoreURL:
     if not parts.netloc:  # milvus:///path/x.db -> milvus-lite
         if scheme != "milvus" or not parts.path.endswith(".db"):
             raise ValueError("milvus-lite needs a path ending in .db: milvus:///path/x.db")
+        if not parts.path.startswith("/"):  # relative to wherever docchat was started from:
+            # another folder would open another, empty index
+            raise ValueError("milvus-lite needs an absolute path: milvus:///absolute/x.db")
         return StoreURL("milvus", path=parts.path, uri=parts.path, collection=collection)
     try:
         port = parts.port

@@ -64,6 +64,8 @@ def test_a_server_url_gives_the_address_pymilvus_connects_to(url, uri):
     ("faiss:relative/folder", "faiss:///absolute/folder"),  # as docs/scale-out.md says
     ("faiss:./index", "faiss:///absolute/folder"),
     ("faiss:~/index", "faiss:///absolute/folder"),
+    ("milvus:x.db", "absolute path"),  # else another working folder opens another, empty index
+    ("milvus:data/x.db", "milvus:///absolute/x.db"),
     ("milvus://host?collection=1st", "letters, digits and _"),
     ("milvus://host?collection=a-b", "letters, digits and _"),
     ("milvus://host?colection=docs", "unknown URL option 'colection'"),
