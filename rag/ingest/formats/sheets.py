@@ -60,6 +60,9 @@ def load_csv(path: str, text: str, max_rows: int, deadline: Deadline,
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    # the csv module refuses a field over 131,072 characters (a long text column, or a stray
+    # quote that runs to the end); the file's size is capped before this, so allow any field
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
         out = _render(name, csv.reader(io.StringIO(text), dialect), max_rows, deadline,
                       [max_cells])
