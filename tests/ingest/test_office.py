@@ -209,3 +209,29 @@ def test_a_table_nested_in_a_word_table_cell_is_read_in_place():
     [page] = load(Path("nested.docx"), docx_bytes(d))
     assert page.text.splitlines() == ["Contact | Office hours Monday | 9-12; Friday | closed",
                                       "After."]
+
+
+def test_word_content_controls_and_tracked_insertions_are_read_deletions_are_not():
+    """A form's filled-in fields are content controls (w:sdt) and a reviewed draft holds
+    tracked changes: python-docx's own text leaves both out, so their words were in no
+    passage; deleted text must not come back either."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    d = docx.Document()
+    d.add_paragraph("Intro.")
+    d.element.body.insert(1, parse_xml(
+        f'<w:sdt {nsdecls("w")}><w:sdtPr/><w:sdtContent>'
+        '<w:p><w:r><w:t>Applicant: Ada Lovelace</w:t></w:r></w:p>'
+        '</w:sdtContent></w:sdt>'))
+    p = d.add_paragraph("The fee is ")
+    p._p.append(parse_xml(
+        f'<w:ins {nsdecls("w")} w:id="1" w:author="r"><w:r><w:t>forty</w:t></w:r></w:ins>'))
+    p._p.append(parse_xml(
+        f'<w:del {nsdecls("w")} w:id="2" w:author="r"><w:r><w:delText>thirty</w:delText>'
+        '</w:r></w:del>'))
+    p._p.append(parse_xml(f'<w:r {nsdecls("w")}><w:t xml:space="preserve"> euros.</w:t></w:r>'))
+    [page] = load(Path("form.docx"), docx_bytes(d))
+    assert page.text.splitlines() == ["Intro.", "Applicant: Ada Lovelace",
+                                      "The fee is forty euros."]

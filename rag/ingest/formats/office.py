@@ -31,12 +31,12 @@ def load_docx(path: str, data: bytes, max_mb: float, deadline: Deadline) -> list
 
         document = docx.Document(io.BytesIO(data))
         out = PageText()
-        for block in document.iter_inner_content():
+        for block in _docx_blocks(document.element.body, document._body):
             deadline.check()
             if isinstance(block, docx.table.Table):
                 _table(out, block.rows, lambda row: row.cells, _docx_cell_text)
             else:
-                out.add(block.text, _docx_level(block))
+                out.add(_docx_text(block), _docx_level(block))
         notes = _footnotes(document)
         if notes:
             out.add("Footnotes", OTHER)
@@ -56,7 +56,7 @@ def _docx_cell_text(cell, depth: int = 0) -> str:
     import docx
 
     parts = []
-    for block in cell.iter_inner_content():
+    for block in _docx_blocks(cell._tc, cell):
         if isinstance(block, docx.table.Table):
             if depth >= 8:  # a document nesting deeper than this is not a layout, an attack
                 continue
@@ -71,8 +71,36 @@ def _docx_cell_text(cell, depth: int = 0) -> str:
                     rows.append(" | ".join(texts))
             parts.append("; ".join(rows))
         else:
-            parts.append(block.text)
+            parts.append(_docx_text(block))
     return "\n".join(p for p in parts if p)
+
+
+def _docx_blocks(element, parent):
+    """The paragraphs and tables of a body or cell in order, content controls included
+    (python-docx's iter_inner_content skips a w:sdt block and every paragraph in it: a form's
+    or a template's filled-in text)."""
+    from docx.oxml.ns import qn
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    for child in element.iterchildren():
+        if child.tag == qn("w:p"):
+            yield Paragraph(child, parent)
+        elif child.tag == qn("w:tbl"):
+            yield Table(child, parent)
+        elif child.tag == qn("w:sdt"):
+            for content in child.iterchildren(qn("w:sdtContent")):
+                yield from _docx_blocks(content, parent)
+
+
+def _docx_text(paragraph) -> str:
+    """A paragraph's text as Word shows it with changes accepted: its runs, also those inside
+    tracked insertions, inline content controls, fields and smart tags (python-docx's
+    ``text`` reads only direct runs and links), never deleted or moved-away text, nor text
+    boxes anchored in it."""
+    return "".join(r.text for r in paragraph._p.xpath(
+        ".//w:r[not(ancestor::w:del) and not(ancestor::w:moveFrom)"
+        " and not(ancestor::w:txbxContent)]"))
 
 
 def _docx_level(paragraph) -> int | None:
