@@ -172,3 +172,15 @@ def test_the_deadline_is_looked_at_between_feeds():
     with pytest.raises(LoadError, match="DOCCHAT_READ_SECONDS"):
         extract("<p>word</p>" * FEED, spent)
     assert extract("<p>word</p>" * 3, None).page("x", 1).text == "word\nword\nword"
+
+
+
+def test_preformatted_text_keeps_its_lines_and_form_controls_do_not_run_together():
+    """A <pre> block (code, verse, a plain-text report pasted into a page) is a line per line
+    of its own, not one run-on line; an option or a button is not glued to the text beside
+    it ("Colour:RedBlueSend")."""
+    text = text_of("<p>Run:</p><pre>make setup\n  make test\n\nmake run</pre><p>Done.</p>"
+                   "<label>Colour:</label><select><option>Red</option><option>Blue</option>"
+                   "</select><button>Send</button>")
+    assert text.splitlines() == ["Run:", "make setup", "make test", "make run", "Done.",
+                                 "Colour:", "Red", "Blue", "Send"]

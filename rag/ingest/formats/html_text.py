@@ -18,7 +18,7 @@ BLOCKS = frozenset({"address", "article", "aside", "blockquote", "br", "caption"
                     "details", "div", "dl", "dt", "figcaption", "figure", "footer", "form",
                     "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
                     "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
-                    "body", "html"})
+                    "body", "html", "option", "button", "textarea", "select", "label"})
 LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6, "th": OTHER}
 #: What may stand in <head>: any other element, or text, begins the body (HTML lets a page
 #: leave out both </head> and <body>).
@@ -36,6 +36,7 @@ class _Visible(HTMLParser):
         self._buf: list[str] = []
         self._level: int | None = None
         self._in_title = False
+        self._pre = 0  # open <pre> elements: their line breaks are the text's own
 
     def _flush(self) -> None:
         text = " ".join("".join(self._buf).split())
@@ -56,6 +57,8 @@ class _Visible(HTMLParser):
             self._flush()
             if tag in LEVELS:
                 self._level = LEVELS[tag]
+        if tag == "pre":
+            self._pre += 1
 
     def handle_endtag(self, tag):
         if tag == "title":
@@ -69,6 +72,8 @@ class _Visible(HTMLParser):
             self._flush()
             if tag in LEVELS:
                 self._level = None
+        if tag == "pre" and self._pre:
+            self._pre -= 1
 
     def handle_data(self, data):
         if self._in_title:
@@ -77,6 +82,11 @@ class _Visible(HTMLParser):
         if data.strip() and [k for k, v in self._hidden.items() if v] == ["head"]:
             self._hidden.pop("head")  # text cannot stand in <head> either
         if not any(self._hidden.values()):
+            if self._pre:  # code and verse keep their lines
+                *whole, data = data.split("\n")
+                for line in whole:
+                    self._buf.append(line)
+                    self._flush()
             self._buf.append(data)
 
     def close(self):
