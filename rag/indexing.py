@@ -24,7 +24,7 @@ from rag.types import Chunk, Page, Skipped, UpdateSummary
 log = logging.getLogger(__name__)
 CHUNKER_VERSION = 7  # bump when loaders or chunking change what is stored (6: a sheet row
 # is a sentence; PDF headings measured against the page's full line; 7: an HTML page without
-# <head>/<body> tags keeps its body, <pre> keeps its lines, form controls are lines; Word
+# <head>/<body> tags keeps its body, <pre> keeps its lines, options and buttons are lines; Word
 # tables nested in a cell, content controls and tracked insertions are read; a CSV field over
 # 131,072 characters is read, not the file skipped)
 OnProgress = Callable[[float, str], None]

@@ -18,7 +18,7 @@ BLOCKS = frozenset({"address", "article", "aside", "blockquote", "br", "caption"
                     "details", "div", "dl", "dt", "figcaption", "figure", "footer", "form",
                     "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
                     "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul",
-                    "body", "html", "option", "button", "textarea", "select", "label"})
+                    "body", "html", "option", "button", "textarea", "select"})
 LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6, "th": OTHER}
 #: What may stand in <head>: any other element, or text, begins the body (HTML lets a page
 #: leave out both </head> and <body>).
