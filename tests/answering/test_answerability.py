@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from rag import CANNOT_ANSWER, Settings, ask
-from rag.answering.alignment import alignment, focus_word
 from rag.answering.answerability import FEATURE_NAMES, Model, features, key_terms, model
 from rag.evaluation.squad_rows import normalise
 from rag.types import Abstention, Hit
@@ -96,40 +95,6 @@ def test_paraphrased_key_term_counts_when_a_passage_word_is_close():
     para = features(close, "Where did the gunmen escape to?", sents, hits, 0.5)
     assert literal.cover_passage == para.cover_passage < 1.0
     assert para.paraphrased == 1.0 > literal.paraphrased
-
-
-def static_tokens(texts):
-    """Word vectors without a model: each word its fake_vectors vector (only equal words
-    align)."""
-    out = []
-    for t in texts:
-        ws = [w.strip("?.,!") for w in t.lower().split()]
-        out.append((ws, fake_vectors(ws)))
-    return out
-
-
-def test_focus_is_the_content_word_after_the_wh_word():
-    assert focus_word("In what year did the Normans rule?", ["year", "normans", "rule"]) == "year"
-    assert focus_word("How many people died?", ["people", "died"]) == "people"
-    assert focus_word("The Normans ruled where?", ["normans", "ruled"]) == "normans"
-
-
-def test_a_question_word_the_answer_lacks_is_unaligned():
-    sent = "The Normans conquered England in 1066 under William."
-    asked = alignment(static_tokens, "Who conquered England in 1066?", [sent], [sent])
-    assert asked["unaligned_answer"] == 0 and asked["align_answer_min"] == 1.0
-    # "Wales" is in neither the answer nor its passage; the rest is
-    swapped = alignment(static_tokens, "Who conquered Wales in 1066?", [sent], [sent])
-    assert swapped["unaligned_answer"] == 1 and swapped["unaligned_passage"] == 1
-    assert swapped["align_answer_min"] < 0.5 and swapped["align_answer_second"] == 1.0
-    # the focus: the word after "what", absent from the answer but present in the passage
-    focus = alignment(static_tokens, "What army conquered England?",
-                      ["William conquered England in 1066."],
-                      ["William conquered England in 1066. His army was Norman."])
-    assert focus["focus_answer"] < 0.5 and focus["focus_passage"] == 1.0
-    # what the answer adds beyond the question: "normans", "under", "william" (of its six
-    # words beyond stopwords)
-    assert asked["novel_answer"] == pytest.approx(3 / 6)
 
 
 def test_stump_model_adds_the_value_of_each_side_of_its_split():

@@ -19,7 +19,6 @@ from rag.index import Index
 from rag.settings import Settings
 from rag.store import open_store
 from rag.store.local.segment import HNSW_FILE
-from rag.types import Chunk, Page
 from fakes import HashEmbedder
 
 WORDS = ("river bridge council budget harbour vaccine orchard turbine museum railway storm "
@@ -100,23 +99,6 @@ def test_scores_do_not_depend_on_how_the_corpus_was_split_into_segments(tmp_path
             ranked(snap_steps, snap_steps.search_dense(qvec, 10))
 
 
-def test_a_commit_writes_one_new_segment_and_leaves_the_others_untouched(tmp_path):
-    docs, root = tmp_path / "docs", tmp_path / "index"
-    write_docs(docs, 12, seed=1)
-    s = settings(root, merge_factor=50)
-    update(root, s, docs)
-    before = {p.name: {f.name: f.stat().st_mtime_ns for f in p.iterdir()}
-              for p in root.glob("seg-*")}
-    (docs / "new.txt").write_text("A falcon nests above the quarry.")
-    summary = update(root, s, docs)
-    assert summary.embedded == 1
-    after = {p.name: {f.name: f.stat().st_mtime_ns for f in p.iterdir()}
-             for p in root.glob("seg-*")}
-    assert len(after) == len(before) + 1
-    assert all(after[name] == files for name, files in before.items())
-    snap = open_store(root).reader()
-    top = snap.chunks(list(snap.search_lexical("falcon nests quarry", 1)))
-    assert Path(top[0].path).name == "new.txt"
 
 
 def test_a_deleted_or_changed_file_is_a_tombstone_until_a_merge_drops_it(tmp_path):
@@ -180,37 +162,8 @@ def test_a_reader_keeps_its_snapshot_while_a_writer_commits_and_merges(tmp_path)
     assert new.generation > old.generation and new.stats().files == old_stats.files + 4
 
 
-def test_the_next_writer_removes_segments_no_commit_references(tmp_path):
-    docs, root = tmp_path / "docs", tmp_path / "index"
-    write_docs(docs, 4, seed=7)
-    s = settings(root)
-    update(root, s, docs)
-    listed = {p.name for p in root.glob("seg-*")}
-    for orphan in ("seg-000090.tmp", "seg-000091"):  # a killed write and a killed commit
-        (root / orphan).mkdir()
-        (root / orphan / "ids.npy").write_bytes(b"partial")
-    Index.open(root, s).status()  # readers never touch them
-    assert (root / "seg-000091").exists()
-    update(root, s, docs)  # nothing changed: the writer still cleans up
-    assert {p.name for p in root.glob("seg-*")} == listed
 
 
-def test_chunk_context_and_structure_are_kept_and_returned_with_hits(tmp_path):
-    root = tmp_path / "index"
-    store = open_store(root, settings(root))
-    page = Page(path="a.md", page=1, text="Guide\nRivers flow to the sea.",
-                structure=((0, 5, 0),))
-    chunk = Chunk(page=1, start=0, end=len(page.text), text=page.text, context="Guide",
-                  structure=((0, 5, 0),))
-    from rag.store import ChunkerSettings, FileRecord, Manifest
-    with store.writer() as w:
-        w.upsert("sha-a", [page], [chunk], HashEmbedder(dim=DIM).encode(["Guide\nRivers"]))
-        w.set_files([FileRecord("a.md", "sha-a", 10)], [])
-        w.commit(Manifest(2, "m", DIM, ChunkerSettings(1, 40, 0), ("/x",)))
-    snap = store.reader()
-    (rec,) = snap.chunks(list(snap.search_lexical("guide", 5)))
-    assert (rec.context, rec.structure, rec.path) == ("Guide", ((0, 5, 0),), "a.md")
-    assert rec.text == snap.page_text("a.md", 1)[rec.start:rec.end]
 
 
 def test_large_segments_get_hnsw_with_high_recall_and_deletes_respected(tmp_path):
