@@ -228,6 +228,10 @@ class Settings:
     ocr_file_seconds: float = _f(
         900.0, "All OCR of one file may take this long; the pages after are left out (logged; "
         "a file left with no text is skipped with that reason). Blank pages cost no OCR.")
+    ocr_max_mb: float = _f(
+        2048.0, "Memory the OCR of one file may use, in MB: the pages are rendered and read "
+        "in a process of their own under this cap, so a hostile page (a huge image, or a "
+        "1 MB page that inflates to 1 GB) fails that page, never the server.")
     ocr_lang: str = _f("eng", "Tesseract language(s) for OCR, e.g. eng or eng+deu (installed "
                        "from Debian's tesseract-ocr-LANG packages).")
     follow_outside_symlinks: bool = _f(
@@ -399,6 +403,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ocr_max_pixels": _between(100_000, 1_000_000_000),
     "ocr_max_pages": _between(1, 1_000_000),
     "ocr_file_seconds": _between(1, 86400 * 7),
+    "ocr_max_mb": _between(256, 1_048_576),
     "port": _between(0, 65535),
     "watch_seconds": _between(0, 86400),
     "allowed_hosts": (lambda v: all(_host(h) for h in v),

@@ -192,3 +192,30 @@ def test_ocr_stops_after_its_page_cap_and_keeps_what_it_read(monkeypatch):
     pages = load(Path("scan.pdf"), pdf)
     assert [p.page for p in pages] == [1, 2]
     assert "lighthouse" in words(pages[0].text)
+
+
+def test_a_page_that_needs_more_memory_than_the_ocr_cap_fails_alone_not_the_process(
+        monkeypatch, caplog):
+    """Rendering and Tesseract run in a process of their own under DOCCHAT_OCR_MAX_MB: a page
+    of 14,400 points rendered uncapped (here 1,000 MP, 4 GB of pixels; uncapped it took 3 GB)
+    fails in that process, in a moment, and the indexing process does not grow."""
+    import resource
+    import time
+
+    from reportlab.pdfgen import canvas
+
+    need_tesseract()
+    monkeypatch.setenv("DOCCHAT_OCR_MAX_MB", "300")
+    monkeypatch.setenv("DOCCHAT_OCR_MAX_PIXELS", "1000000000")
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=(14_400, 14_400))
+    pdf.rect(100, 7_000, 5_000, 300, fill=1)  # a drawing, no text layer, not blank
+    pdf.showPage()
+    pdf.save()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with caplog.at_level("WARNING"), pytest.raises(LoadError, match="DOCCHAT_OCR_MAX_MB"):
+        load(Path("giant-drawing.pdf"), buf.getvalue())
+    assert time.perf_counter() - t < 30
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 150
+    assert "more than the OCR memory cap, 300 MB (DOCCHAT_OCR_MAX_MB)" in caplog.text

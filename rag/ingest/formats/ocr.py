@@ -4,23 +4,23 @@ it. Only pages without a text layer are ever OCRed. Without the tesseract progra
 are skipped with the reason "no OCR engine" and everything else still works."""
 from __future__ import annotations
 
-import io
+import json
 import logging
 import shutil
 import subprocess
-import time
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.errors import LoadError
+from rag.ingest.formats import ocr_worker
+from rag.ingest.formats.ocr_worker import BLANK_CONTRAST, blank, render_scale  # noqa: F401
 from rag.ingest.formats.pagetext import PageText
 
 log = logging.getLogger(__name__)
 
 #: Appended to a page's label when its text came from OCR; rag.ingest.places shows "OCR text".
 OCR_MARK = "[OCR]"
-
-
-BLANK_CONTRAST = 16  # grey levels between the darkest and lightest pixel of an empty page
 
 
 def engine() -> str | None:
@@ -37,22 +37,7 @@ class OcrLimits:
     max_pixels: int = 40_000_000  # a rendered page: a larger page is rendered at a lower dpi
     max_pages: int = 500  # pages OCRed per file; the rest are left out, saying so
     file_seconds: float = 900.0  # all OCR of one file; the rest left out, saying so
-
-
-def render_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> float:
-    """The render scale for a page: ``dpi``, lowered so that the image has at most
-    ``max_pixels`` pixels (decided from the page's size, before anything is rendered)."""
-    scale = dpi / 72
-    area = max(width_pt, 1.0) * max(height_pt, 1.0) * scale * scale
-    if area > max_pixels:
-        scale *= (max_pixels / area) ** 0.5
-    return scale
-
-
-def blank(image) -> bool:
-    """A page with nothing on it (a scanner's empty sheet): no need to run Tesseract."""
-    low, high = image.convert("L").getextrema()
-    return high - low < BLANK_CONTRAST
+    max_mb: float = 2048.0  # address space of the process that renders and reads the pages
 
 
 def read_pages(data: bytes, numbers: list[int], dpi: int, lang: str,
@@ -64,52 +49,46 @@ def read_pages(data: bytes, numbers: list[int], dpi: int, lang: str,
     ``max_pages`` or the file's time are not read (``complete`` says so)."""
     limits = page_seconds if isinstance(page_seconds, OcrLimits) else \
         OcrLimits(page_seconds=page_seconds)
-    page_seconds = limits.page_seconds
-    started = time.monotonic()
     program = engine()
     if program is None:
         raise LoadError("no OCR engine (install Debian's tesseract-ocr and tesseract-ocr-eng)")
-    import pypdfium2 as pdfium
-
+    job = {"numbers": list(numbers), "dpi": dpi, "lang": lang, "program": program,
+           "page_seconds": limits.page_seconds, "max_pixels": limits.max_pixels,
+           "max_pages": limits.max_pages, "file_seconds": limits.file_seconds,
+           "max_mb": limits.max_mb}
+    # a process of its own, under a memory cap: what a hostile page costs is its problem
+    proc = subprocess.Popen([sys.executable, "-I", str(Path(ocr_worker.__file__)),
+                             json.dumps(job)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(data, timeout=limits.file_seconds + limits.page_seconds
+                                    + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        log.warning("OCR took longer than %g s (DOCCHAT_OCR_FILE_SECONDS); stopped",
+                    limits.file_seconds)
+    if proc.returncode not in (0, None, -9):
+        log.warning("OCR stopped (exit %s; memory cap %g MB, DOCCHAT_OCR_MAX_MB): %s",
+                    proc.returncode, limits.max_mb,
+                    err.decode(errors="replace").strip()[-300:])
     texts: dict[int, PageText] = {}
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except Exception as e:  # noqa: BLE001 - pdfium refuses what it cannot open
-        log.warning("cannot render the PDF for OCR: %s", e)
-        return texts
-    try:
-        for count, i in enumerate(numbers):
-            if count >= limits.max_pages or time.monotonic() - started > limits.file_seconds:
-                break
-            try:
-                width, height = pdf[i].get_size()
-                scale = render_scale(width, height, dpi, limits.max_pixels)
-                image = pdf[i].render(scale=scale).to_pil()
-                if blank(image):
-                    texts[i] = PageText()
-                    continue
-                png = io.BytesIO()
-                image.save(png, format="PNG")
-                run = subprocess.run([program, "stdin", "stdout", "-l", lang],
-                                     input=png.getvalue(), capture_output=True,
-                                     timeout=page_seconds)
-            except subprocess.TimeoutExpired:
-                log.warning("page %d: OCR took longer than %g s (DOCCHAT_OCR_PAGE_SECONDS); "
-                            "left out", i + 1, page_seconds)
-                continue
-            except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
-                log.warning("page %d: cannot render for OCR: %s", i + 1, e)
-                continue
-            if run.returncode != 0:
-                log.warning("page %d: tesseract failed: %s", i + 1,
-                            run.stderr.decode(errors="replace").strip()[-300:])
-                continue
-            out = PageText()
-            for line in run.stdout.decode("utf-8", errors="replace").splitlines():
-                out.add(line)
-            texts[i] = out
-    finally:
-        pdf.close()
+    for raw in out.decode("utf-8", errors="replace").splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:  # a line cut short by a killed worker
+            continue
+        i = line.get("page")
+        if i is None:
+            log.warning("%s", line.get("error", "OCR failed"))
+            continue
+        if "error" in line:
+            log.warning("page %d: %s; left out", i + 1, line["error"])
+            continue
+        page = PageText()
+        for text in line.get("text", "").splitlines():
+            page.add(text)
+        texts[i] = page
     return texts
 
 
@@ -127,7 +106,8 @@ def complete(path: str, data: bytes, pages: list, n_pages: int, settings) -> tup
         limits = OcrLimits(page_seconds=settings.ocr_page_seconds,
                            max_pixels=settings.ocr_max_pixels,
                            max_pages=settings.ocr_max_pages,
-                           file_seconds=settings.ocr_file_seconds)
+                           file_seconds=settings.ocr_file_seconds,
+                           max_mb=settings.ocr_max_mb)
         texts = read_pages(data, missing, settings.ocr_dpi, settings.ocr_lang, limits)
     except LoadError as e:
         if "OCR engine" in str(e):
@@ -148,8 +128,9 @@ def complete(path: str, data: bytes, pages: list, n_pages: int, settings) -> tup
         log.warning("%s: %s", path, why)
         return kept, why
     if len(texts) < len(missing):
-        why = (f"OCR of {len(missing) - len(texts):,} pages was not done (a page failed, or "
-               "the file's OCR time, DOCCHAT_OCR_FILE_SECONDS, ran out)")
+        why = (f"OCR of {len(missing) - len(texts):,} pages was not done (a page failed or "
+               "needed more than DOCCHAT_OCR_MAX_MB, or the file's OCR time, "
+               "DOCCHAT_OCR_FILE_SECONDS, ran out; the log says which)")
         log.warning("%s: %s", path, why)
         return kept, why
     return kept, ("OCR found no text" if not all(texts.values()) else "")
