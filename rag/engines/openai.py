@@ -45,7 +45,7 @@ class OpenAIEngine:
         """The configured model, else the first one the server lists."""
         if not self._model:
             data = self._get_json(f"{self.base_url}/models")
-            ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+            ids = [m.get("id") for m in data.get("data") or [] if isinstance(m, dict)]
             if not ids or not ids[0]:
                 raise EngineError(f"the OpenAI-compatible server at {self.base_url} lists no "
                                   "models; set DOCCHAT_OPENAI_MODEL")
