@@ -3,7 +3,7 @@ server on 127.0.0.1 (no model: the server answers the vectors each test gives it
 sent, batching, retries and which answers are retried, malformed replies, one-line errors.
 
 The same class against a real server (tests/embed_server.py, the packaged MiniLM) is in
-test_remote_embeddings.py; the fast tests of the class alone are in test_remote.py.
+test_remote_embeddings.py.
 """
 from __future__ import annotations
 
