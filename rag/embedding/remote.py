@@ -156,6 +156,8 @@ class RemoteEmbedder:
         try:
             body = resp.json()
             rows = sorted(body["data"], key=lambda r: r["index"])
+            if len({r["index"] for r in rows}) != len(rows):
+                raise ValueError("an index given twice")
             vecs = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         except (ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"embedding server at {self.base_url} answered something "
