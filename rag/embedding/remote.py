@@ -172,6 +172,8 @@ class RemoteEmbedder:
         if not np.all(np.isfinite(norms)) or np.any(norms == 0):
             raise EmbeddingError(f"embedding server at {self.base_url} answered a zero or "
                                  "non-finite vector")
+        if self._dim is None:
+            self._dim = vecs.shape[1]  # the next batches must match it
         return vecs / norms
 
 
