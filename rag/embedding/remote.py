@@ -156,6 +156,8 @@ class RemoteEmbedder:
         try:
             body = resp.json()
             rows = sorted(body["data"], key=lambda r: r["index"])
+            if len({r["index"] for r in rows}) != len(rows):
+                raise ValueError("an index given twice")
             vecs = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         except (ValueError, KeyError, TypeError) as exc:
             raise EmbeddingError(f"embedding server at {self.base_url} answered something "
@@ -170,6 +172,8 @@ class RemoteEmbedder:
         if not np.all(np.isfinite(norms)) or np.any(norms == 0):
             raise EmbeddingError(f"embedding server at {self.base_url} answered a zero or "
                                  "non-finite vector")
+        if self._dim is None:
+            self._dim = vecs.shape[1]  # the next batches must match it
         return vecs / norms
 
 

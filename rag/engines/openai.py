@@ -45,7 +45,7 @@ class OpenAIEngine:
         """The configured model, else the first one the server lists."""
         if not self._model:
             data = self._get_json(f"{self.base_url}/models")
-            ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+            ids = [m.get("id") for m in data.get("data") or [] if isinstance(m, dict)]
             if not ids or not ids[0]:
                 raise EngineError(f"the OpenAI-compatible server at {self.base_url} lists no "
                                   "models; set DOCCHAT_OPENAI_MODEL")
@@ -133,7 +133,7 @@ def _check_status(resp: httpx.Response, base_url: str) -> None:
     try:
         detail = _error_text(json.loads(resp.text))
     except ValueError:
-        detail = resp.text.strip()[:200]
+        detail = " ".join(resp.text.split())[:200]
     hint = " (check DOCCHAT_OPENAI_API_KEY)" if resp.status_code in (401, 403) else ""
     raise EngineError(f"the OpenAI-compatible server at {base_url} answered HTTP "
                       f"{resp.status_code} for {resp.request.url.path}: "

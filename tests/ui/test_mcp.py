@@ -195,10 +195,3 @@ def test_http_mcp_requires_the_login(http):
         assert r.json() == {"detail": "login required"}
     ok = http["allowed"]  # with the login, at /mcp/ (the session above used /mcp)
     assert ok.status_code == 200 and ok.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
-
-
-def test_stdio_server_needs_an_index(tmp_path):
-    r = docchat("mcp", "--index", tmp_path / "none", timeout=120)
-    assert r.returncode == 1 and r.stdout == ""
-    assert r.stderr.strip().count("\n") == 0 and "no index at" in r.stderr
-    assert not (tmp_path / "none").exists()  # opened read-only: nothing created
