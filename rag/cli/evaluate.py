@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag.cli.options import common, data_options, settings_of, write
-from rag.settings import Settings
+from rag.cli.options import common, data_options, settings_from, settings_of, write
 from rag.types import Fusion
 
 
@@ -50,7 +49,7 @@ def _conversations(args: argparse.Namespace):
     """The server's conversation store (Settings.data_path), or None when it has none."""
     from rag.conversations import FILE, Conversations
 
-    settings = Settings.from_env(index_dir=args.index, data_dir=args.data)
+    settings = settings_from(index_dir=args.index, data_dir=args.data)
     if not (settings.data_path / FILE).is_file():
         return None
     return Conversations(settings.data_path)

@@ -6,14 +6,35 @@ import argparse
 import sys
 from pathlib import Path
 
+from rag.errors import SettingsError
 from rag.settings import Settings
+
+#: The option that sets a Settings field, where it is not --field-name
+FLAGS = {"index_dir": "--index", "data_dir": "--data", "upload_dir": "--docs", "top_k": "-k"}
+
+
+def settings_from(**given) -> Settings:
+    """Settings from the environment and the options ``given`` (field: value; None = not
+    given). A bad value given as an option is named by its option ("--port 70000: must
+    be ..."), not by the variable the user did not set."""
+    try:
+        return Settings.from_env(**given)
+    except SettingsError as e:
+        text = str(e)
+        for name, value in given.items():
+            prefix = f"DOCCHAT_{name.upper()}="
+            if value is not None and text.startswith(prefix) and ": " in text:
+                shown, why = text[len(prefix):].split(": ", 1)  # shown: redacted already
+                flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+                raise SettingsError(f"{flag} {shown.strip(chr(39))}: {why}") from None
+        raise
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(index_dir=getattr(args, "index", None),
-                             store=getattr(args, "store", None),
-                             engine=getattr(args, "engine", None),
-                             top_k=getattr(args, "k", None))
+    return settings_from(index_dir=getattr(args, "index", None),
+                         store=getattr(args, "store", None),
+                         engine=getattr(args, "engine", None),
+                         top_k=getattr(args, "k", None))
 
 
 def common(sp: argparse.ArgumentParser) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from rag.cli.options import settings_of, store_option
-from rag.settings import Settings
+from rag.cli.options import settings_from, settings_of, store_option
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve  # the UI is imported only when asked for
 
-    settings = Settings.from_env(index_dir=args.index, host=args.host, port=args.port,
-                                 upload_dir=args.docs, store=args.store)
+    settings = settings_from(index_dir=args.index, host=args.host, port=args.port,
+                             upload_dir=args.docs, store=args.store)
     serve(settings, auth=args.auth or settings.auth or None)
     return 0
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rag.cli.options import common, data_options, settings_of, write
+from rag.cli.options import common, data_options, settings_from, settings_of, write
 from rag.errors import SettingsError
 from rag.settings import Settings
 
@@ -56,8 +56,26 @@ def test_a_command_without_engine_or_k_options_still_gets_its_settings():
 
 def test_a_bad_store_url_is_refused_as_a_setting_naming_the_forms():
     args = ask_parser().parse_args(["--store", "ftp://host/index"])
-    with pytest.raises(SettingsError, match=r"DOCCHAT_STORE='ftp://host/index'.*faiss:///path"):
+    with pytest.raises(SettingsError, match=r"^--store ftp://host/index: .*faiss:///path"):
         settings_of(args)
+
+
+@pytest.mark.parametrize("given, env, said", [
+    ({"port": 70000}, {}, "--port 70000: must be"),
+    ({"top_k": 0}, {}, "-k 0: must be"),
+    ({"store": "milvus://root:hunter2@db:19530"}, {}, "--store milvus://***@db:19530: put"),
+    ({"port": None}, {"DOCCHAT_PORT": "70000"}, "DOCCHAT_PORT=70000: must be"),
+    ({"port": 8000}, {"DOCCHAT_TOP_K": "0"}, "DOCCHAT_TOP_K=0: must be"),
+])
+def test_a_bad_value_is_named_as_the_user_gave_it_option_or_variable(monkeypatch, given, env,
+                                                                    said):
+    """'docchat serve --port 70000' said "DOCCHAT_PORT=70000", a variable the user never set;
+    a value from the environment is still named by its variable; a password never shows."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SettingsError) as e:
+        settings_from(**given)
+    assert str(e.value).startswith(said) and "hunter2" not in str(e.value)
 
 
 def test_the_common_options_parse_and_default_to_unset():

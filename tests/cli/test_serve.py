@@ -88,7 +88,7 @@ def test_the_login_is_the_option_else_docchat_auth_else_none(monkeypatch, capsys
 
 @pytest.mark.parametrize("args, env, word", [
     (["--store", "nosuch://x"], {}, "store"),
-    (["--port", "70000"], {}, "70000"),
+    (["--port", "70000"], {}, "--port 70000: must be"),
     ([], {"DOCCHAT_PORT": "http"}, "DOCCHAT_PORT"),
 ])
 def test_a_bad_setting_is_refused_in_one_line_before_serving(monkeypatch, capsys, served,
