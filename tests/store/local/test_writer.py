@@ -243,6 +243,8 @@ def test_mismatched_vectors_are_refused_before_anything_is_written(tmp_path):
     with store.writer() as w:
         with pytest.raises(ValueError, match="2 chunks but 1 vectors"):
             w.upsert("sha-b", pages, chunks, unit(5, 1))
+        with pytest.raises(ValueError, match="2 chunks but 0 vectors"):
+            w.upsert("sha-b", pages, chunks, None)
         w.upsert("sha-b", pages, chunks, unit(5, 2, dim=DIM + 1))
         w.set_files([FileRecord("b.txt", "sha-b", 1)], [])
         with pytest.raises(ValueError, match="dimension"):
