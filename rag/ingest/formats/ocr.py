@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -57,9 +58,12 @@ def read_pages(data: bytes, numbers: list[int], dpi: int, lang: str,
            "max_pages": limits.max_pages, "file_seconds": limits.file_seconds,
            "max_mb": limits.max_mb}
     # a process of its own, under a memory cap: what a hostile page costs is its problem
+    # (glibc reserves 64 MB of address space per malloc arena, up to 8 per core: Tesseract's
+    # threads on a many-core machine would spend the cap on reservations alone)
     proc = subprocess.Popen([sys.executable, "-I", str(Path(ocr_worker.__file__)),
                              json.dumps(job)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "MALLOC_ARENA_MAX": "2"})
     try:
         out, err = proc.communicate(data, timeout=limits.file_seconds + limits.page_seconds
                                     + 30)
