@@ -25,6 +25,21 @@ def test_the_page_login_compares_both_parts_whichever_is_wrong(monkeypatch):
     right name from a wrong one."""
     from ui import api_auth
 
+    compared = record_compare_digest(monkeypatch)
+    check = api_auth.page_login(("anna", "s3cret"))
+    for user, password, ok in [("eve", "wrong", False), ("anna", "wrong", False),
+                               ("eve", "s3cret", False), ("anna", "s3cret", True)]:
+        compared.clear()
+        assert check(user, password) is ok
+        assert sorted(compared) == sorted([(user.encode(), b"anna"),
+                                           (password.encode(), b"s3cret")])
+
+
+def record_compare_digest(monkeypatch) -> list[tuple[bytes, bytes]]:
+    """The (given, expected) pairs ui.api_auth compares with secrets.compare_digest from now
+    on (the real comparison still decides)."""
+    from ui import api_auth
+
     compared = []
     real = api_auth.secrets.compare_digest
 
@@ -33,10 +48,4 @@ def test_the_page_login_compares_both_parts_whichever_is_wrong(monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(api_auth.secrets, "compare_digest", recording)
-    check = api_auth.page_login(("anna", "s3cret"))
-    for user, password, ok in [("eve", "wrong", False), ("anna", "wrong", False),
-                               ("eve", "s3cret", False), ("anna", "s3cret", True)]:
-        compared.clear()
-        assert check(user, password) is ok
-        assert sorted(compared) == sorted([(user.encode(), b"anna"),
-                                           (password.encode(), b"s3cret")])
+    return compared

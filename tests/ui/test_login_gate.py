@@ -9,8 +9,8 @@ import base64
 
 import pytest
 from asgi_call import AsgiCall
+from test_api_auth import record_compare_digest
 
-from ui import api_auth
 from ui.login_gate import LoginGate, is_public
 
 CREDS = ("anna", "pässwörd:ß€")  # non-ASCII, and a colon in the password
@@ -123,14 +123,7 @@ def test_the_login_is_compared_in_constant_time_whichever_part_is_wrong(monkeypa
     """Both the user name and the password are compared, each with compare_digest, whether
     or not the name is right: skipping the password's comparison for a wrong name would let
     the time of a refusal tell a right name from a wrong one."""
-    compared = []
-    real = api_auth.secrets.compare_digest
-
-    def recording(a, b):
-        compared.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(api_auth.secrets, "compare_digest", recording)
+    compared = record_compare_digest(monkeypatch)
     call = Call("/api/ask", [(b"authorization", basic(*given))])
     assert call.app_called == (given == CREDS)
     assert sorted(compared) == sorted([(given[0].encode(), CREDS[0].encode()),

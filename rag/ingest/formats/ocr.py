@@ -15,7 +15,6 @@ from pathlib import Path
 
 from rag.errors import LoadError
 from rag.ingest.formats import ocr_worker
-from rag.ingest.formats.ocr_worker import BLANK_CONTRAST, blank, render_scale  # noqa: F401
 from rag.ingest.formats.pagetext import PageText
 
 log = logging.getLogger(__name__)
