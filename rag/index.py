@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 from rag import indexing, retrieval
 from rag.errors import (IndexMismatchError, IndexNotFoundError, NotFoundError,
                         PathError, QuestionError)
+from rag.indexing import Prepared
 from rag.ingest.files import visible
 from rag.settings import Settings
 from rag.store import Reader, Scope, exclusions, open_store
@@ -68,17 +69,29 @@ class Index:
 
     def update(self, paths: Sequence[str | Path] | None = None, *, full: bool = False,
                add: bool = False, progress: bool = False, on_progress=None,
-               recheck: Sequence[str] = ()) -> UpdateSummary:
+               recheck: Sequence[str] = (),
+               prepared: Prepared | None = None, read_new: bool = True) -> UpdateSummary:
         """Bring the index in line with ``paths`` (default: the folders it was built from).
 
         Unchanged contents are not re-embedded; files gone from ``paths`` are removed; with
         ``add=True`` the paths join the index's folders instead of replacing them; files in
-        ``recheck`` are read again even when they look unchanged (see indexing.update)."""
+        ``recheck`` are read again even when they look unchanged; contents in ``prepared``
+        are taken from it instead of being read and embedded again; with ``read_new=False``
+        only removals are applied (see indexing.update)."""
         return indexing.update(self.root, self.settings,
                               None if paths is None else [str(p) for p in paths],
                               full=full, add=add, progress=progress, on_progress=on_progress,
-                              recheck=frozenset(recheck),
-                              embedder_factory=self._embedder and (lambda _: self._embedder))
+                              recheck=frozenset(recheck), prepared=prepared,
+                              read_new=read_new, embedder_factory=self._embedder and (lambda _: self._embedder))
+
+    def prepare(self, paths: Sequence[str | Path], on_progress=None,
+                recheck: Sequence[str] = ()) -> Prepared:
+        """Read, chunk and embed what is new under ``paths`` without taking the writer, for a
+        following ``update(prepared=...)`` (see indexing.prepare): the slow part of an update,
+        done while other updates and deletes go on."""
+        return indexing.prepare(self.root, self.settings, [str(p) for p in paths],
+                                on_progress=on_progress, recheck=frozenset(recheck),
+                                embedder_factory=self._embedder and (lambda _: self._embedder))
 
     def embedder(self) -> Embedder:
         if self._embedder is not None:

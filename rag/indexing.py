@@ -39,6 +39,28 @@ class _Plan:
     old_bad: dict[str, str] = field(default_factory=dict)  # sha -> reason it failed to load
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """New contents read, chunked and embedded before the update that stores them, without
+    the store's writer or the server's update lock held (``prepare``): reading a scanned PDF
+    (OCR) or embedding a large upload then no longer holds up a delete or another update.
+    ``update(prepared=...)`` takes from it every content it still needs, and reads and embeds
+    only the rest. Valid only for the model and chunker settings it was made with (``key``)."""
+
+    key: tuple
+    contents: dict[str, tuple[list[Page], list[Chunk], np.ndarray]]  # sha -> pages, chunks, vectors
+    bad: dict[str, str]  # sha -> why it failed to load (not tried again by the update)
+
+    @property
+    def chunks(self) -> int:
+        return sum(len(chunks) for _, chunks, _ in self.contents.values())
+
+
+def _prepared_key(settings: Settings) -> tuple:
+    want = wanted_manifest(settings, [])
+    return (want.model, want.chunker)
+
+
 def wanted_manifest(settings: Settings, roots: list[str], dim: int = 0) -> Manifest:
     from rag.embedding.model_files import model_id
 
@@ -56,10 +78,15 @@ def rebuild_reason(old: Manifest | None, settings: Settings) -> str:
 def update(root: Path, settings: Settings, paths: list[str] | None, *, full: bool = False,
            add: bool = False, progress: bool = False,
            on_progress: OnProgress | None = None, embedder_factory=None,
-           recheck: frozenset[str] = frozenset()) -> UpdateSummary:
+           recheck: frozenset[str] = frozenset(),
+           prepared: Prepared | None = None, read_new: bool = True) -> UpdateSummary:
     """Bring the index in line with ``paths``. Files in ``recheck`` are read and hashed even
     when their size and mtime say unchanged, and loaded again if they failed before (the
-    library's "Re-index"); as always, only a content not embedded yet is embedded."""
+    library's "Re-index"); as always, only a content not embedded yet is embedded, and a
+    content in ``prepared`` (read and embedded beforehand, see ``prepare``) is taken from it.
+    With ``read_new=False`` nothing is read or embedded: files gone or excluded are removed,
+    and new or changed files are left as the index had them, for the update that reads them
+    (a delete in the server does not wait for, nor redo, another update's reading)."""
     t0 = time.perf_counter()
 
     def report(fraction: float, message: str) -> None:
@@ -85,15 +112,20 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
         report(0.0, "reading files")
         plan = _plan(roots, known if old and not reason else None,
                      exclusions.read(root), settings, recheck)
+        if not read_new and known is not None and not reason:
+            _known_only(plan)
         summary = _classify(plan)
         if old and not reason and not _changed(summary, plan, roots, old):
             w.merge()  # finish a merge a killed run left undone (a no-op otherwise)
             return _summary(summary, plan, w.stats().chunks, 0, "", t0)
         new_shas = _to_embed(plan)
-        loaded = _load_contents(plan, new_shas, progress, settings)
+        ready, ready_bad = _take(prepared, new_shas, settings)
+        todo = {sha: f for sha, f in new_shas.items() if sha not in ready and sha not in ready_bad}
+        loaded, _ = _load_contents(plan, todo, progress, settings, ready_bad)
         chunked = _chunk(loaded, settings)
         n_new = sum(len(chunks) for _, chunks in chunked.values())
-        report(0.1, f"embedding {n_new} chunks")
+        if n_new or prepared is None:  # after a prepare, "embedding 0 chunks" would mislead
+            report(0.1, f"embedding {n_new} chunks")
         embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
         vectors = _embed(embedder, chunked, progress, report if on_progress else None)
         report(0.9, "writing the index")
@@ -105,10 +137,14 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
             w.upsert(sha, pages, chunks, vectors[at:at + len(chunks)] if chunks else
                      np.zeros((0, 0), np.float32))
             at += len(chunks)
+        for sha, (pages, chunks, vecs) in ready.items():
+            w.upsert(sha, pages, chunks, vecs)
         w.set_files([FileRecord(f.path, f.sha, f.size, f.mtime_ns) for f in plan.files.values()],
                     plan.skipped)
-        dim = int(vectors.shape[1]) if vectors is not None else \
-            (old.dim if old and not reason else 0)
+        dims = [int(v.shape[1]) for v in [vectors, *(r[2] for r in ready.values())]
+                if v is not None and v.size]
+        dim = dims[0] if dims else (old.dim if old and not reason else 0)
+        n_new += sum(len(chunks) for _, chunks, _ in ready.values())
         stats = w.commit(wanted_manifest(settings, roots, dim))
         report(1.0, "done")
         return _summary(summary, plan, stats.chunks, n_new, reason, t0)
@@ -118,6 +154,45 @@ def update(root: Path, settings: Settings, paths: list[str] | None, *, full: boo
 #: uploads): after every encode batch once this much time has passed (a report per fixed
 #: number of chunks froze an upload of 136 chunks at "10%" until it was done).
 REPORT_SECONDS = 0.5
+
+
+def prepare(root: Path, settings: Settings, paths: list[str], *,
+            on_progress: OnProgress | None = None, embedder_factory=None,
+            recheck: frozenset[str] = frozenset()) -> Prepared:
+    """Read, chunk and embed the contents under ``paths`` that the index's last committed
+    state does not hold, without taking the writer: a Prepared for ``update``. Nothing is
+    written; the index may change meanwhile (``update`` plans again and takes from the
+    Prepared only what it still needs)."""
+    def report(fraction: float, message: str) -> None:
+        log.info("%s", message)
+        if on_progress:
+            on_progress(fraction, message)
+
+    known = None
+    store = open_store(root, settings)
+    if store.generation() > 0:
+        snap = store.reader()
+        try:
+            if not rebuild_reason(snap.manifest, settings):
+                known = snap.bookkeeping()
+        finally:
+            snap.close()
+    report(0.0, "reading files")
+    plan = _plan([str(Path(p).expanduser().resolve()) for p in paths], known,
+                 exclusions.read(root), settings, recheck)
+    new_shas = _to_embed(plan)
+    loaded, bad = _load_contents(plan, new_shas, False, settings)
+    chunked = _chunk(loaded, settings)
+    n_new = sum(len(chunks) for _, chunks in chunked.values())
+    report(0.1, f"embedding {n_new} chunks")
+    embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
+    vectors = _embed(embedder, chunked, False, report if on_progress else None)
+    contents, at = {}, 0
+    for sha, (pages, chunks) in chunked.items():
+        contents[sha] = (pages, chunks, vectors[at:at + len(chunks)] if chunks else
+                         np.zeros((0, 0), np.float32))
+        at += len(chunks)
+    return Prepared(_prepared_key(settings), contents, bad)
 
 
 def _default_embedder(settings: Settings):
@@ -171,6 +246,19 @@ def _plan(roots: list[str], old: Bookkeeping | None,
     return plan
 
 
+def _known_only(plan: _Plan) -> None:
+    """Leave new and changed files out of ``plan``: a new file is not listed yet, a changed
+    one keeps its stored content (with no stamp, so that the next update hashes it)."""
+    for path, f in list(plan.files.items()):
+        if f.sha in plan.old_contents or f.sha in plan.old_bad:
+            continue
+        before = plan.old_files.get(path)
+        if before is None:
+            del plan.files[path]
+        else:
+            plan.files[path] = filesmod.FoundFile(path, before, f.size, None, 0)
+
+
 def _classify(plan: _Plan) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
     for path, f in plan.files.items():
@@ -199,13 +287,26 @@ def _to_embed(plan: _Plan) -> dict[str, filesmod.FoundFile]:
     return todo
 
 
+def _take(prepared: Prepared | None, new_shas: dict[str, filesmod.FoundFile],
+          settings: Settings) -> tuple[dict, dict[str, str]]:
+    """What ``prepared`` holds of the contents this update needs: (sha -> pages, chunks,
+    vectors) and (sha -> why it failed to load). Nothing when it was made for another model
+    or chunker."""
+    if prepared is None or prepared.key != _prepared_key(settings):
+        return {}, {}
+    return ({sha: prepared.contents[sha] for sha in new_shas if sha in prepared.contents},
+            {sha: prepared.bad[sha] for sha in new_shas if sha in prepared.bad})
+
+
 def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: bool,
-                   settings: Settings | None = None) -> dict[str, list[Page]]:
-    """Load each new content once; failures join ``plan.skipped`` with their reason."""
+                   settings: Settings | None = None, known_bad: dict[str, str] | None = None
+                   ) -> tuple[dict[str, list[Page]], dict[str, str]]:
+    """Load each new content once; failures (and ``known_bad``, failures found before) join
+    ``plan.skipped`` with their reason. Returns the pages and the failures by content."""
     from tqdm import tqdm
 
     loaded: dict[str, list[Page]] = {}
-    bad: dict[str, str] = {}
+    bad: dict[str, str] = dict(known_bad or {})
     items = list(todo.items())
     for sha, f in tqdm(items, desc="loading", unit="file", disable=not progress or len(items) < 2):
         try:
@@ -218,7 +319,7 @@ def _load_contents(plan: _Plan, todo: dict[str, filesmod.FoundFile], progress: b
     for f in plan.files.values():
         if f.sha in bad:
             plan.skipped.append(Skipped(f.path, bad[f.sha]))
-    return loaded
+    return loaded, bad
 
 
 def _chunk(loaded: dict[str, list[Page]], settings: Settings) -> dict[str, tuple[list[Page],

@@ -204,3 +204,81 @@ def test_adding_a_root_keeps_the_old_ones(env, tmp_path):
     assert emb.texts == ["A heron waits by the weir."]
     assert open_store(root).reader().manifest.roots == (str(docs.resolve()),
                                                          str(other.resolve()))
+
+
+# --- prepare: reading and embedding before the update (the server's uploads and refreshes) ---
+
+def test_an_update_takes_prepared_contents_without_reading_or_embedding_them_again(
+        env, monkeypatch):
+    docs, root, s = env
+    run(env)
+    (docs / "heron.txt").write_text("A heron waits by the weir.")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf at all")
+    loads = []
+    real = indexing.load
+    monkeypatch.setattr(indexing, "load", lambda *a: loads.append(a[0].name) or real(*a))
+    early = Recorder()
+    prepared = indexing.prepare(root, s, [str(docs)], embedder_factory=early)
+    assert sorted(loads) == ["broken.pdf", "heron.txt"]  # only what the index lacks
+    assert early.texts and all("heron" in t for t in early.texts)
+    assert open_store(root).reader().stats().files == 3  # nothing written
+    loads.clear()
+    late = Recorder()
+    summary, _ = run(env, late, prepared=prepared)
+    assert loads == [] and late.made == 0  # neither read nor embedded again
+    assert names(summary.added) == ["heron.txt"] and summary.embedded == prepared.chunks > 0
+    (bad,) = summary.skipped  # a failure found while preparing is recorded, not retried
+    assert Path(bad.path).name == "broken.pdf" and bad.reason
+    assert any("heron" in t for t in stored_texts(root))
+    # the same as an update that did everything itself
+    again, _ = run(env)
+    assert again.embedded == 0 and not again.added and not again.updated
+
+
+def test_a_file_changed_after_it_was_prepared_is_read_again_and_its_old_vectors_unused(env):
+    docs, root, s = env
+    run(env)
+    (docs / "heron.txt").write_text("A heron waits by the weir.")
+    prepared = indexing.prepare(root, s, [str(docs)], embedder_factory=Recorder())
+    (docs / "heron.txt").write_text("A heron waits by the mill race at dawn.")
+    late = Recorder()
+    summary, _ = run(env, late, prepared=prepared)
+    assert names(summary.added) == ["heron.txt"]
+    assert late.texts and all("mill race" in t for t in late.texts)
+    stored = [t for t in stored_texts(root) if "heron" in t]
+    assert stored and all("mill race" in t and "weir" not in t for t in stored)
+
+
+def test_contents_prepared_for_other_chunker_settings_are_not_used(env):
+    docs, root, s = env
+    run(env)
+    (docs / "heron.txt").write_text("A heron waits by the weir.")
+    other = Settings(index_dir=s.index_dir, chunk_tokens=s.chunk_tokens + 8, chunk_overlap=0,
+                     merge_background=False)
+    prepared = indexing.prepare(root, other, [str(docs)], embedder_factory=Recorder())
+    late = Recorder()
+    run(env, late, prepared=prepared)
+    assert late.texts and all("heron" in t for t in late.texts)  # embedded by the update
+
+
+def test_an_update_that_reads_nothing_new_applies_removals_and_leaves_the_rest(env, monkeypatch):
+    """read_new=False (a delete in the server): gone files are removed at once; a new file and
+    a changed one are neither read nor recorded, so the next update takes them in."""
+    docs, root, s = env
+    run(env)
+    (docs / "falcon.txt").unlink()
+    (docs / "heron.txt").write_text("A heron waits by the weir.")
+    (docs / "river.txt").write_text("The river froze in the winter of 1929.")
+    loads = []
+    real = indexing.load
+    monkeypatch.setattr(indexing, "load", lambda *a: loads.append(a[0].name) or real(*a))
+    summary, emb = run(env, read_new=False)
+    assert loads == [] and emb.made == 0
+    assert names(summary.removed) == ["falcon.txt"] and not summary.added and not summary.updated
+    texts = stored_texts(root)
+    assert not any("Falcons" in t for t in texts) and not any("heron" in t for t in texts)
+    assert any("floods every spring" in t for t in texts)  # the old river, until read
+    later, _ = run(env)
+    assert names(later.added) == ["heron.txt"] and names(later.updated) == ["river.txt"]
+    texts = stored_texts(root)
+    assert any("froze" in t for t in texts) and not any("floods" in t for t in texts)

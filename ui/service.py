@@ -21,12 +21,22 @@ from rag.conversations import Conversations
 from rag.errors import NotFoundError, PathError, UploadError
 from ui.admission import Admission
 from ui.examples import Examples
-from rag.index import Index
+from rag.index import Index, Prepared
 from rag.settings import Settings
 from rag.types import Answer, Document, DocumentStatus, Hit, Status, UpdateSummary
 
 log = logging.getLogger(__name__)
 OnProgress = Callable[[float, str], None]
+#: The share of an update's progress bar that its preparation (reading and embedding) takes.
+PREPARED = 0.9
+
+
+def _scaled(on_progress: OnProgress | None, start: float, end: float) -> OnProgress | None:
+    """``on_progress`` with its fractions mapped into [start, end]: one bar over a
+    preparation and the update after it."""
+    if on_progress is None:
+        return None
+    return lambda fraction, message: on_progress(start + (end - start) * fraction, message)
 
 
 class Service:
@@ -41,6 +51,9 @@ class Service:
         self.docs = Path(settings.upload_dir)
         self.conversations = Conversations(settings.data_path)
         self._update_lock = threading.Lock()  # one index update at a time in this process
+        # one preparation (reading and embedding new files, before the update that stores
+        # them) at a time; it does not hold _update_lock, so deletes go on meanwhile
+        self._prepare_lock = threading.Lock()
         self.admission = Admission(settings.max_concurrent_questions, settings.question_queue)
         self.examples = Examples(self.index)
         self.model_ready = threading.Event()  # set once the embedding model is loaded
@@ -117,9 +130,24 @@ class Service:
         return self.index.status()
 
     def update(self, paths: Sequence[str | Path] | None, *, full: bool = False,
-               add: bool = False, on_progress: OnProgress | None = None) -> UpdateSummary:
+               add: bool = False, on_progress: OnProgress | None = None,
+               prepared: Prepared | None = None) -> UpdateSummary:
         with self._update_lock:
-            return self.index.update(paths, full=full, add=add, on_progress=on_progress)
+            return self.index.update(paths, full=full, add=add, on_progress=on_progress,
+                                     prepared=prepared)
+
+    def _prepare(self, paths: Sequence[str | Path], on_progress: OnProgress | None,
+                 recheck: Sequence[str] = ()) -> Prepared | None:
+        """Read and embed what is new under ``paths`` before the update that stores it,
+        holding only the preparation lock (not _update_lock, nor the store's writer): a
+        scanned PDF's OCR or a large upload's embedding no longer holds up a delete or the
+        library's other actions. None when there is no index yet (the first build is
+        prepared by the update itself)."""
+        if not self.index.exists or not paths:
+            return None
+        with self._prepare_lock:
+            return self.index.prepare(paths, on_progress=_scaled(on_progress, 0.0, PREPARED),
+                                      recheck=recheck)
 
     def watched_paths(self) -> list[str]:
         """The indexed folders, plus the documents folder once it exists."""
@@ -135,12 +163,21 @@ class Service:
         # The index's own folders are read inside the update, under the writer lock: a list
         # taken before it could drop a folder another process (docchat index --add) had just
         # added, so only the documents folder is named here, added to them.
+        prepared = None if full else self._prepare(self.watched_paths(), on_progress, recheck)
+        return self._refresh(full, on_progress, recheck, prepared)
+
+    def _refresh(self, full: bool = False, on_progress: OnProgress | None = None,
+                 recheck: Sequence[str] = (), prepared: Prepared | None = None,
+                 read_new: bool = True) -> UpdateSummary:
+        if prepared is not None:
+            on_progress = _scaled(on_progress, PREPARED, 1.0)
         with self._update_lock:
             if not self.index.exists:
                 return self.index.update(None, on_progress=on_progress)
             docs = [self.docs] if self.docs.is_dir() else None
             return self.index.update(docs, add=docs is not None, full=full,
-                                     on_progress=on_progress, recheck=recheck)
+                                     on_progress=on_progress, recheck=recheck,
+                                     prepared=prepared, read_new=read_new)
 
     def add_files(self, files: Iterable[tuple[str, BinaryIO]],
                   on_progress: OnProgress | None = None) -> tuple[list[str], UpdateSummary]:
@@ -157,11 +194,16 @@ class Service:
         staging = Path(tempfile.mkdtemp(dir=self.docs, prefix=".incoming-"))  # hidden: not indexed
         try:
             staged = [save_upload(stream, name, staging, self.max_bytes) for name, stream in files]
+            # read and embed them while they are still hidden, so that a delete or a refresh
+            # meanwhile neither waits for them nor reads them itself
+            prepared = self._prepare([staging], on_progress)
             for path in staged:
                 os.replace(path, self.docs / path.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        summary = self.update([self.docs], add=True, on_progress=on_progress)
+        summary = self.update([self.docs], add=True, prepared=prepared,
+                              on_progress=_scaled(on_progress, PREPARED, 1.0)
+                              if prepared is not None else on_progress)
         return [p.name for p in staged], summary
 
     def documents(self) -> list[Document]:
@@ -189,7 +231,8 @@ class Service:
             if path.exists():
                 os.replace(path, aside)
             try:
-                summary = self.refresh()
+                # removals only: a file another update is reading is left to that update
+                summary = self._refresh(read_new=False)
             except BaseException:
                 if aside.exists():
                     os.replace(aside, path)
@@ -198,7 +241,7 @@ class Service:
             return doc, summary
         self.index.exclude(doc.path)
         try:
-            return doc, self.refresh()
+            return doc, self._refresh(read_new=False)
         except BaseException:
             self.index.include(doc.path)
             raise
