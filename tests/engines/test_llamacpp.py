@@ -238,6 +238,7 @@ def test_a_think_block_is_dropped_and_a_loop_is_stopped(llama):
     FakeLlama.script = [{"content": "Pim is green [1]. "}] * 50
     pieces = list(engine.draft(QUESTION, EVIDENCE))
     assert 2 <= len(pieces) < 10  # stopped once it repeats itself
+    assert not engine._lock.locked()  # and the generation ended with it: the next can run
 
 
 def test_a_prompt_past_the_context_is_an_engine_error(llama):
