@@ -249,3 +249,20 @@ def test_the_reader_on_onnx_without_onnxruntime_says_how_to_get_it(tmp_path, mon
     with pytest.raises(DocchatError, match="needs onnxruntime.*pip install onnxruntime.*"
                                            "DOCCHAT_EMBED_BACKEND=torch"):
         OnnxHeads(tmp_path / FILE)
+
+
+def test_main_reports_a_cache_folder_it_cannot_write_in_one_line_per_model(tmp_path,
+                                                                           monkeypatch, capsys):
+    """make onnx goes on after this: a cache folder that cannot be made (read-only, under a
+    file, a full disk) is one line per model, not a traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DOCCHAT_EMBED_ONNX_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(reader_onnx, "export", fake_export())  # never reached
+    assert reader_onnx.main() == 1
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 3, err
+    for name, line in zip(("reader", "checker", "support"), lines):
+        assert line.startswith(f"docchat: ONNX export of the {name} skipped: ")
+        assert str(blocker) in line

@@ -305,3 +305,17 @@ def test_the_recorded_sha256_matches_what_build_wrote(model, tmp_path, monkeypat
     assert info["model_dir"] == str(model) and info["int8_nodes"] == ["q"]
     assert info["sha256"] == {v: sha256(folder / name) for v, name in FILES.items()}
     assert info["export_version"] == onnx_export.EXPORT_VERSION
+
+
+def test_main_reports_a_cache_folder_it_cannot_write_in_one_line(tmp_path, monkeypatch,
+                                                                  capsys):
+    """make onnx runs this and goes on: a cache folder that cannot be made (here under a
+    file; read-only or a full disk alike) is one line, not a traceback."""
+    for k in [k for k in os.environ if k.startswith("DOCCHAT_")]:
+        monkeypatch.delenv(k)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert onnx_export.main(["--dir", str(blocker / "cache")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("docchat: ONNX export skipped: ") and str(blocker) in err
+    assert err.count("\n") == 1
