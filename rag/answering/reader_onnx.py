@@ -150,7 +150,8 @@ def main() -> int:
         try:
             print(ensure(DOCS / f"{name}.safetensors", DOCS / f"{name}.json",
                          Settings.from_env().embed_onnx_dir))
-        except DocchatError as exc:  # one line (make setup goes on: torch needs no export)
+        except (DocchatError, OSError) as exc:  # OSError: a cache that cannot be written,
+            # a full disk. One line (make setup goes on: torch needs no export)
             print(f"docchat: ONNX export of the {name} skipped: {exc}", file=sys.stderr)
             rc = 1
     return rc

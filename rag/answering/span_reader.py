@@ -253,6 +253,7 @@ def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
     """(the packaged model with ``W + scale * B A`` in every adapted layer, (qa weight, bias),
     (no-answer weight, bias)): torch modules and tensors."""
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -260,7 +261,7 @@ def merged_model(weights: Path, info: dict, base: Path, eager: bool = False):
     hf_logging.disable_progress_bar()  # no "Loading weights" bar on the terminal
     try:
         state = load_file(str(weights))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, SafetensorError) as e:  # SafetensorError: not a safetensors file
         raise DocchatError(unreadable(weights, e)) from e
     extra = {"attn_implementation": "eager"} if eager else {}  # eager: one graph to export
     model = AutoModel.from_pretrained(str(base), local_files_only=True, **extra).eval()

@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         src = model_dir(a.model)
         for variant in FILES:
             print(ensure(src, variant, cache_root(a.dir)))
-    except DocchatError as exc:  # one line (make setup goes on: torch needs no export)
+    except (DocchatError, OSError) as exc:  # OSError: a cache that cannot be written, a full
+        # disk. One line (make setup goes on: torch needs no export)
         print(f"docchat: ONNX export skipped: {exc}", file=sys.stderr)
         return 1
     return 0

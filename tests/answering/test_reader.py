@@ -8,7 +8,6 @@ import pytest
 
 from rag.types import Abstention
 from rag import CANNOT_ANSWER, Settings, ask
-from rag.errors import DocchatError
 from rag.answering.span_reader import META, WEIGHTS, SpanReader, enabled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,18 +37,6 @@ def test_the_reader_is_off_at_0_and_with_a_remote_embedding_server():
     assert not enabled(Settings(reader_threshold=0.0))
     # a remote embedder means no local model (no torch): the reader would load one
     assert not enabled(Settings(embed_url="http://127.0.0.1:8080/v1"))
-
-
-def test_a_missing_reader_file_is_one_clear_reason(tmp_path):
-    with pytest.raises(DocchatError, match="cannot be read.*train_reader"):
-        SpanReader(tmp_path / "reader.safetensors", tmp_path / "reader.json")
-
-
-@pytest.mark.parametrize("name,script", [("checker", "train_checker"),
-                                         ("support", "train_support")])
-def test_a_missing_checker_file_names_the_script_that_rebuilds_it(tmp_path, name, script):
-    with pytest.raises(DocchatError, match=f"{name}.safetensors cannot be read.*{script}"):
-        SpanReader(tmp_path / f"{name}.safetensors", tmp_path / f"{name}.json")
 
 
 @pytest.mark.slow
@@ -103,33 +90,3 @@ def test_the_reader_reads_the_same_on_onnx_as_on_torch():
         for a, b in zip(torch_reader.read(q, passages), onnx_reader.read(q, passages)):
             assert (a.start, a.end, a.span) == (b.start, b.end, b.span), q
             assert a.probability == pytest.approx(b.probability, abs=1e-3), q
-
-
-def test_the_readers_windows_are_the_tokens_it_was_trained_on():
-    """The reader tokenises with ``tokenizers`` (transformers would import torch): the same
-    ids, token types and offsets as transformers' tokenizer gave in training, windows of a
-    long passage included, and a long question cut at 64 tokens."""
-    from transformers import AutoTokenizer
-
-    from rag.answering.span_reader import MAX_QUESTION_TOKENS, STRIDE, PairWindows
-    from rag.embedding.model_files import model_dir
-
-    base = model_dir("all-MiniLM-L6-v2")
-    hf = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-    windows = PairWindows(base / "tokenizer.json", 256)
-    long = " ".join(f"Paragraph {i} describes the hall's seats, naïvely." for i in range(70))
-    question = "Which architect rebuilt the Crocus City Hall's façade? " * 12
-    passages = [PASSAGE, long, "Short."]
-    cut = hf.convert_tokens_to_string(hf.tokenize(question)[:MAX_QUESTION_TOKENS])
-    ref = hf([cut] * 3, passages, truncation="only_second", max_length=256, stride=STRIDE,
-             return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
-             return_tensors="np")
-    win = windows(question, passages)
-    assert win.owner == ref["overflow_to_sample_mapping"].tolist() and len(win.owner) > 3
-    assert (win.ids == ref["input_ids"]).all() and (win.types == ref["token_type_ids"]).all()
-    assert (win.mask == ref["attention_mask"]).all()
-    for i in range(len(win.owner)):  # the passage's offsets (the question's are into the
-        # question as cut: transformers' cut text is lower-cased and accent-stripped)
-        ours, theirs = win.offsets[i], ref["offset_mapping"][i].tolist()
-        assert [tuple(ours[j]) for j in range(len(ours)) if win.context[i, j]] == \
-            [tuple(theirs[j]) for j in range(len(ours)) if win.context[i, j]]
