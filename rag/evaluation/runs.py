@@ -45,11 +45,15 @@ def load_beir(folder: Path, split: str) -> tuple[dict, dict, dict]:
     corpus = {}
     with open(folder / "corpus.jsonl", encoding="utf-8") as f:
         for line in f:
+            if not line.strip():
+                continue
             d = json.loads(line)
             corpus[d["_id"]] = (d.get("title", "") + " " + d.get("text", "")).strip()
     queries = {}
     with open(folder / "queries.jsonl", encoding="utf-8") as f:
         for line in f:
+            if not line.strip():
+                continue
             d = json.loads(line)
             queries[d["_id"]] = d["text"]
     qrels: dict[str, dict[str, int]] = {}
