@@ -205,7 +205,7 @@ def absent_cases(paragraphs: dict[str, str], questions: list[dict], articles: st
 
 
 def _in_half(pid: str, articles: str) -> bool:
-    return articles == "all" or int(pid[1:3]) % 2 == (articles == "odd")
+    return articles == "all" or int(pid[1:pid.index("_")]) % 2 == (articles == "odd")
 
 
 def run_squad_absent(path: Path, settings: Settings, limit: int | None = None,
