@@ -153,10 +153,10 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
     from rag.evaluation.answer_rows import answer_shape
     from rag.evaluation.squad_rows import score_answers
 
-    paragraphs, questions = load_squad(path)
-    idx, summary = eval_index("squad2", paragraphs.items(), settings)
     if articles not in ARTICLES:
         raise ValueError(f"articles must be one of {', '.join(ARTICLES)}, not {articles!r}")
+    paragraphs, questions = load_squad(path)
+    idx, summary = eval_index("squad2", paragraphs.items(), settings)
     questions = [q for q in questions if _in_half(q["pid"], articles)]  # pid "aNN_pMMM"
     rows = []
     for q in sample(questions, limit):
