@@ -5,6 +5,7 @@ Evaluation corpora are written as files and indexed with the product's own pipel
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -37,7 +38,13 @@ def eval_index(name: str, docs: Iterable[tuple[str, str]], settings: Settings):
 
 
 def _safe(doc_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", doc_id)
+    """The file name (stem) of ``doc_id``: itself when it is a safe one; else its safe
+    characters and a hash of it, so that two ids differing only in other characters
+    ('Paris_(film)', 'Paris_[film]') stay two files."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", doc_id)
+    if safe == doc_id and not safe.startswith("."):
+        return safe
+    return f"{safe.lstrip('.')}-{hashlib.sha1(doc_id.encode('utf-8')).hexdigest()[:10]}"
 
 
 # ---------------------------------------------------------------- BEIR retrieval
@@ -109,8 +116,9 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
     t_index = time.perf_counter() - t0
     t1 = time.perf_counter()
     nd, rc = [], []
+    ids = {_safe(d): d for d in corpus}  # file stem -> BEIR id
     for qid in qids:
-        ranked = doc_ranking(idx, queries[qid], 100, fusion)
+        ranked = [ids.get(d, d) for d in doc_ranking(idx, queries[qid], 100, fusion)]
         nd.append(ndcg_at(ranked, qrels[qid], 10))
         rc.append(recall_at(ranked, qrels[qid], 100))
     t_q = time.perf_counter() - t1
