@@ -12,6 +12,9 @@ from rag.types import Fusion
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        print(f"docchat: error: --limit {args.limit}: must be 1 or more", file=sys.stderr)
+        return 2
     if args.what == "cases":
         return eval_cases(args)
     from rag.evaluation import runs
