@@ -12,9 +12,11 @@ import random
 import re
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
+from rag.errors import DocchatError
 from rag.settings import Settings
 from rag.types import Fusion
 
@@ -49,28 +51,44 @@ def _safe(doc_id: str) -> str:
 
 # ---------------------------------------------------------------- BEIR retrieval
 def load_beir(folder: Path, split: str) -> tuple[dict, dict, dict]:
-    corpus = {}
-    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            corpus[d["_id"]] = (d.get("title", "") + " " + d.get("text", "")).strip()
-    queries = {}
-    with open(folder / "queries.jsonl", encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            queries[d["_id"]] = d["text"]
+    corpus = _jsonl(folder / "corpus.jsonl", lambda d: (
+        d["_id"], (d.get("title", "") + " " + d.get("text", "")).strip()))
+    queries = _jsonl(folder / "queries.jsonl", lambda d: (d["_id"], d["text"]))
     qrels: dict[str, dict[str, int]] = {}
-    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
-        next(f)
-        for line in f:
+    path = folder / "qrels" / f"{split}.tsv"
+    with open(path, encoding="utf-8") as f:
+        next(f, None)  # the header
+        for number, line in enumerate(f, 2):
             parts = line.strip().split("\t")
-            if len(parts) == 3 and int(parts[2]) > 0:
-                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+            with _line_of(path, number, "a BEIR judgement (query-id, corpus-id, score)"):
+                if len(parts) == 3 and int(parts[2]) > 0:
+                    qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return corpus, queries, qrels
+
+
+def _jsonl(path: Path, read: Callable[[dict], tuple[str, str]]) -> dict[str, str]:
+    """``read`` of each object of a BEIR JSON-lines file, as a dict; a line that is not one
+    (or lacks what ``read`` takes from it) is a one-line DocchatError naming the line."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                with _line_of(path, number, 'a BEIR object with "_id" and "text"'):
+                    key, value = read(json.loads(line))
+                    out[key] = value
+    return out
+
+
+@contextmanager
+def _line_of(path: Path, number: int, what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DocchatError(f"{path}, line {number}: not {what} ({_why(e)})") from None
+
+
+def _why(e: Exception) -> str:
+    return f"no {e.args[0]!r}" if isinstance(e, KeyError) else str(e).splitlines()[0]
 
 
 def ndcg_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
@@ -132,16 +150,20 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
 
 # ---------------------------------------------------------------- SQuAD 2.0 QA
 def load_squad(path: Path) -> tuple[dict[str, str], list[dict]]:
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    """The paragraphs and questions of a SQuAD 2.0 file; a file that is not one is a one-line
+    DocchatError naming it."""
     paragraphs, questions = {}, []
-    for a, article in enumerate(data):
-        for p, para in enumerate(article["paragraphs"]):
-            pid = f"a{a:02d}_p{p:03d}"
-            paragraphs[pid] = para["context"]
-            for qa in para["qas"]:
-                questions.append({"id": qa["id"], "question": qa["question"], "pid": pid,
-                                  "impossible": qa.get("is_impossible", False),
-                                  "answers": [x["text"] for x in qa.get("answers", [])]})
+    try:
+        for a, article in enumerate(json.loads(path.read_text(encoding="utf-8"))["data"]):
+            for p, para in enumerate(article["paragraphs"]):
+                pid = f"a{a:02d}_p{p:03d}"
+                paragraphs[pid] = para["context"]
+                for qa in para["qas"]:
+                    questions.append({"id": qa["id"], "question": qa["question"], "pid": pid,
+                                      "impossible": qa.get("is_impossible", False),
+                                      "answers": [x["text"] for x in qa.get("answers", [])]})
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DocchatError(f"{path}: not a SQuAD 2.0 file ({_why(e)})") from None
     return paragraphs, questions
 
 
