@@ -121,6 +121,9 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
     (the first in corpus order): a smaller, harder-to-compare but much cheaper run for tests;
     the published-comparable figure is the full corpus (``make eval``)."""
     corpus, queries, qrels = load_beir(folder, split)
+    if not qrels:
+        raise DocchatError(f"{folder / 'qrels' / f'{split}.tsv'}: no query has a relevant "
+                           "document: nothing to measure")
     settings = settings.replace(fetch_k=max(settings.fetch_k, 300))
     qids = sorted(qrels)[:limit] if limit else sorted(qrels)
     name = folder.name
