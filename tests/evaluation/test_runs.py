@@ -234,6 +234,20 @@ def test_run_beir_ranks_documents_by_their_own_ids_whatever_characters_they_hold
     assert len(list((home / "fever" / "docs").iterdir())) == 3
 
 
+@pytest.mark.parametrize("qrels", [[], [("q1", "d1", 0)]])
+def test_a_split_without_a_relevant_document_is_refused_before_indexing(home, tmp_path, qrels):
+    """A split whose file holds only its header (or only zero scores): no figure can be
+    computed (it was a StatisticsError traceback, after the corpus was indexed)."""
+    from rag.errors import DocchatError
+
+    folder = beir(tmp_path / "toy", CORPUS, QUERIES, qrels, split="dev")
+    with pytest.raises(DocchatError) as e:
+        runs.run_beir(folder, Settings(), split="dev")
+    assert str(e.value) == (f"{folder / 'qrels' / 'dev.tsv'}: no query has a relevant "
+                            "document: nothing to measure")
+    assert not home.exists()
+
+
 # ---------------------------------------------------------------- SQuAD
 def _articles(tmp_path, n):
     """A SQuAD file of ``n`` articles, one paragraph and one answerable question each."""
