@@ -218,6 +218,17 @@ def test_a_milvus_failure_is_one_line_naming_where(client):
     assert isinstance(e.value.__cause__, MilvusException)  # the original kept for the log
 
 
+def test_a_call_past_its_deadline_is_one_line_naming_where(client):
+    """pymilvus passes some gRPC failures through as they are (a deadline exceeded, a login
+    refused): a multi-line grpc._InactiveRpcError, not a MilvusException. The deadline is
+    DOCCHAT_MILVUS_TIMEOUT, the client's default for every call; here one call's own."""
+    with pytest.raises(col.MilvusStoreError) as e:
+        with col.errors("milvus-lite /x.db: search failed"):
+            client.query(NAME, filter="id > 0", output_fields=["id"], timeout=1e-6)
+    assert str(e.value) == "milvus-lite /x.db: search failed: Deadline Exceeded " \
+        "(DEADLINE_EXCEEDED)"
+
+
 def test_errors_leaves_other_exceptions_alone():
     with pytest.raises(KeyError):
         with col.errors("anywhere"):
