@@ -24,16 +24,22 @@ EVAL_HOME = Path("data/eval")
 
 
 def eval_index(name: str, docs: Iterable[tuple[str, str]], settings: Settings):
-    """Write ``(doc_id, text)`` as files and bring an index of them up to date."""
+    """Write ``(doc_id, text)`` as files and bring an index of them up to date (files of an
+    earlier run's corpus under the same name are removed: the index holds this corpus)."""
     from rag.index import Index
 
     folder = EVAL_HOME / name
     docs_dir = folder / "docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
+    written = set()
     for doc_id, text in docs:
         f = docs_dir / f"{_safe(doc_id)}.txt"
+        written.add(f.name)
         if not f.exists() or f.read_text(encoding="utf-8") != text:
             f.write_text(text, encoding="utf-8")
+    for f in docs_dir.glob("*.txt"):
+        if f.name not in written:
+            f.unlink()
     idx = Index(folder / "index", settings.replace(index_dir=str(folder / "index")))
     summary = idx.update([docs_dir])
     return idx, summary
