@@ -234,6 +234,19 @@ def test_run_beir_ranks_documents_by_their_own_ids_whatever_characters_they_hold
     assert len(list((home / "fever" / "docs").iterdir())) == 3
 
 
+def test_an_evaluation_index_holds_exactly_the_corpus_of_this_run(home):
+    """Runs of one name share their folder ('squad2' for any SQuAD file): documents of an
+    earlier run's corpus must not stay in the index as extra passages."""
+    s = Settings()
+    runs.eval_index("shared", [("a00_p000", "Apples grow on trees."),
+                               ("a01_p000", "Bananas grow in bunches.")], s)
+    idx, summary = runs.eval_index("shared", [("a00_p000", "Apricots grow on trees.")], s)
+    assert idx.status().files == 1 and summary.chunks == 1
+    assert sorted(p.name for p in (home / "shared" / "docs").iterdir()) == ["a00_p000.txt"]
+    assert {h.path for h in idx.search("Bananas bunches", k=5)} == {
+        str(home / "shared" / "docs" / "a00_p000.txt")}
+
+
 @pytest.mark.parametrize("qrels", [[], [("q1", "d1", 0)]])
 def test_a_split_without_a_relevant_document_is_refused_before_indexing(home, tmp_path, qrels):
     """A split whose file holds only its header (or only zero scores): no figure can be
