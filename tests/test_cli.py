@@ -7,40 +7,6 @@ from conftest import clean_env, docchat
 pytestmark = pytest.mark.slow
 
 
-def test_ask_doc_limits_the_question_to_the_named_documents(tmp_path):
-    docs = tmp_path / "reports"
-    docs.mkdir()
-    for year, workers in (("2023", "412"), ("2024", "388")):
-        (docs / f"mill-{year}.md").write_text(f"# Mill report {year}\n\nIn {year} the Vantor "
-                                              f"paper mill employed {workers} workers.\n")
-    env = clean_env()
-    assert docchat("index", "--index", tmp_path / "idx", docs, env=env).returncode == 0
-    q = "How many workers did the Vantor paper mill employ?"
-    r = docchat("ask", "--index", tmp_path / "idx", q, "--doc", docs / "mill-2024.md", env=env)
-    assert r.returncode == 0, r.stderr
-    answer = r.stdout.split("\n\n")[0]
-    assert "388" in answer and "412" not in answer
-    assert "Searched only: " in r.stdout and "mill-2024.md" in r.stdout
-    assert "mill-2023.md" not in r.stdout
-    r = docchat("ask", "--index", tmp_path / "idx", q, "--doc", tmp_path / "nope.md", env=env)
-    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "no indexed document is" in r.stderr and "Traceback" not in r.stderr
-
-
-def test_summarise_prints_cited_sentences_of_the_document(tmp_path):
-    env = clean_env()
-    seed = "seeds/crocus-city-hall-attack.txt"
-    assert docchat("index", "--index", tmp_path / "idx", "seeds", env=env).returncode == 0
-    r = docchat("summarise", "--index", tmp_path / "idx", seed, "--sentences", "3", env=env)
-    assert r.returncode == 0, r.stderr
-    summary = r.stdout.split("\n\n")[0]
-    assert summary.count("[1]") + summary.count("[2]") + summary.count("[3]") >= 3
-    assert "Summary of: " in r.stdout and "Sources:" in r.stdout
-    assert "crocus-city-hall-attack.txt" in r.stdout.split("Summary of: ")[1].splitlines()[0]
-    r = docchat("summarise", "--index", tmp_path / "idx", "nope.pdf", env=env)
-    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
-
-
 def test_output_cut_short_by_its_reader_is_not_an_error(tmp_path):
     """`docchat status | head -1`: the reader closes the pipe early; no traceback."""
     import subprocess

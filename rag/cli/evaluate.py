@@ -12,6 +12,9 @@ from rag.types import Fusion
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        print(f"docchat: error: --limit {args.limit}: must be 1 or more", file=sys.stderr)
+        return 2
     if args.what == "cases":
         return eval_cases(args)
     from rag.evaluation import runs
@@ -21,6 +24,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = runs.run_beir(Path(args.beir), settings, limit=args.limit,
                                      fusion=Fusion(args.fusion), split=args.split)
     else:
+        from rag.engines import get_engine
+
+        get_engine(settings.engine, settings)  # unknown: refused before the corpus is indexed
         run = runs.run_squad_absent if args.absent else runs.run_squad
         result = run(Path(args.squad), settings, limit=args.limit, engine=settings.engine,
                      articles=args.articles)

@@ -33,8 +33,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_summarise(args: argparse.Namespace) -> int:
     from rag.index import Index
-    from rag.answering.summary import summarise
+    from rag.answering.summary import MAX_SENTENCES, summarise
 
+    if args.sentences is not None and not 1 <= args.sentences <= MAX_SENTENCES:
+        print(f"docchat: error: --sentences {args.sentences}: must be 1 to {MAX_SENTENCES}",
+              file=sys.stderr)
+        return 2
     settings = settings_of(args)
     idx = Index.open(settings.index_dir, settings)
     progress = (lambda f, m: print(f"{m}…", file=sys.stderr)) if sys.stderr.isatty() else None

@@ -5,15 +5,18 @@ Evaluation corpora are written as files and indexed with the product's own pipel
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
 import re
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
+from rag.errors import DocchatError
 from rag.settings import Settings
 from rag.types import Fusion
 
@@ -21,45 +24,77 @@ EVAL_HOME = Path("data/eval")
 
 
 def eval_index(name: str, docs: Iterable[tuple[str, str]], settings: Settings):
-    """Write ``(doc_id, text)`` as files and bring an index of them up to date."""
+    """Write ``(doc_id, text)`` as files and bring an index of them up to date (files of an
+    earlier run's corpus under the same name are removed: the index holds this corpus)."""
     from rag.index import Index
 
     folder = EVAL_HOME / name
     docs_dir = folder / "docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
+    written = set()
     for doc_id, text in docs:
         f = docs_dir / f"{_safe(doc_id)}.txt"
+        written.add(f.name)
         if not f.exists() or f.read_text(encoding="utf-8") != text:
             f.write_text(text, encoding="utf-8")
+    for f in docs_dir.glob("*.txt"):
+        if f.name not in written:
+            f.unlink()
     idx = Index(folder / "index", settings.replace(index_dir=str(folder / "index")))
     summary = idx.update([docs_dir])
     return idx, summary
 
 
 def _safe(doc_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", doc_id)
+    """The file name (stem) of ``doc_id``: itself when it is a safe one; else its safe
+    characters and a hash of it, so that two ids differing only in other characters
+    ('Paris_(film)', 'Paris_[film]') stay two files."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", doc_id)
+    if safe == doc_id and not safe.startswith("."):
+        return safe
+    return f"{safe.lstrip('.')}-{hashlib.sha1(doc_id.encode('utf-8')).hexdigest()[:10]}"
 
 
 # ---------------------------------------------------------------- BEIR retrieval
 def load_beir(folder: Path, split: str) -> tuple[dict, dict, dict]:
-    corpus = {}
-    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            corpus[d["_id"]] = (d.get("title", "") + " " + d.get("text", "")).strip()
-    queries = {}
-    with open(folder / "queries.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            queries[d["_id"]] = d["text"]
+    corpus = _jsonl(folder / "corpus.jsonl", lambda d: (
+        d["_id"], (d.get("title", "") + " " + d.get("text", "")).strip()))
+    queries = _jsonl(folder / "queries.jsonl", lambda d: (d["_id"], d["text"]))
     qrels: dict[str, dict[str, int]] = {}
-    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
-        next(f)
-        for line in f:
+    path = folder / "qrels" / f"{split}.tsv"
+    with open(path, encoding="utf-8") as f:
+        next(f, None)  # the header
+        for number, line in enumerate(f, 2):
             parts = line.strip().split("\t")
-            if len(parts) == 3 and int(parts[2]) > 0:
-                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+            with _line_of(path, number, "a BEIR judgement (query-id, corpus-id, score)"):
+                if len(parts) == 3 and int(parts[2]) > 0:
+                    qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
     return corpus, queries, qrels
+
+
+def _jsonl(path: Path, read: Callable[[dict], tuple[str, str]]) -> dict[str, str]:
+    """``read`` of each object of a BEIR JSON-lines file, as a dict; a line that is not one
+    (or lacks what ``read`` takes from it) is a one-line DocchatError naming the line."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                with _line_of(path, number, 'a BEIR object with "_id" and "text"'):
+                    key, value = read(json.loads(line))
+                    out[key] = value
+    return out
+
+
+@contextmanager
+def _line_of(path: Path, number: int, what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DocchatError(f"{path}, line {number}: not {what} ({_why(e)})") from None
+
+
+def _why(e: Exception) -> str:
+    return f"no {e.args[0]!r}" if isinstance(e, KeyError) else str(e).splitlines()[0]
 
 
 def ndcg_at(ranked: list[str], rel: dict[str, int], k: int) -> float:
@@ -92,6 +127,9 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
     (the first in corpus order): a smaller, harder-to-compare but much cheaper run for tests;
     the published-comparable figure is the full corpus (``make eval``)."""
     corpus, queries, qrels = load_beir(folder, split)
+    if not qrels:
+        raise DocchatError(f"{folder / 'qrels' / f'{split}.tsv'}: no query has a relevant "
+                           "document: nothing to measure")
     settings = settings.replace(fetch_k=max(settings.fetch_k, 300))
     qids = sorted(qrels)[:limit] if limit else sorted(qrels)
     name = folder.name
@@ -105,8 +143,9 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
     t_index = time.perf_counter() - t0
     t1 = time.perf_counter()
     nd, rc = [], []
+    ids = {_safe(d): d for d in corpus}  # file stem -> BEIR id
     for qid in qids:
-        ranked = doc_ranking(idx, queries[qid], 100, fusion)
+        ranked = [ids.get(d, d) for d in doc_ranking(idx, queries[qid], 100, fusion)]
         nd.append(ndcg_at(ranked, qrels[qid], 10))
         rc.append(recall_at(ranked, qrels[qid], 100))
     t_q = time.perf_counter() - t1
@@ -120,16 +159,20 @@ def run_beir(folder: Path, settings: Settings, limit: int | None = None,
 
 # ---------------------------------------------------------------- SQuAD 2.0 QA
 def load_squad(path: Path) -> tuple[dict[str, str], list[dict]]:
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    """The paragraphs and questions of a SQuAD 2.0 file; a file that is not one is a one-line
+    DocchatError naming it."""
     paragraphs, questions = {}, []
-    for a, article in enumerate(data):
-        for p, para in enumerate(article["paragraphs"]):
-            pid = f"a{a:02d}_p{p:03d}"
-            paragraphs[pid] = para["context"]
-            for qa in para["qas"]:
-                questions.append({"id": qa["id"], "question": qa["question"], "pid": pid,
-                                  "impossible": qa.get("is_impossible", False),
-                                  "answers": [x["text"] for x in qa.get("answers", [])]})
+    try:
+        for a, article in enumerate(json.loads(path.read_text(encoding="utf-8"))["data"]):
+            for p, para in enumerate(article["paragraphs"]):
+                pid = f"a{a:02d}_p{p:03d}"
+                paragraphs[pid] = para["context"]
+                for qa in para["qas"]:
+                    questions.append({"id": qa["id"], "question": qa["question"], "pid": pid,
+                                      "impossible": qa.get("is_impossible", False),
+                                      "answers": [x["text"] for x in qa.get("answers", [])]})
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DocchatError(f"{path}: not a SQuAD 2.0 file ({_why(e)})") from None
     return paragraphs, questions
 
 
@@ -149,10 +192,10 @@ def run_squad(path: Path, settings: Settings, limit: int | None = None,
     from rag.evaluation.answer_rows import answer_shape
     from rag.evaluation.squad_rows import score_answers
 
-    paragraphs, questions = load_squad(path)
-    idx, summary = eval_index("squad2", paragraphs.items(), settings)
     if articles not in ARTICLES:
         raise ValueError(f"articles must be one of {', '.join(ARTICLES)}, not {articles!r}")
+    paragraphs, questions = load_squad(path)
+    idx, summary = eval_index("squad2", paragraphs.items(), settings)
     questions = [q for q in questions if _in_half(q["pid"], articles)]  # pid "aNN_pMMM"
     rows = []
     for q in sample(questions, limit):
@@ -201,7 +244,7 @@ def absent_cases(paragraphs: dict[str, str], questions: list[dict], articles: st
 
 
 def _in_half(pid: str, articles: str) -> bool:
-    return articles == "all" or int(pid[1:3]) % 2 == (articles == "odd")
+    return articles == "all" or int(pid[1:pid.index("_")]) % 2 == (articles == "odd")
 
 
 def run_squad_absent(path: Path, settings: Settings, limit: int | None = None,

@@ -145,14 +145,6 @@ def test_the_source_panel_and_the_terminal_say_ocr_text():
 
 
 # ------------------------------------------------------------------ OCR limits (issue 20, item 3)
-def test_a_huge_page_is_rendered_at_a_lower_resolution_within_the_pixel_cap():
-    from rag.ingest.formats.ocr_worker import render_scale
-
-    scale = render_scale(10_000, 10_000, 200, 40_000_000)  # 10,000 pt square at 200 dpi
-    assert (10_000 * scale) ** 2 <= 40_000_000 * 1.0001
-    assert render_scale(595, 842, 200, 40_000_000) == pytest.approx(200 / 72)  # A4: as asked
-
-
 def blank_pages_pdf(n: int, size: float = 595) -> bytes:
     from reportlab.pdfgen import canvas
 

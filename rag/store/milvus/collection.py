@@ -42,12 +42,18 @@ class MilvusStoreError(DocchatError):
 @contextmanager
 def errors(where: str) -> Iterator[None]:
     """Turn pymilvus exceptions into one-line MilvusStoreErrors naming ``where``."""
+    import grpc
     from pymilvus.exceptions import MilvusException
 
     try:
         yield
     except MilvusException as e:
         raise MilvusStoreError(f"{where}: {getattr(e, 'message', '') or e}") from e
+    except grpc.RpcError as e:  # what pymilvus passes through as it is: a deadline exceeded,
+        # a login refused (its text is several lines: details and code instead)
+        code = getattr(e, "code", None)
+        why = f"{e.details()} ({code().name})" if code else str(e).strip().splitlines()[0]
+        raise MilvusStoreError(f"{where}: {why}") from e
 
 
 def connect(url: StoreURL, settings):
