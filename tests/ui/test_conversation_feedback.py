@@ -188,33 +188,6 @@ def test_feedback_export_makes_evaluation_cases_that_read_back(tmp_path):
     assert read_cases(path) == cases
 
 
-def test_the_page_rates_the_stored_turn_of_the_answer_that_was_clicked(tmp_path):
-    """ui/page_conversation.rated_turn: chat message index -> stored turn, skipping an error
-    bubble (not an answer) and refusing a draft or a user message."""
-    from types import SimpleNamespace
-
-    from ui.page_conversation import rated_turn
-    from ui.render_chat import answer_html, draft_html, error_html
-
-    store = Conversations(tmp_path)
-    a1, a2 = answer("One?", "First."), answer("Two?", "Second.")
-    conv = store.add("", None, "One?", a1)
-    store.add("", conv, "Two?", a2)
-    msgs = [{"role": "user", "content": "One?"},
-            {"role": "assistant", "content": answer_html(a1, 0)},
-            {"role": "user", "content": "Fails?"},
-            {"role": "assistant", "content": error_html("engine down")},
-            {"role": "user", "content": "Two?"},
-            {"role": "assistant", "content": answer_html(a2, 1)},
-            {"role": "user", "content": "Three?"},
-            {"role": "assistant", "content": draft_html("Thr")}]
-    service = SimpleNamespace(conversations=store)
-    turn = [rated_turn(service, "", conv, msgs, [a1, a2], i) for i in range(len(msgs))]
-    assert turn == [None, 1, None, None, None, 2, None, None]
-    assert rated_turn(service, "", None, msgs, [a1, a2], 1) is None  # nothing stored
-    assert rated_turn(service, "bob", conv, msgs, [a1, a2], 1) is None  # not bob's
-
-
 def test_regenerate_keeps_each_stored_rating_on_its_own_answer(tmp_path):
     """Regenerate rebuilds the chat's thumbs from the stored ratings (ui/page_chat.py
     thumbs_before): an error bubble or the "older turns" line has no turn, so a rating must
