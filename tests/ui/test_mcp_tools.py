@@ -172,6 +172,12 @@ def test_search_arguments_out_of_bounds_are_refused_naming_them(library, argumen
     assert field in refused(library.server, "search", **arguments)
 
 
+@pytest.mark.parametrize("query", [" ", "\n\t ", "\u3000", "\x1c"], ids=repr)
+def test_a_blank_query_is_refused_not_answered_with_arbitrary_passages(library, query):
+    """As POST /api/search refuses it: nothing in a blank query can match a passage."""
+    assert "query" in refused(library.server, "search", query=query)
+
+
 def test_an_unknown_or_empty_scope_is_a_tool_error_that_says_which(library):
     assert "'no-such-doc'" in tool_error(library.server, "search", query="falcon",
                                          documents=["no-such-doc"])
