@@ -282,6 +282,24 @@ def test_regenerate_asks_a_question_holding_entities_exactly_as_it_was_typed(cha
     assert service.asked[-1]["question"] == typed
 
 
+@pytest.mark.parametrize("how", ["typed", "button"])
+def test_regenerate_after_a_summary_makes_the_summary_again_in_its_place(chat, service, how):
+    if how == "typed":
+        updates = on_ask(chat, "summarise notes.pdf")
+    else:
+        updates = list(chat.on_summarise("d1", [], [], [], None, REQUEST))
+    msgs, _, history, answers, _, _, conv = updates[-1][:7]
+    asked_for = service.conversations.turns("", conv)[0].question
+    updates = list(chat.on_regenerate(msgs, history, answers, conv, "extractive", 5, "", "",
+                                      None, REQUEST))
+    assert service.asked == []  # not put to the engine as a question
+    msgs, _, history, answers = updates[-1][:4]
+    assert [a.question for a in answers] == ["Summary of d1"]  # a summary again
+    assert [m["role"] for m in msgs] == ["user", "assistant"]
+    assert "dc-answer" in msgs[-1]["content"]
+    assert [t.question for t in service.conversations.turns("", conv)] == [asked_for]
+
+
 def test_regenerate_with_nothing_asked_changes_nothing(chat, service):
     assert list(chat.on_regenerate([], [], [], None, "extractive", 5, "", "", None,
                                    REQUEST)) == [(SKIP,) * ASK_OUTPUTS]
