@@ -12,10 +12,13 @@ MAX_HISTORY = 20
 MAX_TURN_CHARS = 20_000  # one question or answer of the history
 MAX_SCOPE = 1000  # documents named in one scope
 
-#: A question must hold a character that is not white space (as Python's str.split() sees it,
-#: which also splits on the ASCII separators \x1c-\x1f): regex search semantics, the same in
-#: JSON Schema and in pydantic.
-NOT_BLANK = r"[^\s\x1c-\x1f]"
+#: A question must hold a character that is not white space as Python's str.split() sees it
+#: (which also splits on the ASCII separators \x1c-\x1f and on U+0085): regex search
+#: semantics. The set is spelled out because \s differs between engines (ECMA-262's, what a
+#: JavaScript client reads the schema with, lacks U+0085 and has U+FEFF): so it means the same
+#: in JSON Schema, in pydantic and to the service.
+NOT_BLANK = (r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+             r"\u3000]")
 #: A conversation id: what the server makes (hex), at most 64 characters.
 CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 

@@ -31,6 +31,7 @@ from pydantic import Field
 from rag.errors import DocchatError, NotFoundError
 from rag.settings import Settings
 from rag.types import DocumentStatus, document_id
+from ui.api_models import NOT_BLANK
 from ui.mcp_models import (AnswerOut, DocumentInfo, Fetched, Library, PageText, Passage,
                            SearchResult, SentenceOut, SourceOut)
 
@@ -109,6 +110,7 @@ def _add_search(tool: Callable, get_index: Getter, settings: Settings) -> None:
     @tool(title="Search the documents")
     @_tool_errors
     def search(query: Annotated[str, Field(min_length=1, max_length=settings.max_question_chars,
+                                           pattern=NOT_BLANK,  # as POST /api/search
                                            description="What to look for, in plain words.")],
                k: Annotated[int, Field(ge=1, le=MAX_K,
                                        description="How many passages to return.")] = 5,

@@ -169,8 +169,9 @@ class Chat:
         last = users[-1]
         content = msgs[last]["content"]
         question = html.unescape(content if isinstance(content, str) else str(content))
-        if answers and answers[-1].question == " ".join(question.split()) and \
-                "dc-error" not in str(msgs[-1]["content"]):
+        # its answer came (a finished answer bubble follows it; a summary's Answer has its
+        # own question, "Summary of ..."): it is replaced
+        if answers and last == len(msgs) - 2 and str(msgs[-1]["content"]).startswith(FINAL):
             answers, history = answers[:-1], history[:-1]
         new_id = self.page.new_conversation_id(request)
         if not conv and store.count(user, new_id):
@@ -178,9 +179,12 @@ class Chat:
         if conv and store.count(user, conv) > len(answers):
             store.drop_last(user, conv)  # the turn being asked again (also
             # one a Stop cut off after it was stored: it must not stay as a duplicate)
-        yield from self.page.asked(self.run_question(question, msgs[:last], history, answers,
-                                                     conv, user, engine, k, base_url, model,
-                                                     scope or (), new_id), user, request,
+        named = self.summary_request(question)  # a summary is made again, not asked
+        run = self.run_summary(named, msgs[:last], history, answers, conv, user, new_id,
+                               question) if named is not None else \
+            self.run_question(question, msgs[:last], history, answers, conv, user, engine, k,
+                              base_url, model, scope or (), new_id)
+        yield from self.page.asked(run, user, request,
                                    thumbs=self.thumbs_before(msgs[:last], user, conv))
 
     def thumbs_before(self, msgs, user: str, conv) -> list[str | None]:

@@ -230,7 +230,10 @@ def settings_panel(s: Settings) -> SettingsPanel:
     with gr.Accordion("Settings", open=False):
         engine = gr.Radio(list(ENGINES), value=s.engine, label="Answer engine",
                           elem_id="engine")
-        top_k = gr.Slider(1, 20, value=s.top_k, step=1, label="Passages (top-k)")
+        # up to DOCCHAT_TOP_K when it is set higher (it may be 100): a first value above
+        # the maximum is refused by the slider itself when a question is asked
+        top_k = gr.Slider(1, max(20, s.top_k), value=s.top_k, step=1,
+                          label="Passages (top-k)")
         base_url = gr.Textbox(s.openai_base_url, label="OpenAI-compatible base URL")
         model = gr.Textbox(s.openai_model, label="Model (empty: the server's first)")
     return SettingsPanel(engine, top_k, base_url, model)

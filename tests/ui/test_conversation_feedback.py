@@ -1,5 +1,6 @@
-"""Feedback on answers and conversation exports (rag/conversations.py, rag/evaluation/cases.py,
-ui/page_conversation.py): a real SQLite file, two users, an old database migrated in place."""
+"""Feedback on answers and conversation exports (rag/conversations.py, rag/evaluation/cases.py):
+a real SQLite file, two users, an old database migrated in place. The page's thumbs:
+tests/ui/test_page_conversation.py and tests/ui/test_page_chat.py."""
 from __future__ import annotations
 
 import json
@@ -186,58 +187,3 @@ def test_feedback_export_makes_evaluation_cases_that_read_back(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases) + "\n")
     assert read_cases(path) == cases
-
-
-def test_the_page_rates_the_stored_turn_of_the_answer_that_was_clicked(tmp_path):
-    """ui/page_conversation.rated_turn: chat message index -> stored turn, skipping an error
-    bubble (not an answer) and refusing a draft or a user message."""
-    from types import SimpleNamespace
-
-    from ui.page_conversation import rated_turn
-    from ui.render_chat import answer_html, draft_html, error_html
-
-    store = Conversations(tmp_path)
-    a1, a2 = answer("One?", "First."), answer("Two?", "Second.")
-    conv = store.add("", None, "One?", a1)
-    store.add("", conv, "Two?", a2)
-    msgs = [{"role": "user", "content": "One?"},
-            {"role": "assistant", "content": answer_html(a1, 0)},
-            {"role": "user", "content": "Fails?"},
-            {"role": "assistant", "content": error_html("engine down")},
-            {"role": "user", "content": "Two?"},
-            {"role": "assistant", "content": answer_html(a2, 1)},
-            {"role": "user", "content": "Three?"},
-            {"role": "assistant", "content": draft_html("Thr")}]
-    service = SimpleNamespace(conversations=store)
-    turn = [rated_turn(service, "", conv, msgs, [a1, a2], i) for i in range(len(msgs))]
-    assert turn == [None, 1, None, None, None, 2, None, None]
-    assert rated_turn(service, "", None, msgs, [a1, a2], 1) is None  # nothing stored
-    assert rated_turn(service, "bob", conv, msgs, [a1, a2], 1) is None  # not bob's
-
-
-def test_regenerate_keeps_each_stored_rating_on_its_own_answer(tmp_path):
-    """Regenerate rebuilds the chat's thumbs from the stored ratings (ui/page_chat.py
-    thumbs_before): an error bubble or the "older turns" line has no turn, so a rating must
-    not slide onto it; a conversation deleted meanwhile gives no thumbs, not an error."""
-    from types import SimpleNamespace
-
-    from ui.escape import text_html
-    from ui.page_chat import Chat
-    from ui.render_chat import answer_html, error_html, older_html
-
-    store = Conversations(tmp_path / FILE)
-    a1 = answer("How many died?", "145 people died.")
-    a3 = answer("Who attacked?", "Gunmen attacked.")
-    conv = store.add("", None, a1.question, a1)
-    store.add("", conv, a3.question, a3)
-    store.rate("", conv, 1, "up")
-    store.drop_last("", conv)  # Regenerate of the last question drops its turn first
-    chat = Chat(SimpleNamespace(service=SimpleNamespace(conversations=store)))
-    user = lambda q: {"role": "user", "content": text_html(q)}  # noqa: E731
-    msgs = [user(a1.question), {"role": "assistant", "content": answer_html(a1, 0)},
-            user("What broke?"), {"role": "assistant", "content": error_html("engine down")}]
-    assert chat.thumbs_before(msgs, "", conv) == ["Like", None, None]
-    older = [{"role": "assistant", "content": older_html(40)}] + msgs
-    assert chat.thumbs_before(older, "", conv) == [None, "Like", None, None]
-    store.delete("", conv)
-    assert chat.thumbs_before(msgs, "", conv) == [None, None, None]
