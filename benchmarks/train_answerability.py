@@ -262,6 +262,12 @@ def paraphrase_rows(settings: Settings) -> list[dict]:
     return [{**g, "gold": r["gold"], "file": r["file"]} for g, r in zip(got, rows)]
 
 
+
+def _article(q: dict) -> int:
+    """The article number of a question's paragraph id ("a101_p3": 101; the dev file has 35
+    articles, SQuAD train 442, so not just two digits)."""
+    return int(q["pid"][1:q["pid"].index("_")])
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--squad", default=str(ROOT.parent / "shared/eval/squad2/dev-v2.0.json"))
@@ -278,7 +284,7 @@ def main() -> None:
     settings = Settings.from_env()
     paragraphs, questions = load_squad(Path(args.squad))
     idx, _ = eval_index("squad2", paragraphs.items(), settings)
-    halves = {h: sample([q for q in questions if int(q["pid"][1:3]) % 2 == h], args.per_half,
+    halves = {h: sample([q for q in questions if _article(q) % 2 == h], args.per_half,
                         seed=41 + h) for h in (0, 1)}
     warm: list[bool] = []
 
@@ -309,7 +315,7 @@ def main() -> None:
         return np.array([r["x"] for r, _ in t])[:, cols], np.array([float(a) for _, a in t])
 
     # model kind and threshold: 2-fold cross-validation across the even half's articles
-    fold = [(int(q["pid"][1:3]) // 2) % 2 for q in halves[0]]
+    fold = [(_article(q) // 2) % 2 for q in halves[0]]
     base = [FEATURE_NAMES.index(n) for n in USED if n not in ALIGNMENT]
 
     on_seed = np.array([r["file"] == SEED_FILE for r in para])

@@ -218,3 +218,20 @@ def test_cli_index_ask_and_status_work_on_a_milvus_store(tmp_path):
     r = cli("status")
     assert r.returncode == 0 and f"milvus-lite {tmp_path / 'm.db'}" in r.stdout
     assert not (tmp_path / "index" / "meta.sqlite").exists()  # nothing went to a FAISS store
+
+
+def test_chunks_without_vectors_are_refused_with_the_reason_not_a_type_error():
+    """As the local writer (tests/store/local/test_writer.py): the check's own message was
+    built with len(None) and raised a TypeError instead."""
+    from types import SimpleNamespace
+
+    from rag.store.milvus.writer import MilvusWriter
+    from rag.types import Chunk
+
+    chunks = [Chunk(page=1, start=0, end=len(t), text=t) for t in ("One.", "Two.")]
+    pending = SimpleNamespace(_pending=[])  # the check runs before the writer's state is used
+    with pytest.raises(ValueError, match="2 chunks but 0 vectors for sha-a"):
+        MilvusWriter.upsert(pending, "sha-a", [], chunks, None)
+    with pytest.raises(ValueError, match="2 chunks but 1 vectors"):
+        MilvusWriter.upsert(pending, "sha-a", [], chunks, np.zeros((1, 4), np.float32))
+    assert pending._pending == []

@@ -73,8 +73,9 @@ class MilvusWriter:
     # -- changes (visible only after commit) --------------------------------------------------
     def upsert(self, sha: str, pages: Sequence[Page], chunks: Sequence[Chunk],
                vectors: np.ndarray) -> None:
-        if len(chunks) != (0 if vectors is None else len(vectors)):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors for {sha}")
+        given = 0 if vectors is None else len(vectors)
+        if len(chunks) != given:
+            raise ValueError(f"{len(chunks)} chunks but {given} vectors for {sha}")
         self._pending.append(_Pending(sha, pages, chunks, vectors))
 
     def delete(self, sha: str) -> None:
