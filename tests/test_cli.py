@@ -43,3 +43,22 @@ def test_a_read_only_index_is_one_line_and_keeps_answering(tmp_path, immutable):
     assert status.returncode == 0 and "files:   1" in status.stdout, status.stdout
     a = docchat("ask", "--index", idx, "How many trams does the Brno depot keep?", env=env)
     assert a.returncode == 0 and "77" in a.stdout, a.stdout + a.stderr
+
+
+def test_an_unreadable_input_of_a_command_that_writes_no_index_says_nothing_of_the_index(
+        tmp_path, capsys):
+    """'docchat eval qa --squad MISSING' ended with '(nothing was changed: the index keeps its
+    last complete state)', as if an index update had been tried; that note is for the
+    commands that write the index (tested above with a read-only index)."""
+    from rag.cli import main
+
+    missing = tmp_path / "dev-v2.0.json"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for argv in (["eval", "qa", "--squad", str(missing)],
+                 ["feedback", "export", "--data", str(tmp_path / "data"),
+                  "--out", str(blocker / "out.jsonl")]):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert err.startswith("docchat: error:") and "index" not in err, err

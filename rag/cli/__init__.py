@@ -20,6 +20,10 @@ from rag.cli.index_ask import EXIT_SKIPPED  # noqa: F401  importable from rag.cl
 from rag.errors import DocchatError, SettingsError, storage_error
 
 
+#: The commands that change an index (an OSError then leaves it as it was, and says so).
+WRITES_INDEX = frozenset({"index", "import", "serve"})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -41,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as e:  # disk full, permission denied...: one line, the index as it was
         where = f": {e.filename}" if e.filename else ""
-        print(f"docchat: error: {e.strerror or e}{where} (nothing was changed: the index "
-              "keeps its last complete state)", file=sys.stderr)
+        # said only where the command writes the index: after a missing file given to
+        # 'eval' or 'export' it read as if an index update had been attempted
+        kept = (" (nothing was changed: the index keeps its last complete state)"
+                if args.command in WRITES_INDEX else "")
+        print(f"docchat: error: {e.strerror or e}{where}{kept}", file=sys.stderr)
         return 1
     except sqlite3.Error as e:
         full = storage_error(e)
