@@ -86,6 +86,7 @@ bench: setup test-setup browser
 	$(BIN)/python benchmarks/bench_contention.py
 	$(BIN)/python benchmarks/bench_concurrency.py
 	$(BIN)/python benchmarks/bench_ocr.py
+	$(BIN)/python benchmarks/bench_delete_wait.py
 	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_backends.py
 
