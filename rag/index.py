@@ -84,13 +84,20 @@ class Index:
                               recheck=frozenset(recheck), prepared=prepared,
                               read_new=read_new, embedder_factory=self._embedder and (lambda _: self._embedder))
 
+    def rebuild_reason(self) -> str:
+        """Why the next update must rebuild everything ('' when it can update in place, or
+        when there is no index yet)."""
+        return indexing.rebuild_reason(self.snapshot().manifest, self.settings) \
+            if self.exists else ""
+
     def prepare(self, paths: Sequence[str | Path], on_progress=None,
-                recheck: Sequence[str] = ()) -> Prepared:
+                recheck: Sequence[str] = (), progress: bool = False) -> Prepared:
         """Read, chunk and embed what is new under ``paths`` without taking the writer, for a
         following ``update(prepared=...)`` (see indexing.prepare): the slow part of an update,
         done while other updates and deletes go on."""
         return indexing.prepare(self.root, self.settings, [str(p) for p in paths],
                                 on_progress=on_progress, recheck=frozenset(recheck),
+                                progress=progress,
                                 embedder_factory=self._embedder and (lambda _: self._embedder))
 
     def embedder(self) -> Embedder:

@@ -158,11 +158,16 @@ REPORT_SECONDS = 0.5
 
 def prepare(root: Path, settings: Settings, paths: list[str], *,
             on_progress: OnProgress | None = None, embedder_factory=None,
-            recheck: frozenset[str] = frozenset()) -> Prepared:
+            recheck: frozenset[str] = frozenset(), progress: bool = False) -> Prepared:
     """Read, chunk and embed the contents under ``paths`` that the index's last committed
     state does not hold, without taking the writer: a Prepared for ``update``. Nothing is
     written; the index may change meanwhile (``update`` plans again and takes from the
-    Prepared only what it still needs)."""
+    Prepared only what it still needs). A path that does not exist is an error, as in
+    ``update``, before anything is read."""
+    named = [p for p in paths if not os.path.exists(os.path.expanduser(str(p)))]
+    if named:
+        raise SourceMissingError([str(p) for p in named])
+
     def report(fraction: float, message: str) -> None:
         log.info("%s", message)
         if on_progress:
@@ -181,12 +186,12 @@ def prepare(root: Path, settings: Settings, paths: list[str], *,
     plan = _plan([str(Path(p).expanduser().resolve()) for p in paths], known,
                  exclusions.read(root), settings, recheck)
     new_shas = _to_embed(plan)
-    loaded, bad = _load_contents(plan, new_shas, False, settings)
+    loaded, bad = _load_contents(plan, new_shas, progress, settings)
     chunked = _chunk(loaded, settings)
     n_new = sum(len(chunks) for _, chunks in chunked.values())
     report(0.1, f"embedding {n_new} chunks")
     embedder = (embedder_factory or _default_embedder)(settings) if n_new else None
-    vectors = _embed(embedder, chunked, False, report if on_progress else None)
+    vectors = _embed(embedder, chunked, progress, report if on_progress else None)
     contents, at = {}, 0
     for sha, (pages, chunks) in chunked.items():
         contents[sha] = (pages, chunks, vectors[at:at + len(chunks)] if chunks else

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
+import time
 
 from rag.cli.options import common, settings_of
 
@@ -16,7 +19,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     idx = Index.open(settings.index_dir, settings, create=True)
     progress = not args.json and sys.stderr.isatty()
-    summary = idx.update(args.paths or None, full=args.full, add=args.add, progress=progress)
+    t0 = time.perf_counter()
+    prepared = None
+    # (not for an index this process cannot write: the update refuses it at once)
+    if not args.full and _writable(settings.index_dir) and idx.exists \
+            and not idx.rebuild_reason():
+        # read and embed what is new before taking the writer, so that a running server's
+        # deletes and uploads do not wait for this command's reading (a full rebuild takes
+        # the writer first: a killed one is then resumed)
+        roots = list(idx.status().roots)
+        given = list(args.paths or [])
+        paths = given if given and not args.add else roots + given
+        prepared = idx.prepare(paths, progress=progress)
+    summary = idx.update(args.paths or None, full=args.full, add=args.add, progress=progress,
+                         prepared=prepared)
+    summary = dataclasses.replace(summary, seconds=round(time.perf_counter() - t0, 3))
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -29,6 +46,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         for s in summary.skipped:
             print(f"skipped {s.path}: {s.reason}")
     return EXIT_SKIPPED if summary.skipped else 0
+
+
+def _writable(folder: str) -> bool:
+    """Whether this process can write the index folder (its writer's lock file, when there is
+    one: as root, os.access says yes to a read-only mount or an immutable file)."""
+    lock = os.path.join(folder, ".lock")
+    if not os.path.exists(lock):
+        return os.access(folder, os.W_OK)
+    try:
+        with open(lock, "a"):
+            return True
+    except OSError:
+        return False
 
 
 def cmd_summarise(args: argparse.Namespace) -> int:

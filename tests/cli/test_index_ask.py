@@ -284,3 +284,48 @@ def test_summarise_prints_cited_sentences_of_the_document(tmp_path):
     assert "crocus-city-hall-attack.txt" in r.stdout.split("Summary of: ")[1].splitlines()[0]
     r = docchat("summarise", "--index", tmp_path / "idx", "nope.pdf", env=env)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_index_reads_new_files_before_it_takes_the_writer(index, docs, monkeypatch, capsys):
+    """Issue 20 item 3: 'docchat index' held the index's writer while it read (OCR) and
+    embedded, so a running server's delete waited for it. Now it reads first: another update
+    meanwhile (here a removal, as the server's delete makes it) gets the writer at once, and
+    the command's own update still stores the new file."""
+    import threading
+
+    from rag import indexing
+    from rag.cli import main
+    from rag.settings import Settings
+
+    gate, entered = threading.Event(), threading.Event()
+    real = indexing.load
+
+    def load(path, *a):
+        if path.name.startswith("slow"):
+            entered.set()
+            assert gate.wait(60), "the test never opened the gate"
+        return real(path, *a)
+
+    monkeypatch.setattr(indexing, "load", load)
+    (docs / "slow-scan.md").write_text("The quarry closed in 1962.\n", encoding="utf-8")
+    result: dict = {}
+    command = threading.Thread(target=lambda: result.update(
+        rc=main(["index", str(docs), "--index", str(index)])), daemon=True)
+    command.start()
+    try:
+        assert entered.wait(20), "docchat index never read the new file"
+        (docs / "pim.txt").unlink()
+        removal = threading.Thread(target=lambda: result.update(removed=indexing.update(
+            index, Settings.from_env(index_dir=str(index)), [str(docs)], read_new=False,
+            embedder_factory=lambda s: HashEmbedder()).removed), daemon=True)
+        removal.start()
+        removal.join(20)
+        assert not removal.is_alive(), "the removal waited for docchat index's reading"
+        assert [os.path.basename(p) for p in result["removed"]] == ["pim.txt"]
+    finally:
+        gate.set()
+    command.join(30)
+    said = capsys.readouterr()
+    assert result.get("rc") == 0 and "1 added" in said.out, said
+    rc, out, _ = run(capsys, "status", "--index", index, "--json")
+    assert rc == 0 and json.loads(out)["files"] == 2  # depot.md and the scan, not pim.txt
