@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import time
@@ -22,8 +23,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     prepared = None
     # (not for an index this process cannot write: the update refuses it at once)
-    if not args.full and _writable(settings.index_dir) and idx.exists \
-            and not idx.rebuild_reason():
+    if not args.full and _writable(settings.index_dir) and _quietly(
+            lambda: idx.exists and not idx.rebuild_reason()):
         # read and embed what is new before taking the writer, so that a running server's
         # deletes and uploads do not wait for this command's reading (a full rebuild takes
         # the writer first: a killed one is then resumed)
@@ -46,6 +47,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         for s in summary.skipped:
             print(f"skipped {s.path}: {s.reason}")
     return EXIT_SKIPPED if summary.skipped else 0
+
+
+def _quietly(check):
+    """``check()`` without the store's warning that it reads a database it cannot make a
+    shared-memory file for (a full disk): the update after it says what is wrong in its one
+    line, and 'docchat index' printed two."""
+    books = logging.getLogger("rag.store.sqlbooks")
+    level = books.level
+    books.setLevel(logging.ERROR)
+    try:
+        return check()
+    finally:
+        books.setLevel(level)
 
 
 def _writable(folder: str) -> bool:
