@@ -175,17 +175,9 @@ INT8_CHOICES = {
 }
 
 
-def int8_study(threads: int) -> list[dict]:
-    """Cosine of int8 to fp32 vectors (min / p1 / median) on 40 SciFact texts and 16 short or
-    non-English ones, for each choice of layers quantised (docs/embeddings.md's table), and
-    each choice's speed against fp32 (texts/s encoding 256 SciFact chunk-sized texts, batch
-    32, the best of two rounds, every choice in turn in each round)."""
-    from bench_embed import SCIFACT, texts
-
-    from rag.embedding import onnx_export
-    from rag.embedding.model_files import model_dir
-    from rag.embedding.onnx_model import OnnxModel
-    from rag.settings import DEFAULT_MODEL, Settings
+def gate_texts() -> list[str]:
+    """The int8 cosine gate's 56 texts: 40 SciFact texts (every 97th document) and VARIED."""
+    from bench_embed import SCIFACT
 
     items = []
     with SCIFACT.open() as f:
@@ -195,7 +187,22 @@ def int8_study(threads: int) -> list[dict]:
                 items.append((d["title"] + ". " + d["text"])[:900])
             if len(items) == 40:
                 break
-    items += VARIED
+    return items + VARIED
+
+
+def int8_study(threads: int) -> list[dict]:
+    """Cosine of int8 to fp32 vectors (min / p1 / median) on 40 SciFact texts and 16 short or
+    non-English ones, for each choice of layers quantised (docs/embeddings.md's table), and
+    each choice's speed against fp32 (texts/s encoding 256 SciFact chunk-sized texts, batch
+    32, the best of two rounds, every choice in turn in each round)."""
+    from bench_embed import texts
+
+    from rag.embedding import onnx_export
+    from rag.embedding.model_files import model_dir
+    from rag.embedding.onnx_model import OnnxModel
+    from rag.settings import DEFAULT_MODEL, Settings
+
+    items = gate_texts()
     timed = texts(256)
     src = model_dir(DEFAULT_MODEL)
     fp32 = onnx_export.ensure(src, "fp32", onnx_export.cache_root(

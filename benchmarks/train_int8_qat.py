@@ -265,23 +265,14 @@ def gate(args) -> None:
     import tempfile
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_embed import SCIFACT
-    from bench_encoder import INT8_CHOICES, VARIED
+    from bench_encoder import INT8_CHOICES, gate_texts
 
     from rag.embedding import onnx_export
     from rag.embedding.model_files import model_dir
     from rag.embedding.onnx_model import OnnxModel
     from rag.settings import DEFAULT_MODEL, Settings
 
-    items = []
-    with SCIFACT.open() as f:
-        for i, line in enumerate(f):
-            if i % 97 == 0:
-                d = json.loads(line)
-                items.append((d["title"] + ". " + d["text"])[:900])
-            if len(items) == 40:
-                break
-    items += VARIED
+    items = gate_texts()
     src = model_dir(DEFAULT_MODEL)
     fp32 = onnx_export.ensure(src, "fp32", onnx_export.cache_root(
         Settings.from_env().embed_onnx_dir))
