@@ -24,6 +24,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 #: How the local embedding model may run (DOCCHAT_EMBED_BACKEND): rag.embedding.local.
 EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+#: The answer engines (DOCCHAT_ENGINE): rag.engines.
+ENGINES = ("extractive", "openai", "llamacpp")
 
 
 def _f(default: Any, description: str) -> Any:
@@ -351,6 +353,7 @@ def _is_http_url(value: Any) -> bool:
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch": _between(1, 4096),
     "embed_backend": (lambda v: v in EMBED_BACKENDS, "one of " + ", ".join(EMBED_BACKENDS)),
+    "engine": (lambda v: v in ENGINES, "one of " + ", ".join(ENGINES)),
     "embed_threads": _between(0, 1024),
     "embed_url": (lambda v: v == "" or _is_http_url(v),
                   "empty or an http(s) URL such as http://127.0.0.1:8080/v1"),

@@ -20,6 +20,7 @@ from rag.settings import _CHECKS, Settings
     ("DOCCHAT_CHUNK_OVERLAP", "300", "smaller than DOCCHAT_CHUNK_TOKENS=200"),
     ("DOCCHAT_UPLOAD_MAX_MB", "lots", "a number"),
     ("DOCCHAT_PORT", "70000", "between 0 and 65535"),
+    ("DOCCHAT_ENGINE", "gpt-17", "one of extractive, openai, llamacpp"),
 ])
 def test_bad_setting_is_one_line_naming_the_variable(tmp_path, name, value, says):
     r = docchat("status", "--index", tmp_path / "idx", env=clean_env(**{name: value}))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
-from rag.settings import Settings
+from rag.settings import ENGINES, Settings
 
 if TYPE_CHECKING:
     from rag.answering.evidence import Evidence
 
-ENGINES = ("extractive", "openai", "llamacpp")
+__all__ = ["ENGINES", "Engine", "get_engine"]
 
 
 class Engine(Protocol):

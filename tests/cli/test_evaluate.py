@@ -274,6 +274,6 @@ def test_eval_qa_with_an_unknown_engine_is_refused_before_any_run(ran, capsys, t
     """The run indexes the whole SQuAD corpus before its first question: minutes, then the
     error. An engine it cannot make is refused first."""
     rc, out, err = run(capsys, "eval", "qa", "--engine", "bogus", "--squad", tmp_path / "x")
-    assert (rc, out) == (1, "") and ran == []
-    assert one_line(err) == ("docchat: error: unknown engine 'bogus'; choose one of: "
+    assert (rc, out) == (2, "") and ran == []  # a bad setting, as DOCCHAT_ENGINE=bogus
+    assert one_line(err) == ("docchat: bad setting: --engine bogus: must be one of "
                              "extractive, openai, llamacpp")

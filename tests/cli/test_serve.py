@@ -90,6 +90,8 @@ def test_the_login_is_the_option_else_docchat_auth_else_none(monkeypatch, capsys
     (["--store", "nosuch://x"], {}, "store"),
     (["--port", "70000"], {}, "--port 70000: must be"),
     ([], {"DOCCHAT_PORT": "http"}, "DOCCHAT_PORT"),
+    # it served, and then every question was a 424 "unknown engine"
+    ([], {"DOCCHAT_ENGINE": "gpt-17"}, "DOCCHAT_ENGINE='gpt-17': must be one of extractive"),
 ])
 def test_a_bad_setting_is_refused_in_one_line_before_serving(monkeypatch, capsys, served,
                                                              args, env, word):
