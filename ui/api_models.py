@@ -250,6 +250,8 @@ class StatusOut(BaseModel):
     skipped: list[SkippedOut]
     documents: str = Field(description="The folder uploads are saved in.")
     engine: str
+    ready: bool = Field(description="The models a question needs are loaded (loaded in the "
+                        "background at start; a question asked before waits for them).")
 
 
 class SummaryOut(BaseModel):

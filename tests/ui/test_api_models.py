@@ -283,5 +283,5 @@ def test_an_update_summary_and_a_status_pass_their_models_whole():
     assert SummaryOut.model_validate(summary.to_dict()).model_dump() == summary.to_dict()
     status = {**Status(True, 2, 9, "minilm", 384, "2026-01-01", ("/d",),
                        (Skipped("/d/f", "no text"),)).to_dict(),
-              "documents": "/d/uploads", "engine": "extractive"}
+              "documents": "/d/uploads", "engine": "extractive", "ready": True}
     assert StatusOut.model_validate(status).model_dump() == status

@@ -43,7 +43,7 @@ def original_response(doc) -> FileResponse:
 
 def status_dict(service: Service) -> dict:
     return {**service.status().to_dict(), "documents": str(service.docs),
-            "engine": service.settings.engine}
+            "engine": service.settings.engine, "ready": service.model_ready.is_set()}
 
 
 def router(service: Service) -> APIRouter:

@@ -21,6 +21,17 @@ def test_status_describes_the_seed_index(base):
     assert st["model"] == "all-MiniLM-L6-v2" and st["dim"] == 384 and st["built_at"]
 
 
+def test_status_says_when_the_models_are_loaded(base):
+    """The server loads the models in the background at start; a client (and bench_page.py)
+    can wait for `ready` instead of guessing."""
+    deadline = time.monotonic() + 120
+    while not (st := httpx.get(f"{base}/api/status").json())["ready"]:
+        assert time.monotonic() < deadline, st
+        time.sleep(0.2)
+    r = httpx.post(f"{base}/api/ask", json={"question": "How many people died?"}, timeout=60)
+    assert r.status_code == 200 and "133" in r.json()["answer"]
+
+
 FLOOD = ("# The Kuldiga flood\n\nThe Kuldiga flood of March 2031 killed 12 people and "
          "destroyed the old brick bridge over the Venta river. Rebuilding the bridge took "
          "three years and cost 41 million euros.\n")
