@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.store.protocol import Bookkeeping, DocumentRecord, FileRecord
-from rag.errors import SQLITE_PERM, SqliteFailure, StorageError, sqlite_failure
+from rag.errors import (SQLITE_PERM, IndexCorruptError, SqliteFailure, StorageError,
+                        sqlite_failure)
 from rag.types import Skipped
 
 log = logging.getLogger(__name__)
@@ -119,3 +120,16 @@ def bookkeeping(q: Query) -> Bookkeeping:
                        stamps=stamps,
                        rebuild_pending=bool(q("SELECT 1 FROM meta WHERE key = "
                                               "'rebuild_pending'")))
+
+
+def parse_generation(raw: str) -> int:
+    """A stored generation as a number: a value that is not one is a damaged index, said in
+    one line (it was a ValueError's traceback from every command). Not even a full rebuild
+    can trust such a file (the writer's clean-up reads the generation), so the way out is a
+    new index folder."""
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise IndexCorruptError(f"the index's bookkeeping is damaged (its generation is "
+                                f"{raw!r}, not a number); move the index folder away and run "
+                                "'docchat index' to build it anew") from None

@@ -335,3 +335,21 @@ def test_index_reads_new_files_before_it_takes_the_writer(index, docs, monkeypat
     assert result.get("rc") == 0 and "1 added" in said.out, said
     rc, out, _ = run(capsys, "status", "--index", index, "--json")
     assert rc == 0 and json.loads(out)["files"] == 2  # depot.md and the scan, not pim.txt
+
+
+def test_a_damaged_generation_is_one_line_from_every_command_and_a_new_folder_recovers(
+        index, docs, capsys, tmp_path):
+    """A generation that is not a number (a damaged or hand-edited meta.sqlite) was a
+    ValueError's traceback from status, ask and index."""
+    import sqlite3
+
+    with sqlite3.connect(index / "meta.sqlite") as db:
+        db.execute("UPDATE meta SET value = 'x' WHERE key = 'generation'")
+    for args in (("status",), ("ask", "Who fixed the depot?"), ("index", docs),
+                 ("index", "--full", docs)):
+        rc, out, err = run(capsys, *args, "--index", index)
+        assert (rc, out) == (1, ""), args
+        assert one_line(err) == ("docchat: error: the index's bookkeeping is damaged (its "
+                                 "generation is 'x', not a number); move the index folder "
+                                 "away and run 'docchat index' to build it anew"), args
+    assert run(capsys, "index", docs, "--index", tmp_path / "anew")[0] == 0

@@ -165,3 +165,19 @@ def test_an_index_in_a_folder_that_cannot_be_written_is_read_as_it_is(tmp_path, 
     db = sqlbooks.connect_reader(folder / "meta.sqlite")
     assert dbmod.generation(db) == 3
     db.close()
+
+
+@pytest.mark.parametrize("raw", ["x", "", "1.5"])
+def test_a_generation_that_is_not_a_number_is_a_damaged_index_on_both_stores(raw):
+    from rag.errors import IndexCorruptError
+    from rag.store.local import db as local_db
+    from rag.store.milvus import books
+
+    for module in (local_db, books):
+        db = sqlite3.connect(":memory:")
+        db.executescript(module.SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('generation', ?)", (raw,))
+        with pytest.raises(IndexCorruptError, match="generation is"):
+            module.generation(db)
+        db.execute("UPDATE meta SET value = '7'")
+        assert module.generation(db) == 7

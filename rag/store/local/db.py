@@ -11,6 +11,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from rag.store import sqlbooks
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha TEXT NOT NULL, size INTEGER,
@@ -78,10 +80,13 @@ def allocate_segment(db: sqlite3.Connection, root: Path) -> str:
 
 
 def generation(db: sqlite3.Connection) -> int:
+    """The committed generation (0: none yet); IndexCorruptError when it is not a number."""
     try:
-        return int(get_meta(db, "generation", "0"))
+        raw = get_meta(db, "generation", "0")
     except sqlite3.OperationalError:  # no schema yet
         return 0
+    return sqlbooks.parse_generation(raw)
+
 
 
 def structure_json(structure) -> str:

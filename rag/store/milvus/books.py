@@ -14,6 +14,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from rag.store import sqlbooks
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,7 +55,8 @@ def set_meta(db: sqlite3.Connection, key: str, value) -> None:
 
 
 def generation(db: sqlite3.Connection) -> int:
-    return int(get_meta(db, "generation", "0"))
+    """The committed generation (0: none yet); IndexCorruptError when it is not a number."""
+    return sqlbooks.parse_generation(get_meta(db, "generation", "0"))
 
 
 def structure_json(structure) -> str:
