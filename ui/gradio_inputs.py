@@ -1,20 +1,27 @@
 """Calls to the page's Gradio API endpoints (``/gradio_api/run|api|call/NAME``) with too few
-inputs: Gradio answers 500 ("didn't receive enough input values"). This ASGI middleware pads
-the optional inputs with their defaults and refuses a call without the required ones with a
-422 that says what the endpoint takes, before Gradio sees it."""
+inputs: Gradio answers 500 ("didn't receive enough input values"), and 500 too for any value
+its handler cannot take. This ASGI middleware pads the optional inputs with their defaults,
+refuses a call without the required ones, with too many, or with a value the endpoint's
+check refuses, with a 422 that says why, before Gradio sees it."""
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 ROUTE = re.compile(r"/gradio_api/(?:run|api|call)/([\w-]+)/?")
 MAX_BODY = 1 << 20  # an API call's JSON; uploads go elsewhere
 
 
 class Endpoint:
-    def __init__(self, names: list[str], required: int, defaults: list[Any]) -> None:
+    """An endpoint's inputs: their names, how many are required, the defaults of the rest,
+    and ``check``: why a call's complete inputs are refused ("" when they are fine), so that
+    a value of the wrong shape is a 422 with a reason, not Gradio's 500 from the handler."""
+
+    def __init__(self, names: list[str], required: int, defaults: list[Any],
+                 check: Callable[[list], str] | None = None) -> None:
         self.names, self.required, self.defaults = names, required, defaults
+        self.check = check
 
 
 class GradioInputs:
@@ -64,7 +71,12 @@ def _check(spec: Endpoint, body: bytes, name: str) -> tuple[str, bytes]:
                 f"(the first {spec.required} required)"), body
     missing = spec.required + len(spec.defaults) - len(data)
     if missing > 0:
-        payload["data"] = data + spec.defaults[len(spec.defaults) - missing:]
+        payload["data"] = data = data + spec.defaults[len(spec.defaults) - missing:]
+    if len(data) > len(spec.names):
+        return f"{len(data)} inputs, at most {len(spec.names)}: {takes}", body
+    problem = spec.check(data) if spec.check else ""
+    if problem:
+        return problem, body
     return "", json.dumps(payload).encode()
 
 

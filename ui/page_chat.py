@@ -32,7 +32,29 @@ SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?
 ASK_OUTPUTS = 11
 #: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
 #: the rest take these defaults when a client leaves them out.
-ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
+def ask_api_problem(data: list) -> str:
+    """Why the "ask" endpoint refuses these inputs ("" when it takes them): POST /api/ask's
+    checks (ui.api_models.AskRequest), so a history turn that is not two texts, an empty or
+    too long question, k out of 1..50 or an unknown engine is a 422, not a 500."""
+    from pydantic import ValidationError
+
+    from ui.api_models import AskRequest
+
+    question, history, k, engine = data
+    if not isinstance(k, int) or isinstance(k, bool):  # the handler takes k as it came
+        return "k: Input should be a whole number (0: the default)"
+    try:
+        AskRequest(question=question, history=[] if history is None else history,
+                   k=None if k == 0 else k, engine=engine or None)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "inputs"
+        return f"{where}: {first['msg']}"
+    return ""
+
+
+ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""],
+                          ask_api_problem)
 
 
 class Chat:

@@ -13,6 +13,8 @@ from ui.gradio_inputs import MAX_BODY, Endpoint, GradioInputs
 #: Shaped like the page's "ask" endpoint (ui/page_chat.py ASK_API_INPUTS).
 ASK = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""])
 PAIR = Endpoint(["a", "b", "c"], 2, [7])
+#: An endpoint whose check refuses an odd first input.
+EVEN = Endpoint(["n", "m"], 1, [0], lambda d: "" if d[0] % 2 == 0 else f"n: {d[0]} is odd")
 
 
 class Call(AsgiCall):
@@ -23,7 +25,7 @@ class Call(AsgiCall):
                  scope_type: str = "http") -> None:
         super().__init__(body if isinstance(body, list) else [body])
         self.seen: dict | None = None
-        self.run(GradioInputs(self.app, {"ask": ASK, "pair": PAIR}), method, path,
+        self.run(GradioInputs(self.app, {"ask": ASK, "pair": PAIR, "even": EVEN}), method, path,
                  sum(map(len, self.chunks)), scope_type)
 
     async def app(self, scope, receive, send) -> None:
@@ -105,3 +107,15 @@ def test_other_calls_reach_the_app_as_sent(path, method):
 def test_a_websocket_passes_through():
     call = Call("/gradio_api/run/ask", b"", scope_type="websocket")
     assert call.status == 200 and call.seen["body"] == b""
+
+
+def test_the_endpoints_check_sees_the_padded_inputs_and_its_reason_is_the_422():
+    assert Call("/gradio_api/run/even", body([4])).data == [4, 0]
+    call = Call("/gradio_api/run/even", body([3]))
+    assert call.status == 422 and call.detail == "n: 3 is odd" and call.seen is None
+
+
+def test_more_inputs_than_the_endpoint_takes_is_a_422():
+    call = Call("/gradio_api/run/pair", body([1, 2, 3, 4]))
+    assert call.status == 422 and call.seen is None
+    assert call.detail == '4 inputs, at most 3: pair takes {"data": [a, b, c]}'

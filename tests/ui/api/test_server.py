@@ -39,6 +39,24 @@ def test_gradio_endpoint_with_too_few_inputs_is_a_client_error(server):
     assert "133" in r.json()["data"][0]["answer"]
 
 
+@pytest.mark.parametrize("data, says", [
+    (["How?", "abc"], "history: Input should be a valid list"),
+    (["How?", [["just one"]]], "history.0.1: Field required"),
+    (["How?", [[1, 2]]], "history.0.0: Input should be a valid string"),
+    (["How?", [None]], "history.0: Input should be a valid tuple"),
+    (["   "], "question: String should match pattern"),
+    ([5], "question: Input should be a valid string"),
+    (["How?", [], 99], "k: Input should be less than or equal to 50"),
+    (["How?", [], "3"], "k: Input should be a whole number"),
+    (["How?", [], 0, "gpt-17"], "engine: Input should be 'extractive', 'openai' or"),
+])
+def test_gradio_ask_with_a_value_it_cannot_take_is_a_422_with_the_reason(server, data, says):
+    """Each was Gradio's 500 from the handler ("not enough values to unpack")."""
+    for route in ("/gradio_api/run/ask", "/gradio_api/call/ask"):
+        r = httpx.post(server[0] + route, json={"data": data}, timeout=60)
+        assert r.status_code == 422 and r.json()["detail"].startswith(says), (route, r.text)
+
+
 def test_server_binds_to_loopback_and_makes_no_outbound_connection(server):
     base, proc, _ = server
     ask(base, "How many people died in the attack?")
