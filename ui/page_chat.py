@@ -30,8 +30,8 @@ PROGRESS_EVERY_S = 0.5
 SUMMARISE = re.compile(r"(?i)^\s*summari[sz]e\s*:?\s+(?:the\s+)?(?:document\s+)?(.+)$")
 #: Outputs of a question's handlers (on_ask, on_regenerate): see ``outputs`` in ui/app.py.
 ASK_OUTPUTS = 11
-#: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
-#: the rest take these defaults when a client leaves them out.
+
+
 def ask_api_problem(data: list) -> str:
     """Why the "ask" endpoint refuses these inputs ("" when it takes them): POST /api/ask's
     checks (ui.api_models.AskRequest), so a history turn that is not two texts, an empty or
@@ -53,6 +53,8 @@ def ask_api_problem(data: list) -> str:
     return ""
 
 
+#: The inputs of the page's Gradio API endpoint "ask" (ask_api): the question is required,
+#: the rest take these defaults when a client leaves them out.
 ASK_API_INPUTS = Endpoint(["question", "history", "k", "engine"], 1, [[], 0, ""],
                           ask_api_problem)
 

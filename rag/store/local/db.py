@@ -88,7 +88,6 @@ def generation(db: sqlite3.Connection) -> int:
     return sqlbooks.parse_generation(raw)
 
 
-
 def structure_json(structure) -> str:
     return json.dumps([list(s) for s in structure]) if structure else ""
 
