@@ -75,8 +75,11 @@ def export(snap: Reader, path: str | Path) -> TransferSummary:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
         os.replace(tmp, path)
-    except BaseException:  # a full disk, say: no partial file left to hold the space
+    except BaseException as exc:  # a full disk, say: no partial file left to hold the space
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # named as the user typed it, not the temporary file
+            raise ExportError(f"cannot write {path}: "
+                              f"{exc.strerror or exc.__class__.__name__}") from exc
         raise
     return TransferSummary(len(files), len(contents), int(len(vecs)))
 

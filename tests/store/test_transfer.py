@@ -210,7 +210,7 @@ def test_a_failed_export_keeps_the_previous_file_and_leaves_no_partial_one(tmp_p
         return real(self, info, fileobj)
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(transfer.ExportError, match=r"cannot write .*x\.tar: No space left"):
         transfer.export(snap, tmp_path / "x.tar")
     assert (tmp_path / "x.tar").read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("x.tar")) == ["x.tar"]
