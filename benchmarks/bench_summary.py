@@ -94,13 +94,14 @@ def reference_articles(n_dev: int, n_train: int) -> list[tuple[str, dict]]:
     return out
 
 
-def quality(n_dev: int, n_train: int) -> dict:
+def quality(articles: list[tuple[str, dict]]) -> dict:
+    """ROUGE of docchat's summaries and the two baselines on ``articles``
+    (reference_articles)."""
     from rag.index import Index
     from rag.sentences import split_sentences
     from rag.settings import Settings
     from rag.answering.summary import summarise
 
-    articles = reference_articles(n_dev, n_train)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
@@ -145,8 +146,9 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     result = {"timings": timings()}
-    if reference_articles(args.dev, args.train):
-        result["quality"] = quality(args.dev, args.train)
+    articles = reference_articles(args.dev, args.train)
+    if articles:
+        result["quality"] = quality(articles)
     if args.json:
         print(json.dumps(result, indent=2))
         return
